@@ -1,0 +1,3 @@
+from xmsem.train import cli
+
+cli()

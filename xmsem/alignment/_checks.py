@@ -1,0 +1,142 @@
+"""Shared input checks and result guards for the alignment metrics.
+
+One place decides what degenerate input means, so every metric behaves the same way:
+
+- wrong rank / mismatched number of examples / empty input -> ``ValueError`` (one line naming the
+  argument and what would be valid): these are programming errors, not data.
+- NaN or inf anywhere in the input -> NaN result and a :class:`DegenerateInputWarning`.
+- zero self-similarity (a constant representation: every centred feature is zero, so HSIC(K, K)
+  = 0) -> NaN result and a :class:`DegenerateInputWarning`.
+- a ratio that leaves its mathematical range by rounding only (at most ``ROUNDING_TOL``) is
+  clamped; anything further raises ``RuntimeError`` -- it is a bug and must not be hidden.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import Tensor
+
+__all__ = ["DegenerateInputWarning", "ROUNDING_TOL"]
+
+ROUNDING_TOL = 1e-12
+
+
+class DegenerateInputWarning(UserWarning):
+    """Emitted when a metric returns NaN because its input carries no usable signal."""
+
+
+def as_matrix(x: Tensor, name: str) -> Tensor:
+    """Return ``x`` as a 2-D float64 tensor on its own device; 1-D input becomes one column."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of shape (n, d), got {type(x).__name__}")
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise ValueError(f"{name} must have shape (n, d) (2-D), got shape {tuple(x.shape)}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{name} must be non-empty with shape (n, d), got {tuple(x.shape)}")
+    if x.is_complex():
+        raise ValueError(f"{name} must be real-valued, got dtype {x.dtype}")
+    return x.detach().to(torch.float64)
+
+
+def check_pair(x: Tensor, y: Tensor, min_n: int = 2) -> tuple[Tensor, Tensor]:
+    """Validate a pair of representations of the same examples; return float64 copies.
+
+    Raises ``ValueError`` when shapes are wrong, the row counts differ, the devices differ or
+    there are fewer than ``min_n`` examples.
+    """
+    x = as_matrix(x, "x")
+    y = as_matrix(y, "y")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"x and y must hold the same examples (same n): x has n={x.shape[0]}, "
+            f"y has n={y.shape[0]}"
+        )
+    if x.device != y.device:
+        raise ValueError(f"x and y must be on the same device, got {x.device} and {y.device}")
+    if x.shape[0] < min_n:
+        raise ValueError(f"this metric needs n >= {min_n} examples, got n={x.shape[0]}")
+    return x, y
+
+
+def nonfinite(*tensors: Tensor, what: str = "metric") -> bool:
+    """True (and warn) if any tensor holds NaN or inf."""
+    for t in tensors:
+        if not bool(torch.isfinite(t).all()):
+            warnings.warn(
+                f"{what}: input contains NaN or inf; returning NaN",
+                DegenerateInputWarning,
+                stacklevel=3,
+            )
+            return True
+    return False
+
+
+def warn_degenerate(what: str, why: str) -> None:
+    """Warn that ``what`` returns NaN because of ``why``."""
+    warnings.warn(f"{what}: {why}; returning NaN", DegenerateInputWarning, stacklevel=3)
+
+
+def nan_like(x: Tensor) -> Tensor:
+    """0-d float64 NaN on ``x``'s device."""
+    return torch.full((), float("nan"), dtype=torch.float64, device=x.device)
+
+
+def cosine_ratio(num: Tensor, den_x: Tensor, den_y: Tensor, what: str, lo: float = 0.0) -> Tensor:
+    """``num / sqrt(den_x * den_y)`` with the degenerate cases and range guard of this module.
+
+    ``den_x`` / ``den_y`` are self-similarities (squared norms in some inner product, so >= 0 up
+    to rounding). A non-positive one means a constant representation -> NaN + warning. The
+    result must lie in ``[lo, 1]``; rounding excursions up to ``ROUNDING_TOL`` are clamped,
+    larger ones raise ``RuntimeError``.
+    """
+    scale = torch.maximum(den_x.abs(), den_y.abs())
+    if not bool(torch.isfinite(num) & torch.isfinite(den_x) & torch.isfinite(den_y)):
+        warn_degenerate(what, "non-finite intermediate (overflow?)")
+        return nan_like(num)
+    # A self-similarity that is zero or rounding-level relative to the other one: no signal.
+    tiny = 1e-24 * scale if bool(scale > 0) else scale
+    if bool(den_x <= tiny) or bool(den_y <= tiny):
+        warn_degenerate(what, "a representation is constant (zero self-similarity)")
+        return nan_like(num)
+    val = num / torch.sqrt(den_x * den_y)
+    return clamp_rounding(val, lo, 1.0, what)
+
+
+def clamp_rounding(val: Tensor, lo: float, hi: float, what: str) -> Tensor:
+    """Clamp ``val`` to ``[lo, hi]`` if it is outside by at most ``ROUNDING_TOL``; else raise."""
+    v = float(val)
+    if v != v:  # NaN passes through (already warned upstream)
+        return val
+    if v < lo - ROUNDING_TOL or v > hi + ROUNDING_TOL:
+        raise RuntimeError(
+            f"{what}: value {v!r} outside [{lo}, {hi}] beyond rounding; this is a bug, please report"
+        )
+    return val.clamp(lo, hi)
+
+
+def centre(x: Tensor) -> Tensor:
+    """Subtract the column means (features centred over the examples)."""
+    return x - x.mean(dim=0, keepdim=True)
+
+
+def is_constant(x: Tensor, xc: Tensor) -> bool:
+    """True if the centred ``xc`` is zero up to the rounding error of centring ``x``.
+
+    Every row of ``x`` is then the same point: the representation carries no information and
+    any similarity to it is undefined (0/0). Individual constant columns are harmless.
+    """
+    eps = torch.finfo(torch.float64).eps
+    return bool(torch.linalg.norm(xc) <= 8 * x.shape[0] * eps * torch.linalg.norm(x))
+
+
+def check_constant(what: str, pairs: list[tuple[Tensor, Tensor]]) -> bool:
+    """Warn and return True if any (raw, centred) pair is a constant representation."""
+    for x, xc in pairs:
+        if is_constant(x, xc):
+            warn_degenerate(what, "a representation is constant (all examples identical)")
+            return True
+    return False

@@ -1,0 +1,91 @@
+"""Linear maps between representations, fitted on paired examples.
+
+* least squares with bias: ``T(b) = b W + c`` minimising ``sum_i ||b_i W + c - a_i||^2
+  (+ ridge ||W||_F^2)``; solved on centred data (``c = mean(a) - mean(b) W``) with
+  ``torch.linalg.lstsq`` (driver ``gelsd``: minimum-norm solution when under-determined) on CPU
+  and the pseudo-inverse elsewhere; ``ridge > 0`` solves the normal equations
+  ``(B_c^T B_c + ridge I) W = B_c^T A_c``.
+* orthogonal Procrustes (Schonemann 1966): ``T(b) = (b - mean(b)) R + mean(a)`` with
+  ``R = argmin_{R^T R = I} ||B_c R - A_c||_F = U V^T`` for ``B_c^T A_c = U S V^T``. With different
+  widths the narrower side is zero-padded to the wider width w = max(p, q) and R is w x w; the
+  first p output columns are kept. Equivalently R is restricted to a semi-orthogonal q x p
+  matrix (orthonormal columns if q >= p, orthonormal rows if q < p): lengths are never stretched.
+* identity: ``T(b) = b`` (widths must match).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["AffineMap", "fit_affine", "fit_map", "MAP_KINDS"]
+
+MAP_KINDS = ("identity", "linear", "orthogonal")
+
+
+@dataclass(frozen=True)
+class AffineMap:
+    """``T(b) = b @ weight + bias`` (float64)."""
+
+    weight: Tensor
+    bias: Tensor
+
+    def __call__(self, b: Tensor) -> Tensor:
+        return b.to(torch.float64) @ self.weight + self.bias
+
+
+def _lstsq(a: Tensor, b: Tensor) -> Tensor:
+    """Minimum-norm least-squares solution W of ``a W = b``."""
+    if a.device.type == "cpu":
+        return torch.linalg.lstsq(a, b, driver="gelsd").solution
+    return torch.linalg.pinv(a) @ b
+
+
+def fit_affine(src: Tensor, dst: Tensor, ridge: float = 0.0) -> AffineMap:
+    """Least-squares affine map ``dst ~ src W + c`` (module doc). Inputs (n, q) -> (n, p)."""
+    if not (isinstance(ridge, (int, float)) and 0.0 <= ridge < float("inf")):
+        raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}")
+    src = src.to(torch.float64)
+    dst = dst.to(torch.float64)
+    ms, md = src.mean(dim=0), dst.mean(dim=0)
+    sc, dc = src - ms, dst - md
+    if ridge > 0:
+        gram = sc.T @ sc
+        gram.diagonal().add_(ridge)
+        w = torch.linalg.solve(gram, sc.T @ dc)
+    else:
+        w = _lstsq(sc, dc)
+    return AffineMap(w, md - ms @ w)
+
+
+def _procrustes(src: Tensor, dst: Tensor) -> AffineMap:
+    src = src.to(torch.float64)
+    dst = dst.to(torch.float64)
+    q, p = src.shape[1], dst.shape[1]
+    w = max(p, q)
+    ms, md = src.mean(dim=0), dst.mean(dim=0)
+    sc = torch.nn.functional.pad(src - ms, (0, w - q))
+    dc = torch.nn.functional.pad(dst - md, (0, w - p))
+    u, _, vh = torch.linalg.svd(sc.T @ dc)
+    r = (u @ vh)[:q, :p]
+    return AffineMap(r, md - ms @ r)
+
+
+def fit_map(src: Tensor, dst: Tensor, kind: str = "orthogonal") -> AffineMap:
+    """Fit a map T with ``T(src) ~ dst`` of the given kind (module doc)."""
+    if kind not in MAP_KINDS:
+        raise ValueError(f"map must be one of {MAP_KINDS}, got {kind!r}")
+    if kind == "identity":
+        if src.shape[1] != dst.shape[1]:
+            raise ValueError(
+                f"map='identity' needs equal widths, got B width {src.shape[1]} and A width "
+                f"{dst.shape[1]}; use map='linear' or 'orthogonal'"
+            )
+        d = src.shape[1]
+        z = {"dtype": torch.float64, "device": src.device}
+        return AffineMap(torch.eye(d, **z), torch.zeros(d, **z))
+    if kind == "linear":
+        return fit_affine(src, dst)
+    return _procrustes(src, dst)

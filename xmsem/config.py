@@ -1,0 +1,182 @@
+"""Config schemas and whole-config validation, run before any training time is spent.
+
+Hydra composes the YAML in ``conf/``; :func:`validate` checks the composed config against the
+dataclass schemas below (unknown keys, wrong types) and the cross-field rules that no schema can
+express, and raises :class:`ConfigError` with one line naming the bad key and what is valid.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message is one line naming the key and what is valid."""
+
+
+# --------------------------------------------------------------------------- schemas
+@dataclass
+class DataCommon:
+    name: str = "synthetic"
+    batch_size: int = 128
+    val_size: int = 2000
+    split_seed: int = 0
+
+
+@dataclass
+class SyntheticData(DataCommon):
+    n_train: int = 20000
+    n_test: int = 5000
+    latent_dim: int = 8
+    input_dim: int = 64
+    num_classes: int = 10
+    hidden: int = 128
+    noise: float = 0.1
+    generator_seed: int = 1234
+
+
+@dataclass
+class FileData(DataCommon):
+    data_dir: str | None = None
+    download: bool = True
+
+
+DATA_SCHEMAS: dict[str, type] = {
+    "synthetic": SyntheticData,
+    "fmnist": FileData,
+    "cifar10": FileData,
+}
+
+
+@dataclass
+class Optim:
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+
+
+@dataclass
+class Representations:
+    """Schema of ``callbacks.representations`` (snapshots + live alignment); see conf/callbacks."""
+
+    enabled: bool = True
+    epochs: list[int] | None = None
+    layers: list[str] | None = None
+    metrics: list[str] = field(default_factory=list)
+    probe_size: int | None = None
+    storage_dtype: str = "float16"
+    subspace_k: int = 10
+    rbf_threshold: float = 1.0
+    rbf_max_n: int = 2000
+    probe_l2: float = 1e-3
+    probe_max_iter: int = 100
+    transfer_map: str = "orthogonal"
+    layer_cka: bool = True
+    drift: bool = True
+    latent_r2: bool = True
+    heatmaps: bool = True
+
+
+# --------------------------------------------------------------------------- helpers
+def _check_schema(node: Any, schema: type, key: str) -> Any:
+    """Merge ``node`` into ``schema``: unknown keys and wrong types become one-line ConfigErrors."""
+    try:
+        return OmegaConf.merge(OmegaConf.structured(schema), node)
+    except OmegaConfBaseException as err:
+        bad = getattr(err, "full_key", None) or getattr(err, "key", None) or ""
+        full = f"{key}.{bad}" if bad else key
+        valid = ", ".join(f.name for f in fields(schema))
+        reason = str(err).splitlines()[0]
+        raise ConfigError(f"{full}: {reason} (valid keys of {key}: {valid})") from None
+
+
+def _positive(value: Any, key: str, kind: type = int) -> None:
+    if not isinstance(value, kind) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{key}={value!r} is invalid: must be a positive {kind.__name__}")
+
+
+def _choice(value: Any, key: str, valid: list[str]) -> None:
+    if value not in valid:
+        raise ConfigError(f"{key}={value!r} is not known; valid: {', '.join(sorted(valid))}")
+
+
+# --------------------------------------------------------------------------- validation
+def validate(cfg: DictConfig, extra_checks: list[Callable[[DictConfig], None]] | None = None) -> None:
+    """Check the whole composed config; raise :class:`ConfigError` (one line) on the first problem.
+
+    Covers: data name and keys, batch size, split sizes, learning rate, model member specs (through
+    :func:`xmsem.models.validate_spec`), trainer epochs, and the representation callback settings.
+    """
+    if cfg.get("seed") is not None and not isinstance(cfg.seed, int):
+        raise ConfigError(f"seed={cfg.seed!r} is invalid: must be an integer (0 is a valid seed)")
+    data = cfg.get("data")
+    if data is None or "name" not in data:
+        raise ConfigError(f"data.name is missing; valid: {', '.join(sorted(DATA_SCHEMAS))}")
+    _choice(data.name, "data.name", list(DATA_SCHEMAS))
+    _check_schema(data, DATA_SCHEMAS[data.name], "data")
+    _positive(data.batch_size, "data.batch_size")
+    _positive(data.val_size, "data.val_size")
+
+    _check_schema(cfg.get("optim", {}), Optim, "optim")
+    lr = cfg.optim.lr
+    if isinstance(lr, int) and not isinstance(lr, bool):
+        lr = float(lr)
+    _positive(lr, "optim.lr", float)
+    if cfg.optim.weight_decay < 0:
+        raise ConfigError(f"optim.weight_decay={cfg.optim.weight_decay!r} is invalid: must be >= 0")
+
+    _validate_members(cfg.get("model"))
+
+    max_epochs = cfg.trainer.get("max_epochs")
+    _positive(max_epochs, "trainer.max_epochs")
+
+    for check in extra_checks or []:
+        check(cfg)
+
+
+def _validate_members(model: Any) -> None:
+    from xmsem.models import validate_spec
+
+    if not isinstance(model, (DictConfig, Mapping)) or len(model) == 0:
+        raise ConfigError(
+            "model is empty: choose model=pgnn_vs_mlp, model=mlp or model=pgnn "
+            "(or add members as model.<name>={arch: ...})"
+        )
+    for name, spec in model.items():
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", str(name)):
+            raise ConfigError(f"model.{name}: member names must be identifiers (letters, digits, _)")
+        if not isinstance(spec, (DictConfig, Mapping)):
+            raise ConfigError(f"model.{name} must be a mapping with an 'arch' key, got {spec!r}")
+        plain = OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else spec
+        try:
+            validate_spec(plain)
+        except ValueError as err:
+            raise ConfigError(f"model.{name}: {err}") from None
+
+
+def to_plain(node: Any) -> Any:
+    """A resolved plain-python copy of a config node (dicts, lists, scalars)."""
+    if isinstance(node, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+# --------------------------------------------------------------------------- resolvers
+def _dirname(override_dirname: str) -> str:
+    """Folder name of a run from Hydra's override_dirname ('default' when there are none)."""
+    name = override_dirname.replace("/", "_").replace("+", "")
+    return name or "default"
+
+
+def register_resolvers() -> None:
+    """Register xmsem's OmegaConf resolvers (idempotent)."""
+    if not OmegaConf.has_resolver("xmsem_dirname"):
+        OmegaConf.register_new_resolver("xmsem_dirname", _dirname)
+
+
+register_resolvers()

@@ -1,0 +1,336 @@
+"""RepresentationCallback: snapshots of every member's hidden layers on the fixed probe set at
+chosen epochs, and live alignment between members, logged to every logger and to
+``metrics/alignment.csv`` (long format: epoch, member_a, member_b, layer_a, layer_b, metric, value).
+
+Epoch ``e`` means "after e epochs of training"; 0 is the network before its first step. Snapshots
+are taken in eval mode under no_grad (train mode restored after). The epochs already done are part
+of the checkpoint (``state_dict``), so a resumed run never snapshots an epoch twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from omegaconf import DictConfig
+
+from xmsem.config import ConfigError, Representations, _check_schema, to_plain
+from xmsem.runs.atomic import atomic_write_text
+from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
+from xmsem.snapshots.measure import ProbeCache
+from xmsem.snapshots.store import STORAGE_DTYPES
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EPOCHS = (0, 1, 2, 5, 10, 20)
+CSV_COLUMNS = ("epoch", "member_a", "member_b", "layer_a", "layer_b", "metric", "value")
+TRANSFER_MAPS = ("identity", "linear", "orthogonal")
+
+
+# --------------------------------------------------------------------------- settings
+def snapshot_epochs(epochs: list[int] | None, max_epochs: int) -> list[int]:
+    """The snapshot epochs: the default list clipped to ``max_epochs``, or the given list."""
+    if epochs is None:
+        return [e for e in DEFAULT_EPOCHS if e <= max_epochs]
+    return sorted(set(int(e) for e in epochs))
+
+
+def spec_layers(spec: Mapping[str, Any]) -> list[str]:
+    """Hidden layer names of a member spec (``h1`` .. ``hL``, one per hidden width)."""
+    return [f"h{i + 1}" for i in range(len(spec.get("hidden") or []))]
+
+
+def chosen_layers(layers: list[str] | None, spec: Mapping[str, Any]) -> list[str]:
+    """The layers of one member to snapshot: all hidden layers, or the named ones (``primary`` =
+    the penultimate layer)."""
+    available = spec_layers(spec)
+    if layers is None:
+        return available
+    return list(dict.fromkeys(available[-1] if name == "primary" else name for name in layers))
+
+
+def validate_representation_config(cfg: DictConfig) -> None:
+    """One-line ConfigError for bad ``callbacks.representations`` settings (before training)."""
+    from xmsem.alignment import METRICS
+
+    node = (cfg.get("callbacks") or {}).get("representations")
+    if node is None:
+        return
+    rep = _check_schema(node, Representations, "callbacks.representations")
+    if not rep.enabled:
+        return
+    key = "callbacks.representations"
+    max_epochs = int(cfg.trainer.max_epochs)
+    if rep.epochs is not None:
+        bad = [e for e in rep.epochs if not 0 <= e <= max_epochs]
+        if bad:
+            raise ConfigError(
+                f"{key}.epochs: epoch {bad[0]} is outside 0..trainer.max_epochs={max_epochs}; "
+                f"valid: integers in [0, {max_epochs}]"
+            )
+    unknown = [m for m in rep.metrics if m not in METRICS]
+    if unknown:
+        raise ConfigError(f"{key}.metrics: {unknown[0]!r} is not a known metric; valid: {', '.join(sorted(METRICS))}")
+    if rep.storage_dtype not in STORAGE_DTYPES:
+        raise ConfigError(f"{key}.storage_dtype={rep.storage_dtype!r}; valid: {', '.join(STORAGE_DTYPES)}")
+    if rep.transfer_map not in TRANSFER_MAPS:
+        raise ConfigError(f"{key}.transfer_map={rep.transfer_map!r}; valid: {', '.join(TRANSFER_MAPS)}")
+    for name in ("subspace_k", "rbf_max_n", "probe_max_iter"):
+        if getattr(rep, name) < 1:
+            raise ConfigError(f"{key}.{name}={getattr(rep, name)} must be a positive integer")
+    if rep.probe_size is not None and rep.probe_size < 8:
+        raise ConfigError(f"{key}.probe_size={rep.probe_size} must be >= 8 (or null for the whole test split)")
+    widths: list[int] = []
+    for member, spec in to_plain(cfg.model).items():
+        available = spec_layers(spec)
+        for name in rep.layers or []:
+            if name != "primary" and name not in available:
+                raise ConfigError(
+                    f"{key}.layers: model.{member} has no layer {name!r}; "
+                    f"valid: {', '.join(available)} or primary"
+                )
+        hidden = list(spec.get("hidden") or [])
+        widths += [hidden[available.index(layer)] for layer in chosen_layers(rep.layers, spec)]
+    if "subspace_overlap" in rep.metrics and widths and rep.subspace_k > min(widths):
+        raise ConfigError(
+            f"{key}.subspace_k={rep.subspace_k} exceeds the narrowest compared layer "
+            f"(width {min(widths)}); valid: 1..{min(widths)}"
+        )
+    if rep.probe_size is not None and "subspace_overlap" in rep.metrics and rep.subspace_k > rep.probe_size:
+        raise ConfigError(f"{key}.subspace_k={rep.subspace_k} exceeds probe_size={rep.probe_size}")
+
+
+def measure_settings(rep: DictConfig) -> MeasureSettings:
+    return MeasureSettings(
+        metrics=tuple(rep.metrics),
+        subspace_k=rep.subspace_k,
+        rbf_threshold=rep.rbf_threshold,
+        rbf_max_n=rep.rbf_max_n,
+        probe_l2=rep.probe_l2,
+        probe_max_iter=rep.probe_max_iter,
+        transfer_map=rep.transfer_map,
+    )
+
+
+def build_representation_callback(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> Any:
+    """The callback of ``cfg.callbacks.representations`` (None when disabled)."""
+    node = (cfg.get("callbacks") or {}).get("representations")
+    if node is None:
+        return None
+    rep = _check_schema(node, Representations, "callbacks.representations")
+    if not rep.enabled:
+        return None
+    specs = to_plain(cfg.model)
+    layers = {m: chosen_layers(rep.layers, spec) for m, spec in specs.items()}
+    primary = {m: spec_layers(spec)[-1] for m, spec in specs.items()}
+    return RepresentationCallback(
+        run_dir=run_dir,
+        datamodule=datamodule,
+        epochs=snapshot_epochs(rep.epochs, int(cfg.trainer.max_epochs)),
+        layers=layers,
+        primary=primary,
+        settings=measure_settings(rep),
+        probe_size=rep.probe_size,
+        storage_dtype=rep.storage_dtype,
+        layer_cka=rep.layer_cka,
+        drift=rep.drift,
+        latent_r2=rep.latent_r2,
+        heatmaps=rep.heatmaps,
+    )
+
+
+# --------------------------------------------------------------------------- callback
+class RepresentationCallback(L.Callback):
+    """Snapshots + live alignment at the chosen epochs (see the module docstring)."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        datamodule,
+        epochs: list[int],
+        layers: dict[str, list[str]],
+        primary: dict[str, str],
+        settings: MeasureSettings,
+        probe_size: int | None = None,
+        storage_dtype: str = "float16",
+        layer_cka: bool = True,
+        drift: bool = True,
+        latent_r2: bool = True,
+        heatmaps: bool = True,
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        self.datamodule = datamodule
+        self.epochs = list(epochs)
+        self.layers, self.primary = layers, primary
+        self.settings = settings
+        self.probe_size, self.storage_dtype = probe_size, storage_dtype
+        self.layer_cka, self.drift, self.latent_r2, self.heatmaps = layer_cka, drift, latent_r2, heatmaps
+        self.store = SnapshotStore(self.run_dir)
+        self.done: list[int] = []
+        self.seconds: dict[int, float] = {}
+        self.probe = None
+        self._previous: dict[str, dict[str, torch.Tensor]] | None = None
+
+    # -- state (resume) ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"done": list(self.done), "seconds": dict(self.seconds)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.done = list(state_dict.get("done", []))
+        self.seconds = dict(state_dict.get("seconds", {}))
+
+    # -- hooks -------------------------------------------------------------------------------
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage != "fit" or self.probe is not None:
+            return
+        self.probe = self.datamodule.probe_set(self.probe_size, trainer.strategy.root_device)
+        meta = {"dataset": self.datamodule.prepare().name, "split_seed": self.datamodule.split_seed,
+                "n_fit": self.probe.n_fit}  # fmt: skip
+        self.store.save_probe(self.probe.indices, self.probe.y, self.probe.z, meta)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.done:  # resumed: the reference for drift is the last snapshot on disk
+            self._previous = self.store.load_epoch(max(self.done))
+            return
+        if 0 in self.epochs:
+            self._snapshot(trainer, pl_module, 0)
+        elif self.drift:  # drift of the first snapshot is measured against the initial network
+            self._previous = self._hidden(pl_module)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        epoch = trainer.current_epoch + 1
+        if epoch in self.epochs and epoch not in self.done:
+            self._snapshot(trainer, pl_module, epoch)
+
+    # -- work --------------------------------------------------------------------------------
+    def _hidden(self, pl_module) -> dict[str, dict[str, torch.Tensor]]:
+        reps = {}
+        for member, layers in self.layers.items():
+            hidden = pl_module.hidden(member, self.probe.x)
+            reps[member] = {layer: hidden[layer].float() for layer in layers}
+        return reps
+
+    def _tails(self, pl_module):
+        def for_member(member: str):
+            net = pl_module.members[member]
+
+            def at(layer: str):
+                def tail(h: torch.Tensor) -> torch.Tensor:
+                    was = net.training
+                    net.eval()
+                    try:
+                        with torch.no_grad():
+                            return net.forward_from(layer, h.to(self.probe.x.device, torch.float32))
+                    finally:
+                        net.train(was)
+
+                return tail, float(net.tail_lipschitz(layer))
+
+            return at
+
+        return {member: for_member(member) for member in self.layers}
+
+    def compute_rows(self, pl_module, reps, epoch: int) -> list[dict[str, Any]]:
+        """Every alignment row of this snapshot (pairs of members, then each member)."""
+        s, probe = self.settings, self.probe
+        labels, n_fit = probe.y, probe.n_fit
+        cache = ProbeCache(labels, n_fit, s)
+        names = list(self.layers)
+        rows: list[dict[str, Any]] = []
+        tails = self._tails(pl_module) if "stitching" in s.metrics else None
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                shared = [la for la in self.layers[a] if la in self.layers[b]]
+                pairs = [(la, la) for la in shared]
+                if (self.primary[a], self.primary[b]) not in pairs and self.primary[a] in reps[a] \
+                        and self.primary[b] in reps[b]:  # fmt: skip
+                    pairs.append((self.primary[a], self.primary[b]))
+                stitch = [(self.primary[a], self.primary[b])] if self.primary[a] in reps[a] else []
+                rows += pair_rows(a, b, reps[a], reps[b], pairs, labels, n_fit, s, tails=tails,
+                                  stitch_layers=stitch, inputs=probe.x)  # fmt: skip
+        for member in names:
+            previous = None
+            if self.drift:
+                previous = reps[member] if epoch == 0 else (self._previous or {}).get(member)
+            rows += member_rows(
+                member, reps[member], labels, n_fit, s, layer_cka=self.layer_cka, previous=previous,
+                latents=probe.z if self.latent_r2 else None, probes=cache,
+            )  # fmt: skip
+        for row in rows:
+            row["epoch"] = epoch
+        return rows
+
+    def _snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
+        start = time.perf_counter()
+        with torch.no_grad():
+            reps = self._hidden(pl_module)
+            self.store.save_epoch(epoch, reps, self.storage_dtype)
+            rows = self.compute_rows(pl_module, reps, epoch)
+        self._write_csv(rows, epoch)
+        self._previous = reps
+        self.done = sorted(set(self.done) | {epoch})
+        seconds = time.perf_counter() - start
+        self.seconds[epoch] = seconds
+        scalars = {scalar_name(row): row["value"] for row in rows}
+        scalars["time/representations_seconds"] = seconds
+        scalars["epoch"] = epoch
+        for lg in trainer.loggers:
+            lg.log_metrics(scalars, step=trainer.global_step)
+        if self.heatmaps:
+            log_heatmaps(trainer, rows, epoch, list(self.layers), self.primary)
+        log.info("snapshot epoch %d: %d rows in %.2fs", epoch, len(rows), seconds)
+
+    def _write_csv(self, rows: list[dict[str, Any]], epoch: int) -> None:
+        """Rewrite metrics/alignment.csv atomically with this epoch's rows replacing older ones."""
+        path = self.run_dir / "metrics" / "alignment.csv"
+        kept: list[dict[str, Any]] = []
+        if path.is_file():
+            with path.open(newline="") as handle:
+                kept = [r for r in csv.DictReader(handle) if int(r["epoch"]) != epoch]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(kept)
+        writer.writerows(rows)
+        atomic_write_text(path, buffer.getvalue())
+
+
+def scalar_name(row: Mapping[str, Any]) -> str:
+    """Logger name of a row: ``align/<metric>/<a>~<b>/<layer>`` for pairs of members,
+    ``member/<metric>/<member>/<layer>`` for one member (layers joined by ``~`` when they differ)."""
+    la, lb = row["layer_a"], row["layer_b"]
+    layer = la if la == lb else f"{la}~{lb}"
+    if row["member_a"] == row["member_b"]:
+        return f"member/{row['metric']}/{row['member_a']}/{layer}"
+    return f"align/{row['metric']}/{row['member_a']}~{row['member_b']}/{layer}"
+
+
+def log_heatmaps(trainer: L.Trainer, rows, epoch: int, members: list[str], primary: dict[str, str]) -> None:
+    """Layer x layer CKA per member and member x member CKA (primary layers) as wandb images."""
+    wandb_loggers = [lg for lg in trainer.loggers if type(lg).__name__ == "WandbLogger"]
+    if not wandb_loggers:
+        return
+    from xmsem.plots import heatmap_image, member_matrix, layer_matrix
+
+    images = {}
+    for member in members:
+        labels, matrix = layer_matrix(rows, member)
+        if labels:
+            images[f"heatmap/layer_cka/{member}"] = heatmap_image(
+                matrix, labels, f"{member}: layer x layer linear CKA (epoch {epoch})"
+            )
+    if len(members) > 1:
+        matrix = member_matrix(rows, members, primary)
+        images["heatmap/member_cka"] = heatmap_image(
+            matrix, members, f"member x member linear CKA, primary layers (epoch {epoch})"
+        )
+    for lg in wandb_loggers:
+        for key, image in images.items():
+            lg.log_image(key=key, images=[image], step=trainer.global_step)

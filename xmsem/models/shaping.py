@@ -1,0 +1,237 @@
+"""Shaping operators ``S``: small modules with ``forward(W) -> S(W)`` for one weight matrix.
+
+``W`` has shape ``(out_features, in_features)`` as in :class:`torch.nn.Linear`. Every operator also
+offers :meth:`Shaping.exact`, the side-effect-free value of ``S(W)`` used for Lipschitz bounds.
+
+* ``spectral``   ``W / max(1, sigma_max(W) / gamma)``. In train mode ``sigma_max`` is estimated by a
+  warm-started power iteration (persistent buffer ``u``, ``power_iterations`` steps per forward, no
+  gradient through the vectors, ``sigma = u^T W v`` differentiated through ``W``), as in
+  :func:`torch.nn.utils.spectral_norm`. The estimate never exceeds the true ``sigma_max``, so in
+  train mode ``sigma_max(S(W))`` may exceed ``gamma`` by the (small) estimation error. In eval mode
+  and in :meth:`exact`, ``sigma_max`` is computed exactly (``torch.linalg.matrix_norm(W, ord=2)``),
+  so ``sigma_max(S(W)) <= gamma`` holds there; the exact value is cached per weight version when no
+  gradient is needed, so repeated eval batches pay for it once.
+* ``projection`` ``W P`` with ``P = Q Q^T``, ``Q`` the reduced QR factor of a learned
+  ``(in_features, k)`` parameter (initialised N(0, 1)); ``P`` is the orthogonal projection onto a
+  learned rank-``k`` subspace of the input space. Default ``k = min(in_features, out_features)``;
+  for square layers this makes ``P`` the identity (full-rank projection).
+* ``diagonal``   ``diag(g) W`` with a learned ``g`` (one gain per output unit) initialised to ones.
+* ``none``       ``W`` itself (the same tensor object).
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "SHAPINGS",
+    "DiagonalShaping",
+    "IdentityShaping",
+    "ProjectionShaping",
+    "Shaping",
+    "SpectralShaping",
+    "build_shaping",
+    "check_shaping",
+]
+
+
+class Shaping(nn.Module):
+    """Base class: a map ``W -> S(W)`` on one ``(out_features, in_features)`` weight matrix."""
+
+    def __init__(self, out_features: int, in_features: int) -> None:
+        super().__init__()
+        self.out_features = out_features
+        self.in_features = in_features
+
+    def exact(self, weight: Tensor) -> Tensor:
+        """``S(W)`` without side effects (no buffer updates); exact where ``forward`` estimates."""
+        return self(weight)
+
+    def linear(self, h: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+        """``F.linear(h, S(W), bias)``; subclasses may compute it more cheaply (same value)."""
+        return F.linear(h, self(weight), bias)
+
+    def extra_repr(self) -> str:
+        return f"out_features={self.out_features}, in_features={self.in_features}"
+
+
+class IdentityShaping(Shaping):
+    """``S(W) = W`` (returns the very same tensor)."""
+
+    def forward(self, weight: Tensor) -> Tensor:
+        """Return ``weight`` unchanged."""
+        return weight
+
+
+class DiagonalShaping(Shaping):
+    """``S(W) = diag(g) W`` with learned gains ``g`` (one per output row), init ones."""
+
+    def __init__(self, out_features: int, in_features: int) -> None:
+        super().__init__(out_features, in_features)
+        self.gain = nn.Parameter(torch.ones(out_features))
+
+    def forward(self, weight: Tensor) -> Tensor:
+        """Scale row ``i`` of ``weight`` by ``gain[i]``."""
+        return self.gain.unsqueeze(1) * weight
+
+
+class ProjectionShaping(Shaping):
+    """``S(W) = W Q Q^T``: restrict ``W`` to a learned rank-``rank`` subspace of its input space."""
+
+    def __init__(self, out_features: int, in_features: int, rank: int | None = None) -> None:
+        super().__init__(out_features, in_features)
+        k = min(in_features, out_features) if rank is None else rank
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= in_features:
+            raise ValueError(
+                f"model spec key 'proj_rank': must be an int in [1, {in_features}] "
+                f"(the layer's input width), got {k!r}"
+            )
+        self.rank = k
+        self.basis = nn.Parameter(torch.randn(in_features, k))
+
+    def orthobasis(self) -> Tensor:
+        """``Q`` (``in_features x rank``, orthonormal columns) spanning the learned subspace."""
+        q, _ = torch.linalg.qr(self.basis, mode="reduced")
+        return q
+
+    def projector(self) -> Tensor:
+        """The projection matrix ``P = Q Q^T`` (``in_features x in_features``)."""
+        q = self.orthobasis()
+        return q @ q.T
+
+    def forward(self, weight: Tensor) -> Tensor:
+        """Return ``W Q Q^T`` (computed as ``(W Q) Q^T``)."""
+        q = self.orthobasis()
+        return (weight @ q) @ q.T
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, rank={self.rank}"
+
+
+class SpectralShaping(Shaping):
+    """``S(W) = W / max(1, sigma_max(W) / gamma)``: cap the spectral norm at ``gamma``.
+
+    Train mode: ``power_iterations`` warm-started power-iteration steps per forward (the first
+    call does ``warmup_iterations`` instead). Eval mode and :meth:`exact`: exact ``sigma_max``.
+    """
+
+    def __init__(
+        self,
+        out_features: int,
+        in_features: int,
+        gamma: float = 1.0,
+        power_iterations: int = 1,
+        warmup_iterations: int = 20,
+    ) -> None:
+        super().__init__(out_features, in_features)
+        if not gamma > 0:
+            raise ValueError(f"model spec key 'gamma': must be a number > 0, got {gamma!r}")
+        if power_iterations < 1:
+            raise ValueError(
+                f"model spec key 'power_iterations': must be an int >= 1, got {power_iterations!r}"
+            )
+        self.gamma = float(gamma)
+        self.power_iterations = power_iterations
+        self.warmup_iterations = warmup_iterations
+        # Fixed generator: the start vector does not consume the caller's (seeded) global RNG.
+        gen = torch.Generator().manual_seed(0)
+        self.register_buffer("u", F.normalize(torch.randn(out_features, generator=gen), dim=0))
+        self._warm = False
+        self._cache: tuple[weakref.ref, tuple, Tensor] | None = None
+
+    def power_sigma(self, weight: Tensor) -> Tensor:
+        """Power-iteration estimate of ``sigma_max(weight)`` (<= the true value); updates ``u``.
+
+        The vectors carry no gradient; the returned ``u^T W v`` is differentiable in ``W``.
+        """
+        steps = self.power_iterations if self._warm else self.warmup_iterations
+        with torch.no_grad():
+            w = weight.detach()
+            u = self.u.to(w.dtype)
+            for _ in range(steps):
+                v = F.normalize(w.T @ u, dim=0, eps=1e-12)
+                u = F.normalize(w @ v, dim=0, eps=1e-12)
+            self.u.copy_(u)  # u, v stay fresh tensors: later buffer updates cannot touch them
+        self._warm = True
+        return torch.dot(u, torch.mv(weight, v))
+
+    def exact_sigma(self, weight: Tensor) -> Tensor:
+        """Exact ``sigma_max(weight)``; differentiable when gradients are on, else cached."""
+        if torch.is_grad_enabled() and weight.requires_grad:
+            return torch.linalg.matrix_norm(weight, ord=2)
+        key = (weight._version, weight.data_ptr(), weight.dtype, weight.device, weight.shape)
+        if self._cache is not None:
+            ref, cached_key, value = self._cache
+            if ref() is weight and cached_key == key:
+                return value
+        with torch.no_grad():
+            value = torch.linalg.matrix_norm(weight.detach(), ord=2)
+        self._cache = (weakref.ref(weight), key, value)
+        return value
+
+    def _scale(self, weight: Tensor, sigma: Tensor) -> Tensor:
+        # clamp(., min=1) is exactly 1 when sigma <= gamma, so W / 1 == W bit for bit.
+        return weight / torch.clamp(sigma / self.gamma, min=1.0)
+
+    def _sigma(self, weight: Tensor) -> Tensor:
+        return self.power_sigma(weight) if self.training else self.exact_sigma(weight)
+
+    def forward(self, weight: Tensor) -> Tensor:
+        """``S(W)``: power-iteration estimate in train mode, exact ``sigma_max`` in eval mode."""
+        return self._scale(weight, self._sigma(weight))
+
+    def linear(self, h: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+        """``(W h) / max(1, sigma / gamma) + bias``: scales the (batch, out) output instead of the
+        (out, in) weight, which makes forward and backward much cheaper on wide inputs."""
+        inv_scale = 1.0 / torch.clamp(self._sigma(weight) / self.gamma, min=1.0)
+        out = F.linear(h, weight)
+        if bias is None:
+            return out * inv_scale
+        return torch.addcmul(bias, out, inv_scale)
+
+    def exact(self, weight: Tensor) -> Tensor:
+        """``S(W)`` with exact ``sigma_max`` in any mode; leaves ``u`` untouched."""
+        return self._scale(weight, self.exact_sigma(weight))
+
+    def extra_repr(self) -> str:
+        return (
+            f"{super().extra_repr()}, gamma={self.gamma}, power_iterations={self.power_iterations}"
+        )
+
+
+SHAPINGS: dict[str, type[Shaping]] = {
+    "spectral": SpectralShaping,
+    "projection": ProjectionShaping,
+    "diagonal": DiagonalShaping,
+    "none": IdentityShaping,
+}
+
+
+def check_shaping(name: object) -> str:
+    """Return ``name`` if it names a shaping operator, else raise ValueError listing valid ones."""
+    if not isinstance(name, str) or name not in SHAPINGS:
+        valid = ", ".join(SHAPINGS)
+        raise ValueError(f"model spec key 'shaping': unknown shaping {name!r}; valid: {valid}")
+    return name
+
+
+def build_shaping(
+    name: str,
+    out_features: int,
+    in_features: int,
+    *,
+    gamma: float = 1.0,
+    proj_rank: int | None = None,
+    power_iterations: int = 1,
+) -> Shaping:
+    """Build the shaping operator ``name`` for an ``(out_features, in_features)`` weight."""
+    check_shaping(name)
+    if name == "spectral":
+        return SpectralShaping(out_features, in_features, gamma, power_iterations)
+    if name == "projection":
+        return ProjectionShaping(out_features, in_features, proj_rank)
+    return SHAPINGS[name](out_features, in_features)

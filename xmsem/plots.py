@@ -1,0 +1,78 @@
+"""Figures (matplotlib, Agg backend): heatmaps and metric-vs-epoch curves, as arrays or PNG files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def layer_matrix(rows: Iterable[Mapping], member: str) -> tuple[list[str], np.ndarray]:
+    """The symmetric layer x layer ``layer_cka`` matrix of ``member`` from alignment rows."""
+    entries = [r for r in rows if r["metric"] == "layer_cka" and r["member_a"] == member]
+    labels = sorted({r["layer_a"] for r in entries} | {r["layer_b"] for r in entries},
+                    key=lambda s: (len(s), s))  # fmt: skip
+    index = {name: i for i, name in enumerate(labels)}
+    matrix = np.full((len(labels), len(labels)), np.nan)
+    for r in entries:
+        i, j = index[r["layer_a"]], index[r["layer_b"]]
+        matrix[i, j] = matrix[j, i] = float(r["value"])
+    return labels, matrix
+
+
+def member_matrix(rows: Iterable[Mapping], members: Sequence[str], primary: Mapping[str, str],
+                  metric: str = "linear_cka") -> np.ndarray:  # fmt: skip
+    """Member x member ``metric`` at the primary layers (diagonal 1)."""
+    index = {m: i for i, m in enumerate(members)}
+    matrix = np.eye(len(members))
+    for r in rows:
+        a, b = r["member_a"], r["member_b"]
+        if r["metric"] != metric or a == b or a not in index or b not in index:
+            continue
+        if r["layer_a"] == primary.get(a) and r["layer_b"] == primary.get(b):
+            matrix[index[a], index[b]] = matrix[index[b], index[a]] = float(r["value"])
+    return matrix
+
+
+def heatmap_figure(matrix: np.ndarray, labels: Sequence[str], title: str,
+                   col_labels: Sequence[str] | None = None) -> plt.Figure:  # fmt: skip
+    """A labelled heatmap with values written in the cells (colour scale [0, 1])."""
+    size = max(3.0, 0.6 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(matrix, vmin=0.0, vmax=1.0, cmap="viridis")
+    ax.set_xticks(range(matrix.shape[1]), col_labels or labels, rotation=45, ha="right")
+    ax.set_yticks(range(matrix.shape[0]), labels)
+    for (i, j), value in np.ndenumerate(matrix):
+        if np.isfinite(value):
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center",
+                    color="white" if value < 0.6 else "black", fontsize=8)  # fmt: skip
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def figure_array(fig: plt.Figure) -> np.ndarray:
+    """RGB uint8 array of a figure (closes it)."""
+    fig.canvas.draw()
+    array = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return array
+
+
+def heatmap_image(matrix: np.ndarray, labels: Sequence[str], title: str) -> np.ndarray:
+    return figure_array(heatmap_figure(matrix, labels, title))
+
+
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Save as PNG (parents created) and close."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

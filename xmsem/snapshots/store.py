@@ -1,0 +1,100 @@
+"""The ``reps/`` folder of a run: probe-set file plus one file per (epoch, member, layer).
+
+Layout::
+
+    reps/probe.pt                      indices into the test split, labels, latents (if any)
+    reps/epoch_003/<member>/<layer>.pt (n_probe, width) tensor in the storage dtype
+    reps/epoch_003/manifest.json       written last: members, layers, dtype -> the epoch is complete
+
+Every file is written atomically; an epoch without a manifest is incomplete and is ignored by
+readers (and rewritten by a resumed run).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from xmsem.runs.atomic import atomic_torch_save, atomic_write_text
+
+STORAGE_DTYPES = {
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+}
+_EPOCH_DIR = re.compile(r"^epoch_(\d+)$")
+
+
+@dataclass
+class SnapshotStore:
+    """Reads and writes the snapshots of one run directory."""
+
+    run_dir: Path
+
+    @property
+    def root(self) -> Path:
+        return Path(self.run_dir) / "reps"
+
+    def epoch_dir(self, epoch: int) -> Path:
+        return self.root / f"epoch_{epoch:03d}"
+
+    # -- probe set --------------------------------------------------------------------------
+    def save_probe(self, indices: Tensor, labels: Tensor, z: Tensor | None, meta: dict) -> None:
+        payload = {"indices": indices.cpu(), "labels": labels.cpu(), "meta": dict(meta)}
+        if z is not None:
+            payload["z"] = z.cpu()
+        atomic_torch_save(payload, self.root / "probe.pt")
+
+    def load_probe(self) -> dict:
+        return torch.load(self.root / "probe.pt", map_location="cpu", weights_only=False)
+
+    # -- snapshots --------------------------------------------------------------------------
+    def save_epoch(self, epoch: int, reps: dict[str, dict[str, Tensor]], dtype: str) -> None:
+        """Save ``reps[member][layer]`` for ``epoch``; the manifest is written last."""
+        target = STORAGE_DTYPES[dtype]
+        folder = self.epoch_dir(epoch)
+        for member, layers in reps.items():
+            for layer, value in layers.items():
+                atomic_torch_save(value.detach().to("cpu", target), folder / member / f"{layer}.pt")
+        manifest = {
+            "epoch": epoch,
+            "dtype": dtype,
+            "members": {m: list(layers) for m, layers in reps.items()},
+        }
+        atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+
+    def manifest(self, epoch: int) -> dict | None:
+        try:
+            return json.loads((self.epoch_dir(epoch) / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def epochs(self) -> list[int]:
+        """Epochs whose snapshot is complete (has a manifest), ascending."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for child in self.root.iterdir():
+            match = _EPOCH_DIR.match(child.name)
+            if match and (child / "manifest.json").is_file():
+                found.append(int(match.group(1)))
+        return sorted(found)
+
+    def load(self, epoch: int, member: str, layer: str, dtype: torch.dtype = torch.float32) -> Tensor:
+        path = self.epoch_dir(epoch) / member / f"{layer}.pt"
+        return torch.load(path, map_location="cpu", weights_only=True).to(dtype)
+
+    def load_epoch(self, epoch: int, dtype: torch.dtype = torch.float32) -> dict[str, dict[str, Tensor]]:
+        manifest = self.manifest(epoch)
+        if manifest is None:
+            raise FileNotFoundError(f"no complete snapshot for epoch {epoch} in {self.root}")
+        return {
+            member: {layer: self.load(epoch, member, layer, dtype) for layer in layers}
+            for member, layers in manifest["members"].items()
+        }

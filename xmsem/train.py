@@ -1,0 +1,208 @@
+"""Hydra entry point: ``python -m xmsem.train [overrides]`` trains one cohort run (or a sweep).
+
+A run directory is deterministic (``outputs/runs/<name>/<overrides>`` or, in a sweep,
+``outputs/sweeps/<name>/<overrides>``), so rerunning a command continues it: a completed run is
+skipped, an interrupted one resumes from ``checkpoints/last.ckpt``, a failed one is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from xmsem.config import ConfigError, to_plain, validate
+from xmsem.runs import RunStatus, environment_info
+
+log = logging.getLogger("xmsem.train")
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+# --------------------------------------------------------------------------- building blocks
+def build_datamodule(cfg: DictConfig):
+    """The TensorDataModule of ``cfg.data`` (nothing is loaded until ``prepare()``)."""
+    from xmsem.data import TensorDataModule, load_raw
+
+    data = to_plain(cfg.data)
+    common = ("name", "batch_size", "val_size", "split_seed")
+    kwargs = {k: v for k, v in data.items() if k not in common}
+    return TensorDataModule(
+        loader=lambda: load_raw(data["name"], **kwargs),
+        batch_size=data["batch_size"],
+        val_size=data["val_size"],
+        split_seed=data["split_seed"],
+        seed=cfg.seed,
+    )
+
+
+def build_cohort(cfg: DictConfig, input_dim: int, num_classes: int):
+    """The CohortModule with every member of ``cfg.model`` built from its own derived seed."""
+    from xmsem.lit.cohort import CohortModule, build_members
+    from xmsem.models import build_model
+
+    specs = to_plain(cfg.model)
+    members = build_members(
+        specs,
+        cfg.seed if cfg.seed is not None else 0,
+        lambda spec: build_model(spec, input_dim=input_dim, num_classes=num_classes),
+    )
+    return CohortModule(
+        members, num_classes=num_classes, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
+    )
+
+
+def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Any]:
+    """Instantiate every logger in ``cfg.logger`` (CSV always; wandb when selected)."""
+    from xmsem.lit.loggers import build_loggers as _build
+
+    return _build(cfg, run_dir)
+
+
+def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> list[Any]:
+    """Checkpointing (last.ckpt every epoch), epoch timing and the representation callback."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from xmsem.lit.representations import build_representation_callback
+    from xmsem.lit.timing import EpochTimer
+
+    callbacks: list[Any] = [
+        ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            save_last=True,
+            save_top_k=0,
+            every_n_epochs=1,
+            save_on_train_epoch_end=True,
+        ),
+        EpochTimer(),
+    ]
+    rep = build_representation_callback(cfg, run_dir, datamodule, cohort)
+    if rep is not None:
+        callbacks.append(rep)
+    return callbacks
+
+
+def _extra_checks():
+    from xmsem.lit.representations import validate_representation_config
+
+    return [validate_representation_config]
+
+
+# --------------------------------------------------------------------------- one run
+def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Validate, then train and test one cohort in ``run_dir``; return the test results.
+
+    Skips a completed run (unless ``force``), resumes from ``checkpoints/last.ckpt`` otherwise.
+    """
+    import lightning as L
+    import torch
+    from hydra.utils import instantiate
+
+    validate(cfg, extra_checks=_extra_checks())
+    status = RunStatus(run_dir)
+    prior = status.read() or {}
+    if prior.get("state") == "completed" and not cfg.force:
+        log.info("already completed: %s (force=true retrains)", run_dir)
+        return prior.get("results", {})
+
+    if cfg.seed is not None:  # seed 0 is a seed
+        L.seed_everything(cfg.seed, workers=False, verbose=False)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+    datamodule = build_datamodule(cfg)
+    raw = datamodule.prepare()  # a missing dataset fails here, before any training
+    cohort = build_cohort(cfg, raw.input_dim, raw.num_classes)
+    from xmsem.models import count_parameters
+
+    params = {name: count_parameters(net) for name, net in cohort.members.items()}
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    resume = ckpt.is_file() and not cfg.force
+    loggers = build_loggers(cfg, run_dir)
+    callbacks = build_callbacks(cfg, run_dir, datamodule, cohort)
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, logger=loggers, callbacks=callbacks, default_root_dir=str(run_dir)
+    )
+    device = str(trainer.strategy.root_device)
+    if device.startswith("cuda"):
+        device += f" ({torch.cuda.get_device_name(trainer.strategy.root_device)})"
+    status.write(
+        "running",
+        error=None,
+        attempts=int(prior.get("attempts", 0)) + 1,
+        started=prior.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        resumed_from=str(ckpt) if resume else None,
+        overrides=list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],
+        parameters=params,
+        **environment_info(device),
+    )
+    for lg in loggers:
+        lg.log_hyperparams({"parameters": params})
+    log.info("run dir %s | members %s | device %s", run_dir, params, device)
+
+    t0 = time.perf_counter()
+    trainer.fit(cohort, datamodule=datamodule, ckpt_path=str(ckpt) if resume else None)
+    fit_seconds = time.perf_counter() - t0
+    tested = trainer.test(cohort, datamodule=datamodule, verbose=False)
+    results = {k: float(v) for k, v in (tested[0] if tested else {}).items()}
+    for i, name in enumerate(cohort.member_names):
+        results[f"val/{name}/best_acc"] = float(cohort.best_val_acc[i])
+        results[f"val/{name}/best_epoch"] = int(cohort.best_val_epoch[i])
+    results["epochs"] = int(trainer.current_epoch)
+    status.write("completed", results=results, fit_seconds=round(fit_seconds, 3))
+    from xmsem.lit.loggers import finish_loggers
+
+    finish_loggers(loggers, failed=False)
+    log.info("completed %s: %s", run_dir, results)
+    return results
+
+
+# --------------------------------------------------------------------------- hydra task
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def main(cfg: DictConfig) -> dict[str, Any] | None:
+    """Hydra task: run one job; in a sweep a failing job is recorded and the sweep goes on."""
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    multirun = hc.mode == RunMode.MULTIRUN
+    try:
+        return run(cfg, run_dir)
+    except ConfigError as err:  # the user's typo: stop everything, write nothing
+        _die(f"config error: {err}")
+    except Exception as err:  # record it; a single run fails loudly, a sweep goes on
+        RunStatus(run_dir).write("failed", error=f"{type(err).__name__}: {err}")
+        from xmsem.lit.loggers import finish_active_wandb
+
+        finish_active_wandb(failed=True)
+        if multirun:
+            log.exception("job failed (the sweep goes on): %s", run_dir)
+            return None
+        if isinstance(err, FileNotFoundError):
+            _die(str(err))
+        raise
+    return None
+
+
+def _die(message: str) -> None:
+    print(f"xmsem: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def cli(argv: list[str] | None = None) -> None:
+    """Command-line entry: check group choices first (one-line errors), then hand over to Hydra."""
+    from xmsem.cli_checks import check_group_overrides
+
+    argv = sys.argv[1:] if argv is None else argv
+    problem = check_group_overrides(argv, CONF_DIR)
+    if problem:
+        _die(f"error: {problem}")
+    main()
+
+
+if __name__ == "__main__":
+    cli()
