@@ -38,7 +38,7 @@ class SyntheticData(DataCommon):
     num_classes: int = 10
     hidden: int = 128
     noise: float = 0.1
-    generator_seed: int = 1234
+    seed: int = 1234
 
 
 @dataclass

@@ -58,14 +58,14 @@ def chosen_layers(layers: list[str] | None, spec: Mapping[str, Any]) -> list[str
 
 def validate_representation_config(cfg: DictConfig) -> None:
     """One-line ConfigError for bad ``callbacks.representations`` settings (before training)."""
-    from xmsem.alignment import METRICS
-
     node = (cfg.get("callbacks") or {}).get("representations")
     if node is None:
         return
     rep = _check_schema(node, Representations, "callbacks.representations")
     if not rep.enabled:
         return
+    from xmsem.alignment import METRICS
+
     key = "callbacks.representations"
     max_epochs = int(cfg.trainer.max_epochs)
     if rep.epochs is not None:

@@ -143,21 +143,33 @@ class SpectralShaping(Shaping):
         self._warm = False
         self._cache: tuple[weakref.ref, tuple, Tensor] | None = None
 
+    def __getstate__(self) -> dict:
+        # The eval-mode cache holds a weakref, which cannot be pickled; it is rebuilt on demand.
+        state = self.__dict__.copy()
+        state["_cache"] = None
+        return state
+
     def power_sigma(self, weight: Tensor) -> Tensor:
         """Power-iteration estimate of ``sigma_max(weight)`` (<= the true value); updates ``u``.
 
-        The vectors carry no gradient; the returned ``u^T W v`` is differentiable in ``W``.
+        Each step is ``v = W^T u / |W^T u|``, ``u = W v / |W v|``; the estimate is
+        ``|W v| = u^T W v``. Only the last ``W v`` carries a gradient (to ``W``, equal to
+        ``u v^T``), the vectors themselves carry none.
         """
         steps = self.power_iterations if self._warm else self.warmup_iterations
         with torch.no_grad():
             w = weight.detach()
             u = self.u.to(w.dtype)
-            for _ in range(steps):
-                v = F.normalize(w.T @ u, dim=0, eps=1e-12)
-                u = F.normalize(w @ v, dim=0, eps=1e-12)
-            self.u.copy_(u)  # u, v stay fresh tensors: later buffer updates cannot touch them
+            for step in range(steps):
+                v = F.normalize(torch.mv(w.T, u), dim=0, eps=1e-12)
+                if step < steps - 1:
+                    u = F.normalize(torch.mv(w, v), dim=0, eps=1e-12)
+        wv = torch.mv(weight, v)
+        sigma = torch.linalg.vector_norm(wv)
+        with torch.no_grad():
+            self.u.copy_(wv / sigma.clamp_min(1e-12))
         self._warm = True
-        return torch.dot(u, torch.mv(weight, v))
+        return sigma
 
     def exact_sigma(self, weight: Tensor) -> Tensor:
         """Exact ``sigma_max(weight)``; differentiable when gradients are on, else cached."""

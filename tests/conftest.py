@@ -1,0 +1,67 @@
+"""Shared fixtures: compose real Hydra configs in-process, tiny synthetic settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+import xmsem.config  # noqa: F401  (registers resolvers)
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = ROOT / "conf"
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+# A run of a few hundred synthetic examples and 16-wide layers: seconds, but every real code path.
+TINY = [
+    "data.n_train=600",
+    "data.n_test=240",
+    "data.val_size=120",
+    "data.input_dim=16",
+    "data.latent_dim=4",
+    "data.num_classes=4",
+    "data.hidden=32",
+    "data.batch_size=64",
+    "model.pgnn.hidden=[16,16]",
+    "model.pgnn.corr_rank=4",
+    "model.mlp.hidden=[16,16]",
+    "trainer.max_epochs=2",
+    "callbacks.representations.subspace_k=4",
+    "callbacks.representations.rbf_max_n=120",
+    "callbacks.representations.probe_max_iter=30",
+]
+
+
+def compose_cfg(overrides: list[str], output_dir: Path, multirun: bool = False) -> DictConfig:
+    """Compose ``conf/config.yaml`` with ``overrides`` as Hydra would, outputs under ``output_dir``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            config_name="config",
+            overrides=[*overrides, f"paths.output_dir={output_dir}"],
+            return_hydra_config=True,
+        )
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(output_dir)
+        cfg.hydra.runtime.cwd = str(ROOT)
+        cfg.hydra.job.num = 0
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@pytest.fixture
+def tiny_overrides() -> list[str]:
+    return list(TINY)
+
+
+@pytest.fixture(autouse=True)
+def _clear_hydra():
+    yield
+    GlobalHydra.instance().clear()

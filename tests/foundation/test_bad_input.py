@@ -1,0 +1,92 @@
+"""Bad input stops before training with one line naming the key and what is valid."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CONF_DIR, ROOT, compose_cfg
+from xmsem.cli_checks import check_group_overrides
+from xmsem.config import ConfigError, validate
+from xmsem.lit.representations import validate_representation_config
+
+
+def check(overrides: list[str], tmp_path: Path) -> str:
+    cfg = compose_cfg(overrides, tmp_path)
+    with pytest.raises(ConfigError) as info:
+        validate(cfg, extra_checks=[validate_representation_config])
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_unknown_group_option_names_the_valid_ones() -> None:
+    msg = check_group_overrides(["data=imagenet"], CONF_DIR)
+    assert msg == "data=imagenet is not a known data; valid: cifar10, fmnist, synthetic"
+    msg = check_group_overrides(["-m", "model=mlp,resnet", "seed=1"], CONF_DIR)
+    assert "model=resnet" in msg and "pgnn_vs_mlp" in msg
+    assert "experiment=nope" in check_group_overrides(["+experiment=nope"], CONF_DIR)
+    assert check_group_overrides(["data=fmnist", "model=mlp,pgnn"], CONF_DIR) is None
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("data.name=imagenet", "data.name='imagenet' is not known; valid: cifar10, fmnist, synthetic"),
+        ("data.batch_size=0", "data.batch_size=0 is invalid: must be a positive int"),
+        ("data.batch_size=-5", "data.batch_size=-5"),
+        ("optim.lr=0", "optim.lr=0.0 is invalid: must be a positive float"),
+        ("optim.lr=-0.1", "optim.lr=-0.1"),
+        ("+data.batchsize=3", "data.batchsize"),
+        ("model.pgnn.shaping=fancy", "model.pgnn"),
+        ("model.mlp.arch=transformer", "model.mlp"),
+        ("trainer.max_epochs=0", "trainer.max_epochs=0"),
+    ],
+)
+def test_config_errors_are_one_line(override: str, needle: str, tmp_path: Path) -> None:
+    assert needle in check([override], tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        (["callbacks.representations.epochs=[0,3]", "trainer.max_epochs=2"], "epoch 3 is outside"),
+        (["callbacks.representations.layers=[h1,h9]"], "has no layer 'h9'; valid: h1, h2, h3 or primary"),
+        (["callbacks.representations.metrics=[linear_cka,cka_magic]"], "'cka_magic' is not a known metric"),
+        (["callbacks.representations.subspace_k=300"], "subspace_k=300 exceeds the narrowest"),
+        (["callbacks.representations.storage_dtype=int8"], "storage_dtype='int8'"),
+    ],
+)
+def test_representation_config_errors(overrides: list[str], needle: str, tmp_path: Path) -> None:
+    assert needle in check(overrides, tmp_path)
+
+
+def test_missing_fmnist_offline_names_all_three_ways(tmp_path: Path, monkeypatch) -> None:
+    from xmsem.data import fmnist
+
+    monkeypatch.setattr(fmnist, "SYSTEM_FMNIST_DIR", tmp_path / "no-system-copy")
+    with pytest.raises(FileNotFoundError) as info:
+        fmnist.load_fmnist(tmp_path / "empty", download=False)
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(tmp_path / "empty") in message and "dataset-fashion-mnist" in message
+    assert "download" in message
+
+
+def test_cli_prints_one_line_and_trains_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for args, needle in (
+        (["data=imagenet"], "data=imagenet is not a known data; valid: cifar10, fmnist, synthetic"),
+        (["data.batch_size=0"], "data.batch_size=0 is invalid"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "xmsem.train", *args, f"paths.output_dir={out}"],
+            capture_output=True, text=True, cwd=ROOT, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 2, proc.stderr
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and needle in lines[0], proc.stderr
+        assert not list(out.rglob("last.ckpt"))

@@ -1,0 +1,57 @@
+"""Every experiment composes, validates, and declares the sweep it promises."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from tests.conftest import CONF_DIR, compose_cfg
+from xmsem.config import validate
+
+EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+
+
+def sweep_size(cfg) -> int:
+    """Number of jobs of the sweep an experiment declares (1 when it declares none)."""
+    params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+    parser = OverridesParser.create()
+    overrides = parser.parse_overrides([f"{k}={v}" for k, v in params.items()])
+    return math.prod(len(list(o.sweep_iterator())) if o.is_sweep_override() else 1 for o in overrides)
+
+
+def test_default_config_is_the_pgnn_vs_mlp_cohort(tmp_path: Path) -> None:
+    cfg = compose_cfg([], tmp_path)
+    validate(cfg)
+    assert cfg.data.name == "synthetic"
+    assert list(cfg.model) == ["pgnn", "mlp"]
+    assert cfg.model.pgnn.hidden == cfg.model.mlp.hidden  # same widths by default
+    assert cfg.seed == 0 and cfg.optim.lr == pytest.approx(1e-3) and cfg.data.batch_size == 128
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_experiment_composes_and_validates(name: str, tmp_path: Path) -> None:
+    cfg = compose_cfg([f"+experiment={name}"], tmp_path)
+    validate(cfg)
+    assert cfg.name == name
+    assert sweep_size(cfg) >= 1
+
+
+def test_fmnist_protocol_is_2_members_x_5_seeds(tmp_path: Path) -> None:
+    cfg = compose_cfg(["+experiment=fmnist_pgnn_vs_mlp"], tmp_path)
+    assert cfg.data.name == "fmnist"
+    assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
+    assert sweep_size(cfg) == 5  # seeds 0..4, each job a {pgnn, mlp} cohort
+    assert sorted(cfg.model) == ["mlp", "pgnn"]
+    assert sweep_size(cfg) * len(cfg.model) == 10
+
+
+def test_single_member_model_choice(tmp_path: Path) -> None:
+    cfg = compose_cfg(["model=mlp"], tmp_path)
+    assert list(cfg.model) == ["mlp"]
+    cfg = compose_cfg(["model=pgnn", "model.pgnn.shaping=projection"], tmp_path)
+    assert list(cfg.model) == ["pgnn"] and cfg.model.pgnn.shaping == "projection"
+

@@ -1,0 +1,43 @@
+"""Metric math of xmsem: how two representations of the same examples line up.
+
+Pure torch (float64 internally, any device), no Lightning, no Hydra. Each function's docstring
+gives its formula and reference. Degenerate input conventions live in ``_checks``.
+"""
+
+from ._checks import DegenerateInputWarning
+from .cka import hsic_unbiased, linear_cka, rbf_cka
+from .maps import AffineMap, fit_map
+from .probe import LinearProbe, ProbeTransfer, fit_probe, probe_transfer
+from .registry import INVARIANCES, METRICS, MetricSpec, get_metric
+from .spectral import knn_graph_laplacian_eigs, spectral_alignment
+from .stitch import Stitch, linear_stitch, lipschitz_bound
+from .streaming import MinibatchCKA, StreamingLinearCKA
+from .subspace import SubspaceOverlap, cca_r2, procrustes_distance, subspace_overlap
+
+__all__ = [
+    "AffineMap",
+    "DegenerateInputWarning",
+    "INVARIANCES",
+    "LinearProbe",
+    "METRICS",
+    "MetricSpec",
+    "MinibatchCKA",
+    "ProbeTransfer",
+    "Stitch",
+    "StreamingLinearCKA",
+    "SubspaceOverlap",
+    "cca_r2",
+    "fit_map",
+    "fit_probe",
+    "get_metric",
+    "hsic_unbiased",
+    "knn_graph_laplacian_eigs",
+    "linear_cka",
+    "linear_stitch",
+    "lipschitz_bound",
+    "probe_transfer",
+    "procrustes_distance",
+    "rbf_cka",
+    "spectral_alignment",
+    "subspace_overlap",
+]
