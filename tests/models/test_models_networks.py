@@ -170,10 +170,10 @@ def test_correction_matches_formula_by_hand() -> None:
     h = x
     with torch.no_grad():
         for block in model.blocks:
-            w = block.linear.gain[:, None] * block.linear.weight
+            w = block.linear.shaping.gain[:, None] * block.linear.weight
             phi = torch.tanh(h @ block.correction.V.T) @ block.correction.U.T
             h = torch.relu(h @ w.T + block.linear.bias + 0.3 * phi)
-        expected = (model.readout.gain[:, None] * model.readout.weight) @ h.T
+        expected = (model.readout.shaping.gain[:, None] * model.readout.weight) @ h.T
         expected = expected.T + model.readout.bias
         torch.testing.assert_close(model(x), expected)
         without = make("pgnn", shaping="diagonal", alpha=0.0).eval()

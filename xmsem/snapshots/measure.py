@@ -19,8 +19,6 @@ from xmsem.alignment.latent import latent_r2
 
 Row = dict[str, object]
 
-# metrics computed from the two representations alone (name -> function of settings)
-REP_METRICS = ("linear_cka", "linear_cka_debiased", "rbf_cka", "rbf_cka_debiased", "subspace_overlap")
 DEFAULT_METRICS = (
     "linear_cka",
     "linear_cka_debiased",
@@ -60,20 +58,20 @@ def _row(a: str, b: str, la: str, lb: str, metric: str, value: float) -> Row:
 
 
 def rep_metrics(x: Tensor, y: Tensor, s: MeasureSettings) -> dict[str, float]:
-    """The representation-only metrics of ``s.metrics`` between ``x`` and ``y`` (same inputs)."""
+    """Every registered representation-only (``inputs == "reps"``) metric of ``s.metrics``."""
     out: dict[str, float] = {}
     for name in s.metrics:
-        if name == "linear_cka":
-            out[name] = float(al.linear_cka(x, y))
-        elif name == "linear_cka_debiased":
-            out[name] = float(al.linear_cka(x, y, debiased=True))
-        elif name in ("rbf_cka", "rbf_cka_debiased"):
-            m = min(len(x), s.rbf_max_n)  # the probe set is a random permutation: a random subset
-            out[name] = float(
-                al.rbf_cka(x[:m], y[:m], threshold=s.rbf_threshold, debiased=name.endswith("ed"))
-            )
+        spec = al.METRICS.get(name)
+        if spec is None or spec.inputs != "reps":
+            continue
+        if name.startswith("rbf_"):  # the n x n kernel: on the first rbf_max_n probe examples,
+            m = min(len(x), s.rbf_max_n)  # a random subset since the probe set is a permutation
+            value = spec.fn(x[:m], y[:m], threshold=s.rbf_threshold)
         elif name == "subspace_overlap":
-            out[name] = float(al.subspace_overlap(x, y, s.subspace_k).mean_cos2)
+            value = spec.fn(x, y, k=s.subspace_k)
+        else:
+            value = spec.fn(x, y)
+        out[name] = float(value)
     return out
 
 
@@ -188,7 +186,7 @@ def member_rows(
     if layer_cka:
         for i, la in enumerate(layers):
             for lb in layers[i:]:
-                value = 1.0 if la == lb else float(al.linear_cka(reps[la], reps[lb]))
+                value = float(al.linear_cka(reps[la], reps[lb]))
                 rows.append(_row(name, name, la, lb, "layer_cka", value))
     return rows
 
