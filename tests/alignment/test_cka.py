@@ -8,9 +8,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from ._data import generic_invertible, randn, random_orthogonal, related_pair
 
 from xmsem.alignment import DegenerateInputWarning, linear_cka, rbf_cka
+
+from ._data import generic_invertible, randn, random_orthogonal, related_pair
 
 ALL = [
     (linear_cka, False),

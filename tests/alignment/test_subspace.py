@@ -65,6 +65,7 @@ def test_rank_deficient_and_nan_inputs():
 def test_cca_r2_is_mean_squared_canonical_correlation():
     x, y = related_pair(n=300, p=5, q=4)
     xc, yc = x - x.mean(0), y - y.mean(0)
+
     # canonical correlations via whitening: svd of Sxx^-1/2 Sxy Syy^-1/2
     def inv_sqrt(s):
         e, v = torch.linalg.eigh(s)

@@ -122,7 +122,8 @@ def test_tail_lipschitz_is_tight_for_a_linear_tail() -> None:
     assert model.tail_lipschitz("h3") == pytest.approx(sigma, rel=1e-12)
     v = torch.linalg.svd(w).Vh[0]  # top right singular vector attains the bound
     with torch.no_grad():
-        diff = model.forward_from("h3", v[None]) - model.forward_from("h3", torch.zeros(1, 8, dtype=torch.float64))
+        zero = torch.zeros(1, 8, dtype=torch.float64)
+        diff = model.forward_from("h3", v[None]) - model.forward_from("h3", zero)
     assert diff.norm().item() == pytest.approx(sigma, rel=1e-9)
 
 
@@ -150,7 +151,8 @@ def test_correction_off_is_the_structured_path_with_fewer_parameters(shaping: st
         torch.testing.assert_close(off(inputs()), structured_by_hand(off, inputs()))
     rank = 16
     dims = [IN, *HIDDEN]
-    corr = sum(rank * d_in + d_out * rank + 1 for d_in, d_out in zip(dims[:-1], dims[1:]))
+    pairs = zip(dims[:-1], dims[1:], strict=False)
+    corr = sum(rank * d_in + d_out * rank + 1 for d_in, d_out in pairs)
     assert count_parameters(on) - count_parameters(off) == corr
     assert not any("correction" in n or "alpha" in n for n, _ in off.named_parameters())
 
@@ -184,7 +186,8 @@ def test_correction_matches_formula_by_hand() -> None:
 def test_pgnn_without_shaping_or_correction_equals_mlp_under_same_seed() -> None:
     mlp = make("mlp", seed=5).eval()
     pgnn = make("pgnn", seed=5, shaping="none", correction=False).eval()
-    assert count_parameters(mlp) == count_parameters(pgnn) == 20 * 16 + 16 * 12 + 12 * 8 + 8 * 3 + 39
+    expected = 20 * 16 + 16 * 12 + 12 * 8 + 8 * 3 + (16 + 12 + 8 + 3)
+    assert count_parameters(mlp) == count_parameters(pgnn) == expected
     torch.testing.assert_close(pgnn(inputs()), mlp(inputs()), rtol=0, atol=0)
 
 

@@ -88,16 +88,20 @@ def hsic_unbiased(k: Tensor, l: Tensor) -> Tensor:
     return term / (n * (n - 3))
 
 
-def _linear_terms_feature(xc: Tensor, yc: Tensor, debiased: bool) -> tuple[Tensor, Tensor, Tensor]:
-    """(HSIC(K,L), HSIC(K,K), HSIC(L,L)) for centred features, feature-space form."""
+def _linear_terms_feature(
+    xc: Tensor, yc: Tensor, debiased: bool, traces: bool = False
+) -> tuple[Tensor, ...]:
+    """(HSIC(K,L), HSIC(K,K), HSIC(L,L)) for centred features, feature-space form; with
+    ``traces=True`` also ``||X_c||_F^2`` and ``||Y_c||_F^2`` (diagonals of the products)."""
     cxy = xc.T @ yc
     cxx = xc.T @ xc
     cyy = yc.T @ yc
     hxy = (cxy * cxy).sum()
     hxx = (cxx * cxx).sum()
     hyy = (cyy * cyy).sum()
+    extra = (cxx.trace(), cyy.trace()) if traces else ()
     if not debiased:
-        return hxy, hxx, hyy
+        return (hxy, hxx, hyy, *extra)
     n = xc.shape[0]
     a = (xc * xc).sum(dim=1)
     b = (yc * yc).sum(dim=1)
@@ -105,6 +109,7 @@ def _linear_terms_feature(xc: Tensor, yc: Tensor, debiased: bool) -> tuple[Tenso
         _debias(hxy, a, b, n),
         _debias(hxx, a, a, n),
         _debias(hyy, b, b, n),
+        *extra,
     )
 
 
@@ -153,16 +158,32 @@ def linear_cka(
         raise ValueError(f"method must be 'auto', 'feature' or 'gram', got {method!r}")
     x, y = check_pair(x, y, min_n=4 if debiased else 2)
     what = "linear_cka" + ("(debiased)" if debiased else "")
-    if nonfinite(x, y, what=what):
-        return nan_like(x)
-    xc, yc = centre(x), centre(y)
-    if check_constant(what, [(x, xc), (y, yc)]):
-        return nan_like(x)
+    mx, my = x.mean(dim=0, keepdim=True), y.mean(dim=0, keepdim=True)
+    xc, yc = x - mx, y - my
     n, p = xc.shape
     q = yc.shape[1]
     use_feature = method == "feature" or (method == "auto" and n > p + q)
-    terms = _linear_terms_feature if use_feature else _linear_terms_gram
-    hxy, hxx, hyy = terms(xc, yc, debiased)
+    if use_feature:
+        # Fast path: no extra passes over the data. Non-finite input propagates into the
+        # products (checked below); ||X_c||_F^2 = tr(X_c^T X_c) and ||X||_F^2 =
+        # ||X_c||_F^2 + n ||mean||^2 give the constant-representation test for free.
+        hxy, hxx, hyy, sxx, syy = _linear_terms_feature(xc, yc, debiased, traces=True)
+        if not bool(torch.isfinite(torch.stack([hxy, hxx, hyy])).all()):
+            if nonfinite(x, y, what=what):
+                return nan_like(x)
+            warn_degenerate(what, "overflow in float64 products")
+            return nan_like(x)
+        tol = (8 * n * torch.finfo(torch.float64).eps) ** 2
+        for sc, m in ((sxx, mx), (syy, my)):
+            if bool(sc <= tol * (sc + n * (m * m).sum())):
+                warn_degenerate(what, "a representation is constant (all examples identical)")
+                return nan_like(x)
+    else:
+        if nonfinite(x, y, what=what):
+            return nan_like(x)
+        if check_constant(what, [(x, xc), (y, yc)]):
+            return nan_like(x)
+        hxy, hxx, hyy = _linear_terms_gram(xc, yc, debiased)
     return cosine_ratio(hxy, hxx, hyy, what, lo=-1.0 if debiased else 0.0)
 
 

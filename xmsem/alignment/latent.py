@@ -6,7 +6,9 @@ import torch
 from torch import Tensor
 
 
-def latent_r2(x_fit: Tensor, z_fit: Tensor, x_eval: Tensor, z_eval: Tensor, ridge: float = 1e-6) -> Tensor:
+def latent_r2(
+    x_fit: Tensor, z_fit: Tensor, x_eval: Tensor, z_eval: Tensor, ridge: float = 1e-6
+) -> Tensor:
     """Held-out R^2 of the least-squares readout z ~ x W + c, averaged over latent dimensions.
 
     Fitted on (x_fit, z_fit) with a tiny ridge (``ridge`` times the mean feature variance) for

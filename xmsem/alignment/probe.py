@@ -158,8 +158,9 @@ def probe_transfer(
         ("b_eval", b_eval, a_eval, "a_eval"),
     ):
         if t.shape[0] != ref.shape[0]:
-            raise ValueError(f"{name} must have as many rows as {ref_name}: "
-                             f"{t.shape[0]} != {ref.shape[0]}")
+            raise ValueError(
+                f"{name} must have as many rows as {ref_name}: {t.shape[0]} != {ref.shape[0]}"
+            )
     if a_eval.shape[1] != a_fit.shape[1] or b_eval.shape[1] != b_fit.shape[1]:
         raise ValueError("fit and eval splits of a member must have the same width")
     y_fit = _labels(y_fit, a_fit.shape[0], "y_fit")

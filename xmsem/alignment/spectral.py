@@ -65,9 +65,9 @@ def _normalised_adjacency(inputs: Tensor, k: int) -> Tensor:
     return torch.sparse_coo_tensor(idx, vals, (n, n), check_invariants=False).coalesce()
 
 
-def _cheb_lowest(m_op: Tensor, m: int, tol: float = 1e-8, max_iter: int = 500) -> tuple[
-    Tensor, Tensor
-]:
+def _cheb_lowest(
+    m_op: Tensor, m: int, tol: float = 1e-8, max_iter: int = 500
+) -> tuple[Tensor, Tensor]:
     """m smallest eigenpairs of L = I - M (spectrum in [0, 2]) by Chebyshev-filtered subspace
     iteration with Rayleigh-Ritz (Zhou & Saad 2007). Deterministic (fixed seed)."""
     n = m_op.shape[0]
@@ -99,16 +99,17 @@ def _cheb_lowest(m_op: Tensor, m: int, tol: float = 1e-8, max_iter: int = 500) -
     return theta[:m], v[:, :m]
 
 
-def knn_graph_laplacian_eigs(inputs: Tensor, k_neighbors: int, n_eigs: int) -> tuple[
-    Tensor, Tensor
-]:
+def knn_graph_laplacian_eigs(
+    inputs: Tensor, k_neighbors: int, n_eigs: int
+) -> tuple[Tensor, Tensor]:
     """Smallest ``n_eigs`` eigenvalues (ascending) and eigenvectors (n, n_eigs) of L_sym of the
     symmetrised kNN graph of ``inputs`` (n, D) (module doc)."""
     z = as_matrix(inputs, "inputs").flatten(1) if inputs.ndim > 2 else as_matrix(inputs, "inputs")
     n = z.shape[0]
     if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, int):
-        raise ValueError(f"k_neighbors must be an int in [1, n-1] = [1, {n - 1}], got "
-                         f"{k_neighbors!r}")
+        raise ValueError(
+            f"k_neighbors must be an int in [1, n-1] = [1, {n - 1}], got {k_neighbors!r}"
+        )
     if not 1 <= k_neighbors <= n - 1:
         raise ValueError(f"k_neighbors must be in [1, n-1] = [1, {n - 1}], got {k_neighbors}")
     if not 1 <= n_eigs <= n:
@@ -149,8 +150,9 @@ def spectral_alignment(
         raise ValueError(f"metric must name a 'reps' metric, got {metric!r} ({spec.inputs})")
     x, y = check_pair(x, y, min_n=4)
     if inputs.shape[0] != x.shape[0]:
-        raise ValueError(f"inputs must hold the same n={x.shape[0]} examples as x and y, got "
-                         f"n={inputs.shape[0]}")
+        raise ValueError(
+            f"inputs must hold the same n={x.shape[0]} examples as x and y, got n={inputs.shape[0]}"
+        )
     if isinstance(n_bands, bool) or not isinstance(n_bands, int) or n_bands < 1:
         raise ValueError(f"n_bands must be an int >= 1, got {n_bands!r}")
     if not isinstance(n_eigs, int) or n_eigs < n_bands:
@@ -165,28 +167,51 @@ def spectral_alignment(
         ub = u[:, idx]
         cx, cy = ub.T @ xc, ub.T @ yc
         rows.append(
-            _row("graph", b, metric, spec.fn(ub @ cx, ub @ cy), (cx * cx).sum() / tx,
-                 (cy * cy).sum() / ty, eig=(float(evals[idx[0]]), float(evals[idx[-1]])))
+            _row(
+                "graph",
+                b,
+                metric,
+                spec.fn(ub @ cx, ub @ cy),
+                (cx * cx).sum() / tx,
+                (cy * cy).sum() / ty,
+                eig=(float(evals[idx[0]]), float(evals[idx[-1]])),
+            )
         )
 
     ux, sx, vxh = torch.linalg.svd(xc, full_matrices=False)
     uy, sy, vyh = torch.linalg.svd(yc, full_matrices=False)
     eps = torch.finfo(torch.float64).eps
-    rank = min(int((sx > max(xc.shape) * eps * sx[0]).sum()),
-               int((sy > max(yc.shape) * eps * sy[0]).sum()))
+    rank = min(
+        int((sx > max(xc.shape) * eps * sx[0]).sum()), int((sy > max(yc.shape) * eps * sy[0]).sum())
+    )
     m = min(n_eigs, rank)
     for b, idx in enumerate(torch.arange(m).tensor_split(min(n_bands, m))):
         xb = (ux[:, idx] * sx[idx]) @ vxh[idx]
         yb = (uy[:, idx] * sy[idx]) @ vyh[idx]
         rows.append(
-            _row("pca", b, metric, spec.fn(xb, yb), (sx[idx] ** 2).sum() / (sx**2).sum(),
-                 (sy[idx] ** 2).sum() / (sy**2).sum(), comp=(int(idx[0]), int(idx[-1])))
+            _row(
+                "pca",
+                b,
+                metric,
+                spec.fn(xb, yb),
+                (sx[idx] ** 2).sum() / (sx**2).sum(),
+                (sy[idx] ** 2).sum() / (sy**2).sum(),
+                comp=(int(idx[0]), int(idx[-1])),
+            )
         )
     return rows
 
 
-def _row(basis: str, band: int, metric: str, value: Tensor, fx: Tensor, fy: Tensor,
-         eig: tuple[float, float] | None = None, comp: tuple[int, int] | None = None) -> dict:
+def _row(
+    basis: str,
+    band: int,
+    metric: str,
+    value: Tensor,
+    fx: Tensor,
+    fy: Tensor,
+    eig: tuple[float, float] | None = None,
+    comp: tuple[int, int] | None = None,
+) -> dict:
     return {
         "basis": basis,
         "band": band,

@@ -94,19 +94,24 @@ def linear_stitch(
     a_fit_, b_fit_ = as_matrix(a_fit, "a_fit"), as_matrix(b_fit, "b_fit")
     a_eval_ = as_matrix(a_eval, "a_eval")
     if a_fit_.shape[0] != b_fit_.shape[0]:
-        raise ValueError(f"a_fit and b_fit must hold the same examples: {a_fit_.shape[0]} != "
-                         f"{b_fit_.shape[0]} rows")
+        raise ValueError(
+            f"a_fit and b_fit must hold the same examples: {a_fit_.shape[0]} != "
+            f"{b_fit_.shape[0]} rows"
+        )
     if a_eval_.shape[1] != a_fit_.shape[1]:
-        raise ValueError(f"a_eval must have a_fit's width {a_fit_.shape[1]}, got "
-                         f"{a_eval_.shape[1]}")
+        raise ValueError(
+            f"a_eval must have a_fit's width {a_fit_.shape[1]}, got {a_eval_.shape[1]}"
+        )
     y_eval = _labels(y_eval, a_eval_.shape[0], "y_eval")
     tensors = [a_fit_, b_fit_, a_eval_]
     b_eval_ = None
     if b_eval is not None:
         b_eval_ = as_matrix(b_eval, "b_eval")
         if b_eval_.shape != (a_eval_.shape[0], b_fit_.shape[1]):
-            raise ValueError(f"b_eval must have shape ({a_eval_.shape[0]}, {b_fit_.shape[1]}), "
-                             f"got {tuple(b_eval_.shape)}")
+            raise ValueError(
+                f"b_eval must have shape ({a_eval_.shape[0]}, {b_fit_.shape[1]}), "
+                f"got {tuple(b_eval_.shape)}"
+            )
         tensors.append(b_eval_)
     if not all(bool(torch.isfinite(t).all()) for t in tensors):
         raise ValueError("linear_stitch inputs contain NaN or inf")

@@ -260,4 +260,3 @@ class MinibatchCKA:
             warn_degenerate("MinibatchCKA", "a representation is constant in every batch")
             return nan_like(hxy)
         return cosine_ratio(hxy, hxx, hyy, "MinibatchCKA", lo=-1.0)
-

@@ -27,8 +27,13 @@ from ._checks import (
     warn_degenerate,
 )
 
-__all__ = ["SubspaceOverlap", "subspace_overlap", "principal_angles", "cca_r2",
-           "procrustes_distance"]
+__all__ = [
+    "SubspaceOverlap",
+    "subspace_overlap",
+    "principal_angles",
+    "cca_r2",
+    "procrustes_distance",
+]
 
 
 @dataclass(frozen=True)
@@ -86,8 +91,9 @@ def subspace_overlap(x: Tensor, y: Tensor, k: int) -> SubspaceOverlap:
     kmax = min(n - 1, p, q)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= kmax:
         raise ValueError(f"k must be an int in [1, min(n-1, p, q)] = [1, {kmax}], got {k!r}")
-    nan = SubspaceOverlap(nan_like(x), torch.full((k,), float("nan"), dtype=torch.float64,
-                                                   device=x.device))
+    nan = SubspaceOverlap(
+        nan_like(x), torch.full((k,), float("nan"), dtype=torch.float64, device=x.device)
+    )
     if nonfinite(x, y, what="subspace_overlap"):
         return nan
     xc, yc = centre(x), centre(y)

@@ -12,9 +12,13 @@ correction (:mod:`xmsem.models.correction`). The readout is ``S(W) h + b`` (shap
 ``alpha`` is a fixed float, or a learned scalar per layer (``learn_alpha=True``) initialised to
 ``alpha``. ``correction=False`` creates no correction parameters at all.
 
-Default ``gamma = 1.0``: on a synthetic task a spectral PGNN trained with Adam (lr 1e-3) reached
-the MLP's accuracy with it (see the package report), so the cap is kept at 1 (each layer
-1-Lipschitz in its structured path).
+Default ``gamma = 1.0``: on a synthetic task (200-d inputs, 10 classes, hidden [128]*3, Adam lr
+1e-3, 8 epochs) the spectral PGNN reached the MLP's test accuracy (0.874 vs 0.879; 0.748 vs 0.841
+after epoch 1), with the cap binding in every layer (weights grew to sigma_max 1.2-2.5). With
+gamma = 3 the cap never bound and the PGNN equalled shaping "none", so 1 is the default that
+makes spectral shaping mean something. Default ``power_iterations = 4``: in that run the train-mode
+estimate lagged the exact sigma_max by a median 5% with 1 step per forward and 1-1.5% with 4, at
+about the same single-thread cost. Eval mode always uses the exact value.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ class ShapedLinear(nn.Module):
         *,
         gamma: float = 1.0,
         proj_rank: int | None = None,
-        power_iterations: int = 1,
+        power_iterations: int = 4,
     ) -> None:
         super().__init__()
         self.in_features = in_features
@@ -91,7 +95,7 @@ class PGNNBlock(nn.Module):
         shaping: str = "spectral",
         gamma: float = 1.0,
         proj_rank: int | None = None,
-        power_iterations: int = 1,
+        power_iterations: int = 4,
         correction: bool = True,
         corr_rank: int = 16,
         corr_activation: str = "tanh",
@@ -151,7 +155,7 @@ class PGNN(HiddenNet):
         corr_activation: str = "tanh",
         alpha: float = 0.1,
         learn_alpha: bool = False,
-        power_iterations: int = 1,
+        power_iterations: int = 4,
     ) -> None:
         super().__init__(input_dim, num_classes)
         widths = check_widths(hidden)

@@ -124,7 +124,7 @@ class SpectralShaping(Shaping):
         out_features: int,
         in_features: int,
         gamma: float = 1.0,
-        power_iterations: int = 1,
+        power_iterations: int = 4,
         warmup_iterations: int = 20,
     ) -> None:
         super().__init__(out_features, in_features)
@@ -238,7 +238,7 @@ def build_shaping(
     *,
     gamma: float = 1.0,
     proj_rank: int | None = None,
-    power_iterations: int = 1,
+    power_iterations: int = 4,
 ) -> Shaping:
     """Build the shaping operator ``name`` for an ``(out_features, in_features)`` weight."""
     check_shaping(name)

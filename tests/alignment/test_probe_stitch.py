@@ -1,0 +1,140 @@
+"""Probe transfer and linear stitching."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+import torch
+
+from xmsem.alignment import fit_map, fit_probe, linear_stitch, lipschitz_bound, probe_transfer
+
+from ._data import randn, random_orthogonal
+
+
+def _classes(n: int, d: int, c: int = 5, seed: int = 0):
+    """Gaussian blobs: well separated classes, so a linear probe is near perfect."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, c, (n,), generator=g)
+    centres = 3.0 * randn(c, d, seed=seed + 1)
+    return centres[y] + randn(n, d, seed=seed + 2), y
+
+
+def test_probe_learns_and_matches_sklearn_optimum():
+    x, y = _classes(600, 8)
+    probe = fit_probe(x[:400], y[:400], l2=1e-2, max_iter=200)
+    assert probe.accuracy(x[400:], y[400:]) > 0.95
+    # stationarity of the documented objective at the returned parameters
+    z = (x[:400] - probe.mean) / probe.scale
+    w = probe.weight.clone().requires_grad_()
+    b = probe.bias.clone().requires_grad_()
+    loss = torch.nn.functional.cross_entropy(z @ w + b, y[:400]) + 0.5e-2 * (w * w).sum()
+    loss.backward()
+    assert float(w.grad.abs().max()) < 1e-6 and float(b.grad.abs().max()) < 1e-6
+
+
+@pytest.mark.slow
+def test_probe_is_fast():
+    x = randn(5000, 256, seed=3)
+    y = torch.randint(0, 10, (5000,), generator=torch.Generator().manual_seed(4))
+    fit_probe(x[:500], y[:500])  # warm-up of lazy torch initialisation
+    t0 = time.perf_counter()
+    fit_probe(x, y)
+    assert time.perf_counter() - t0 < 3.0  # ~0.2 s on an idle 2-core CPU; slack for CI load
+
+
+def test_transfer_rotated_copy_orthogonal_vs_identity():
+    a, y = _classes(800, 10)
+    b = a @ random_orthogonal(10) + 2.0
+    args = (a[:400], y[:400], a[400:], y[400:], b[:400], b[400:])
+    orth = probe_transfer(*args, map="orthogonal")
+    ident = probe_transfer(*args, map="identity")
+    lin = probe_transfer(*args, map="linear")
+    assert orth.self_acc > 0.9
+    assert orth.ratio == pytest.approx(1.0, abs=1e-12)
+    assert lin.ratio == pytest.approx(1.0, abs=0.01)
+    assert ident.ratio < 0.6
+
+
+def test_orthogonal_map_with_different_widths_zero_pads():
+    a, y = _classes(600, 6)
+    q = random_orthogonal(9)[:, :6]  # 6 -> 9 isometric embedding: B = A Q^T (wider)
+    b = a @ q.T
+    t = fit_map(b, a, "orthogonal")
+    assert torch.allclose(t(b), a, atol=1e-10)
+    res = probe_transfer(a[:300], y[:300], a[300:], y[300:], b[:300], b[300:])
+    assert res.ratio == pytest.approx(1.0, abs=1e-12)
+    t_back = fit_map(a, b, "orthogonal")  # narrower -> wider
+    assert torch.allclose(t_back(a), b, atol=1e-10)
+    assert torch.allclose(t_back.weight @ t_back.weight.T, torch.eye(6, dtype=torch.float64))
+
+
+def test_probe_transfer_errors():
+    a, y = _classes(100, 4)
+    with pytest.raises(ValueError, match="B width 5 and A width 4"):
+        probe_transfer(a, y, a, y, randn(100, 5), randn(100, 5), map="identity")
+    with pytest.raises(ValueError, match="map must be one of"):
+        probe_transfer(a, y, a, y, a, a, map="affine")
+    with pytest.raises(ValueError, match="y_fit"):
+        probe_transfer(a, y[:50], a, y, a, a)
+
+
+class _Tail(torch.nn.Module):
+    def __init__(self, q: int, c: int) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(7)
+        self.l1 = torch.nn.Linear(q, 16)
+        self.l2 = torch.nn.Linear(16, c)
+        for p in self.parameters():
+            p.data = torch.randn(p.shape, generator=g) * 0.5
+
+    def forward(self, h):
+        return self.l2(torch.relu(self.l1(h)))
+
+
+def test_stitching_into_itself_costs_nothing():
+    b, y = _classes(400, 8)
+    tail = _Tail(8, 5)
+    bf = b.float()
+    res = linear_stitch(bf[:200], bf[:200], bf[200:], y[200:], tail, b_eval=bf[200:])
+    assert res.stitched_acc == res.own_acc
+    assert res.stitched_loss == pytest.approx(res.own_loss, abs=1e-5)
+    assert res.gap < 1e-9 and res.fit_gap < 1e-9
+
+
+def test_stitching_bound_holds_and_is_invariant_to_invertible_maps_of_a():
+    b, y = _classes(600, 8)
+    a = torch.tanh(b @ randn(8, 12, seed=9)) + 0.3 * randn(600, 12, seed=10)
+    b = b.float()  # B's layer as the model produces it; tail_b runs in float32
+    tail = _Tail(8, 5)
+    lip = lipschitz_bound([tail.l1.weight, tail.l2.weight])
+    res = linear_stitch(
+        a[:300], b[:300], a[300:], y[300:], tail, b_eval=b[300:], tail_lipschitz=lip
+    )
+    assert res.gap > 0.01
+    assert res.logit_change <= res.bound <= lip * math.sqrt(res.gap) + 1e-9
+    assert abs(res.stitched_loss - res.own_loss) <= res.loss_bound
+    a2 = a @ randn(12, 12, seed=11) + 4.0
+    res2 = linear_stitch(a2[:300], b[:300], a2[300:], y[300:], tail, b_eval=b[300:])
+    assert res2.stitched_acc == res.stitched_acc
+    assert res2.gap == pytest.approx(res.gap, rel=1e-6)
+
+
+def test_lipschitz_bound_is_product_of_spectral_norms():
+    w1 = torch.diag(torch.tensor([3.0, 1.0]))
+    w2 = torch.tensor([[0.0, 2.0], [0.5, 0.0]])
+    assert lipschitz_bound([w1, w2]) == pytest.approx(6.0)
+
+
+def test_stitch_without_b_eval_and_errors():
+    b, y = _classes(200, 4)
+    b = b.float()
+    res = linear_stitch(b[:100], b[:100], b[100:], y[100:], _Tail(4, 5))
+    assert res.own_acc is None and res.gap is None and res.bound is None
+    with pytest.raises(ValueError, match="same examples"):
+        linear_stitch(b[:100], b[:90], b[100:], y[100:], _Tail(4, 5))
+    bad = b.clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        linear_stitch(bad[:100], b[:100], b[100:], y[100:], _Tail(4, 5))

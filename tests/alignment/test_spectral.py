@@ -1,0 +1,89 @@
+"""Graph-Laplacian and PCA band decomposition of alignment."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from xmsem.alignment import knn_graph_laplacian_eigs, spectral_alignment
+from xmsem.alignment import spectral as spectral_mod
+
+from ._data import randn
+
+
+def _circle(n: int, seed: int = 0):
+    t = torch.rand(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    t = 2 * torch.pi * t
+    return t, torch.stack([torch.cos(t), torch.sin(t)], dim=1)
+
+
+def test_iterative_solver_matches_dense_eigh():
+    z = randn(400, 5, seed=1)
+    m_op = spectral_mod._normalised_adjacency(z, 8)
+    lap = torch.eye(400, dtype=torch.float64) - m_op.to_dense()
+    ev, u = torch.linalg.eigh(lap)
+    ev_it, u_it = spectral_mod._cheb_lowest(m_op.to_sparse_csr(), 24)
+    assert torch.allclose(ev_it, ev[:24], atol=1e-10)
+    assert float(ev[0]) == pytest.approx(0.0, abs=1e-12)
+    gap_ok = float(ev[24] - ev[23]) > 1e-6
+    if gap_ok:  # same invariant subspace: projectors agree
+        p1, p2 = u[:, :24] @ u[:, :24].T, u_it @ u_it.T
+        assert float((p1 - p2).abs().max()) < 1e-6
+
+
+def test_graph_laplacian_of_a_circle_is_smooth_at_low_frequency():
+    _, pts = _circle(300)
+    ev, u = knn_graph_laplacian_eigs(pts, 6, 8)
+    assert bool((ev[1:] >= ev[:-1] - 1e-12).all()) and float(ev[0]) == pytest.approx(0, abs=1e-10)
+    # eigenvectors orthonormal; the lowest ones vary slowly along the circle
+    assert torch.allclose(u.T @ u, torch.eye(8, dtype=torch.float64), atol=1e-10)
+    assert float(ev[1]) < 0.01
+
+
+def test_bands_separate_smooth_from_rough_signal():
+    t, pts = _circle(400)
+    smooth = torch.stack([torch.cos(t), torch.sin(t)], dim=1)
+    rough = randn(400, 2, seed=3)
+    x = torch.cat([smooth, rough], dim=1)
+    y = torch.cat(
+        [
+            smooth @ torch.tensor([[0.0, 1.0], [-1.0, 0.0]], dtype=torch.float64),
+            randn(400, 2, seed=4),
+        ],
+        dim=1,
+    )
+    rows = spectral_alignment(pts, x, y, n_bands=4, k_neighbors=8, n_eigs=32)
+    graph = [r for r in rows if r["basis"] == "graph"]
+    pca = [r for r in rows if r["basis"] == "pca"]
+    assert [r["band"] for r in graph] == [0, 1, 2, 3] and len(pca) == 4
+    assert graph[0]["var_frac_x"] > 0.3  # smooth third of the variance (1 of 3) in band 0
+    assert graph[0]["value"] > graph[-1]["value"]
+    assert graph[0]["value"] > 0.9
+    for r in rows:
+        assert 0.0 <= r["var_frac_x"] <= 1.0 + 1e-12 and r["metric"] == "linear_cka"
+    fx = sum(r["var_frac_x"] for r in pca)
+    assert fx == pytest.approx(1.0, abs=1e-12)  # full rank 4 < n_eigs: all variance covered
+
+
+def test_spectral_errors():
+    x = randn(50, 3)
+    with pytest.raises(ValueError, match="valid"):
+        spectral_alignment(x, x, x, metric="cka")
+    with pytest.raises(ValueError, match="reps"):
+        spectral_alignment(x, x, x, metric="stitching")
+    with pytest.raises(ValueError, match="same n=50"):
+        spectral_alignment(x[:40], x, x)
+    with pytest.raises(ValueError, match="k_neighbors"):
+        spectral_alignment(x, x, x, k_neighbors=50)
+
+
+@pytest.mark.slow
+def test_spectral_alignment_n5000_runs_in_seconds():
+    inputs, x = randn(5000, 30, seed=5), randn(5000, 64, seed=6)
+    y = x @ randn(64, 64, seed=7)
+    t0 = time.perf_counter()
+    rows = spectral_alignment(inputs, x, y)
+    assert time.perf_counter() - t0 < 30.0
+    assert len(rows) == 8

@@ -1,0 +1,42 @@
+"""A tiny Hydra app on the project's conf (no training, no torch) for fast launcher tests.
+
+Each job writes ``job.json`` (its CUDA_VISIBLE_DEVICES, seed, pid) into its output dir, sleeps
+``XMSEM_TEST_SLEEP`` seconds, and fails (exit 1) when its seed is in ``XMSEM_TEST_FAIL_SEEDS``.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+import xmsem.config  # noqa: F401  (registers the xmsem_dirname resolver)
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def main(cfg: DictConfig) -> None:
+    """Record what the job saw; fail on request."""
+    out = Path(HydraConfig.get().runtime.output_dir)
+    print(f"job sees CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')}", flush=True)
+    info = {
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "seed": cfg.seed,
+        "pid": os.getpid(),
+        "mode": str(HydraConfig.get().mode),
+        "start": time.time(),
+    }
+    time.sleep(float(os.environ.get("XMSEM_TEST_SLEEP", "0")))
+    info["end"] = time.time()
+    (out / "job.json").write_text(json.dumps(info))
+    fail = {s for s in os.environ.get("XMSEM_TEST_FAIL_SEEDS", "").split(",") if s}
+    if str(cfg.seed) in fail:
+        raise RuntimeError(f"seed {cfg.seed} fails on purpose")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,395 @@
+"""Cross-run alignment from saved snapshots: seed vs seed within an architecture, and across
+architectures with different seeds (seed i of A against seed i+1 mod S of B).
+
+Fast path for the linear metrics (the cost of a 20-seed sweep): each instance is loaded once per
+(dataset, epoch, layer), centred in float64, and its ``||X^T X||_F^2``, row norms ``a_i =
+||x_i||^2`` and top-k left singular vectors (from ``eigh(X^T X)``, re-orthonormalised) are
+computed once. A pair then costs one ``X^T Y`` product:
+
+* linear CKA = ``||X^T Y||_F^2 / (||X^T X||_F ||Y^T Y||_F)``,
+* debiased linear CKA: HSIC_1 from ``||X^T Y||_F^2``, ``a.b``, ``sum a``, ``sum b``
+  (:func:`xmsem.alignment.cka.debias_terms`, valid for centred inputs),
+* subspace overlap = mean cos^2 of the singular values of ``U_x^T U_y`` (k x k).
+
+These are the very operations of :func:`xmsem.alignment.linear_cka` (feature-space form) and
+:func:`xmsem.alignment.subspace_overlap`, so results agree to rounding. Other registered
+"reps" metrics (rbf_cka, cca_r2, procrustes, ...) are computed by the registry function on the
+first ``slow_max_n`` probe examples.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from xmsem.alignment import DegenerateInputWarning, get_metric
+from xmsem.alignment._checks import cosine_ratio, is_constant
+from xmsem.alignment.cka import debias_terms
+from xmsem.analysis.cache import PairCache, snapshot_fingerprint
+from xmsem.analysis.discovery import Run
+
+log = logging.getLogger(__name__)
+
+FAST_METRICS = ("linear_cka", "linear_cka_debiased", "subspace_overlap")
+DEFAULT_METRICS = FAST_METRICS
+CROSS_PREFIX = "seed_"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A model instance: one member of one run."""
+
+    run: Run
+    member: str
+    arch: str
+
+    @property
+    def seed(self) -> int | None:
+        return self.run.seed
+
+    @property
+    def label(self) -> str:
+        return f"{self.run.name}:{self.member}"
+
+
+@dataclass
+class Stats:
+    """Per-instance statistics of one (epoch, layer) snapshot, float64, centred."""
+
+    xc: Tensor | None  # None: degenerate (constant or non-finite)
+    hxx: Tensor | None = None
+    hxx_debiased: Tensor | None = None
+    a: Tensor | None = None
+    sum_a: Tensor | None = None
+    basis: Tensor | None = None  # (n, k) orthonormal top-k left singular vectors, or None
+
+
+def instance_stats(x: Tensor, k: int | None, need_debiased: bool = True) -> Stats:
+    """Centre ``x`` once (float64) and precompute what every pair needs."""
+    x = x.to(torch.float64)
+    if not bool(torch.isfinite(x).all()):
+        return Stats(xc=None)
+    xc = x - x.mean(dim=0, keepdim=True)
+    if is_constant(x, xc):
+        return Stats(xc=None)
+    del x
+    n = xc.shape[0]
+    cxx = xc.T @ xc
+    stats = Stats(xc=xc, hxx=(cxx * cxx).sum())
+    if need_debiased:
+        stats.a = (xc * xc).sum(dim=1)
+        stats.sum_a = stats.a.sum()
+        stats.hxx_debiased = debias_terms(stats.hxx, stats.a @ stats.a, stats.sum_a, stats.sum_a, n)
+    if k is not None and 1 <= k <= min(n - 1, xc.shape[1]):
+        evals, evecs = torch.linalg.eigh(cxx)  # ascending
+        top = evals[-k:].flip(0)
+        tol = max(xc.shape) * torch.finfo(torch.float64).eps * float(evals[-1])
+        if float(top[-1]) > tol:
+            u = xc @ (evecs[:, -k:].flip(1) / torch.sqrt(top))
+            stats.basis, _ = torch.linalg.qr(u)
+    return stats
+
+
+def pair_values(
+    sx: Stats, sy: Stats, metrics: Iterable[str], k: int | None, hxy: Tensor | None = None
+) -> dict[str, float]:
+    """The fast metrics between two prepared instances (NaN for degenerate input); ``hxy`` =
+    ``||X^T Y||_F^2`` when already computed."""
+    metrics = list(metrics)
+    if sx.xc is None or sy.xc is None:
+        return {m: float("nan") for m in metrics}
+    out: dict[str, float] = {}
+    n = sx.xc.shape[0]
+    if hxy is None and ("linear_cka" in metrics or "linear_cka_debiased" in metrics):
+        cxy = sx.xc.T @ sy.xc
+        hxy = (cxy * cxy).sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateInputWarning)
+        if "linear_cka" in metrics:
+            out["linear_cka"] = float(cosine_ratio(hxy, sx.hxx, sy.hxx, "linear_cka"))
+        if "linear_cka_debiased" in metrics:
+            hxy1 = debias_terms(hxy, sx.a @ sy.a, sx.sum_a, sy.sum_a, n)
+            out["linear_cka_debiased"] = float(
+                cosine_ratio(hxy1, sx.hxx_debiased, sy.hxx_debiased, "linear_cka", lo=-1.0)
+            )
+    if "subspace_overlap" in metrics:
+        if sx.basis is None or sy.basis is None:
+            out["subspace_overlap"] = float("nan")
+        else:
+            cos = torch.linalg.svdvals(sx.basis.T @ sy.basis).clamp(0.0, 1.0)
+            out["subspace_overlap"] = float((cos * cos).mean())
+    return out
+
+
+def slow_value(name: str, x: Tensor, y: Tensor) -> float:
+    """A registered "reps" metric that has no fast path, called directly."""
+    spec = get_metric(name)
+    if spec.inputs != "reps":
+        raise ValueError(f"metric {name!r} needs more than two representations; not cross-run")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateInputWarning)
+        return float(spec.fn(x, y))
+
+
+def check_metrics(metrics: Iterable[str]) -> tuple[str, ...]:
+    """Validated cross-run metric names (registered metrics taking two representations)."""
+    names = []
+    for name in metrics:
+        name = name.removeprefix(CROSS_PREFIX)
+        try:
+            spec = get_metric(name)
+        except ValueError as err:
+            raise ValueError(str(err)) from None
+        if spec.inputs != "reps":
+            raise ValueError(
+                f"metric {name!r} cannot be computed across runs (needs {spec.inputs})"
+            )
+        names.append(name)
+    return tuple(dict.fromkeys(names))
+
+
+# --------------------------------------------------------------------------- pair planning
+def seed_pairs(instances: list[Instance]) -> list[tuple[Instance, Instance]]:
+    """Every pair of different seeds of one architecture (upper triangle)."""
+    ordered = sorted(instances, key=lambda i: (i.seed if i.seed is not None else -1, i.label))
+    return [(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :] if a.seed != b.seed]
+
+
+def shifted_pairs(
+    group_a: list[Instance], group_b: list[Instance]
+) -> list[tuple[Instance, Instance]]:
+    """Seed ``s_i`` of A with seed ``s_{(i+1) mod S}`` of B over their S common seeds (a
+    different-seed baseline for cross-architecture alignment); empty when S < 2."""
+    by_a = {i.seed: i for i in group_a}
+    by_b = {i.seed: i for i in group_b}
+    common = sorted(s for s in by_a if s in by_b and s is not None)
+    if len(common) < 2:
+        return []
+    return [(by_a[s], by_b[common[(i + 1) % len(common)]]) for i, s in enumerate(common)]
+
+
+def plan_pairs(
+    groups: dict[str, list[Instance]],
+) -> list[tuple[str, Instance, Instance]]:
+    """(arch key, a, b) for the within-architecture and the shifted cross-architecture pairs.
+    ``groups`` maps architecture -> instances, in the order the architectures first appear."""
+    plan = []
+    archs = list(groups)
+    for arch in archs:
+        plan += [(arch, a, b) for a, b in seed_pairs(groups[arch])]
+    for i, arch_a in enumerate(archs):
+        for arch_b in archs[i + 1 :]:
+            key = f"{arch_a}~{arch_b}"
+            plan += [(key, a, b) for a, b in shifted_pairs(groups[arch_a], groups[arch_b])]
+    return plan
+
+
+# --------------------------------------------------------------------------- computation
+@dataclass
+class CrossRunResult:
+    rows: list[dict] = field(default_factory=list)
+    pairs_computed: int = 0
+    pairs_reused: int = 0
+
+
+def _available(inst: Instance, cache_epochs: dict) -> dict[int, set[str]]:
+    key = (inst.run.path, inst.member)
+    if key not in cache_epochs:
+        store = inst.run.store
+        found = {}
+        for epoch in store.epochs():
+            manifest = store.manifest(epoch) or {}
+            layers = (manifest.get("members") or {}).get(inst.member)
+            if layers:
+                found[epoch] = set(layers)
+        cache_epochs[key] = found
+    return cache_epochs[key]
+
+
+def cross_run_alignment(
+    dataset: str,
+    groups: dict[str, list[Instance]],
+    metrics: tuple[str, ...],
+    k: int,
+    cache: PairCache,
+    slow_max_n: int = 2000,
+    progress: Callable[[str], None] | None = None,
+) -> CrossRunResult:
+    """Cross-run rows of one dataset, one (epoch, layer) at a time (bounded memory)."""
+    result = CrossRunResult()
+    plan = plan_pairs(groups)
+    if not plan:
+        return result
+    layouts: dict = {}
+    units: dict[tuple[int, str], list[tuple[str, Instance, Instance]]] = {}
+    for arch, a, b in plan:
+        av, bv = _available(a, layouts), _available(b, layouts)
+        for epoch in sorted(set(av) & set(bv)):
+            for layer in sorted(av[epoch] & bv[epoch]):
+                units.setdefault((epoch, layer), []).append((arch, a, b))
+    params = {
+        m: (f"k={k}" if m == "subspace_overlap" else "" if m in FAST_METRICS else f"n={slow_max_n}")
+        for m in metrics
+    }
+    for (epoch, layer), pairs in sorted(units.items()):
+        involved = dict.fromkeys(inst for _, a, b in pairs for inst in (a, b))
+        prints = {
+            inst: snapshot_fingerprint(inst.run.store, epoch, inst.member, layer)
+            for inst in involved
+        }
+
+        todo: list[tuple[str, Instance, Instance, dict[str, str]]] = []
+        for arch, a, b in pairs:
+            keys = {
+                m: cache.key(
+                    a.run.name,
+                    a.member,
+                    prints[a],
+                    b.run.name,
+                    b.member,
+                    prints[b],
+                    epoch,
+                    layer,
+                    m,
+                    params[m],
+                )
+                for m in metrics
+            }
+            values = {m: cache.get(key) for m, key in keys.items()}
+            if all(v is not None for v in values.values()):
+                result.pairs_reused += 1
+                result.rows += _rows(dataset, arch, epoch, layer, a, b, values)
+            else:
+                todo.append((arch, a, b, keys))
+        if not todo:
+            continue
+        if progress:
+            progress(f"{dataset} epoch {epoch} {layer}: {len(todo)} pairs")
+        needed = list(dict.fromkeys(inst for _, a, b, _ in todo for inst in (a, b)))
+        block = _Block.load(needed, epoch, layer, metrics, k)
+        values = block.pair_values([(a, b) for _, a, b, _ in todo], metrics, k, slow_max_n)
+        for (arch, a, b, keys), vals in zip(todo, values, strict=True):
+            for m, key in keys.items():
+                cache.put(key, vals[m])
+            result.pairs_computed += 1
+            result.rows += _rows(dataset, arch, epoch, layer, a, b, vals)
+    return result
+
+
+class _Block:
+    """The centred snapshots of several instances side by side in one float64 matrix
+    ``Z = [X_1 ... X_m]`` (n, sum of widths), so that one instance against many later ones is a
+    single large ``X_i^T Z[:, later]`` product (far faster than many small ones)."""
+
+    def __init__(
+        self, z: Tensor, spans: dict[Instance, tuple[int, int]], stats: dict[Instance, Stats]
+    ) -> None:
+        self.z, self.spans, self.stats = z, spans, stats
+
+    @classmethod
+    def load(
+        cls, needed: list[Instance], epoch: int, layer: str, metrics: tuple[str, ...], k: int
+    ) -> _Block:
+        raw = {i: i.run.store.load(epoch, i.member, layer, dtype=torch.float16) for i in needed}
+        sizes = {x.shape[0] for x in raw.values()}
+        if len(sizes) != 1:
+            raise ValueError(
+                f"epoch {epoch} {layer}: snapshots hold different numbers of "
+                f"examples {sorted(sizes)}"
+            )
+        n = sizes.pop()
+        z = torch.empty(n, sum(x.shape[1] for x in raw.values()), dtype=torch.float64)
+        spans, stats, start = {}, {}, 0
+        kk = k if "subspace_overlap" in metrics else None
+        for inst in needed:
+            x = raw.pop(inst)
+            stop = start + x.shape[1]
+            view = z[:, start:stop]
+            view.copy_(x)
+            st = instance_stats(view, kk, need_debiased="linear_cka_debiased" in metrics)
+            if st.xc is not None:
+                view.copy_(st.xc)
+                st.xc = view
+            spans[inst], stats[inst] = (start, stop), st
+            start = stop
+        return cls(z, spans, stats)
+
+    def frob2(self, pairs: list[tuple[Instance, Instance]]) -> list[Tensor | None]:
+        """``||X_a^T X_b||_F^2`` per pair, grouped by ``a`` into large products."""
+        out: list[Tensor | None] = [None] * len(pairs)
+        by_left: dict[Instance, list[int]] = {}
+        for idx, (a, b) in enumerate(pairs):
+            if self.stats[a].xc is not None and self.stats[b].xc is not None:
+                by_left.setdefault(a, []).append(idx)
+        for a, idxs in by_left.items():
+            xa = self.stats[a].xc
+            idxs.sort(key=lambda i: self.spans[pairs[i][1]][0])
+            spans = [self.spans[pairs[i][1]] for i in idxs]
+            contiguous = all(s[1] == t[0] for s, t in zip(spans, spans[1:], strict=False))
+            if contiguous:
+                prod = xa.T @ self.z[:, spans[0][0] : spans[-1][1]]
+                for i, (lo, hi) in zip(idxs, spans, strict=True):
+                    c = prod[:, lo - spans[0][0] : hi - spans[0][0]]
+                    out[i] = (c * c).sum()
+            else:
+                for i, (lo, hi) in zip(idxs, spans, strict=True):
+                    c = xa.T @ self.z[:, lo:hi]
+                    out[i] = (c * c).sum()
+        return out
+
+    def pair_values(
+        self,
+        pairs: list[tuple[Instance, Instance]],
+        metrics: tuple[str, ...],
+        k: int,
+        slow_max_n: int,
+    ) -> list[dict[str, float]]:
+        fast = [m for m in metrics if m in FAST_METRICS]
+        need = "linear_cka" in fast or "linear_cka_debiased" in fast
+        frobs = self.frob2(pairs) if need else [None] * len(pairs)
+        out = []
+        for (a, b), hxy in zip(pairs, frobs, strict=True):
+            sa, sb = self.stats[a], self.stats[b]
+            values = pair_values(sa, sb, fast, k, hxy=hxy)
+            for m in metrics:
+                if m not in FAST_METRICS:
+                    values[m] = (
+                        float("nan")
+                        if sa.xc is None or sb.xc is None
+                        else slow_value(m, sa.xc[:slow_max_n], sb.xc[:slow_max_n])
+                    )
+            out.append(values)
+        return out
+
+
+def _rows(
+    dataset: str,
+    arch: str,
+    epoch: int,
+    layer: str,
+    a: Instance,
+    b: Instance,
+    values: dict[str, float],
+) -> list[dict]:
+    return [
+        {
+            "dataset": dataset,
+            "arch": arch,
+            "epoch": epoch,
+            "layer": layer,
+            "metric": CROSS_PREFIX + m,
+            "value": v,
+            "run_a": a.run.name,
+            "member_a": a.member,
+            "seed_a": a.seed,
+            "run_b": b.run.name,
+            "member_b": b.member,
+            "seed_b": b.seed,
+        }
+        for m, v in values.items()
+    ]

@@ -1,0 +1,208 @@
+"""Discovery of the runs of a sweep directory and of the model instances they hold.
+
+A *run* is a job folder (``.hydra/config.yaml`` and/or ``status.json``); a *model instance* is
+(run, member). An instance's *architecture* is its member name plus the run's overrides other than
+the seed, the dataset choice, the ``model=...`` group choice and the bookkeeping keys Hydra's
+folder name leaves out too (``pgnn``, ``pgnn[model.pgnn.shaping=none]``). Instances are grouped
+by (dataset, architecture); the seeds of one group are what the cross-run analysis compares.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from xmsem.runs.status import RunStatus
+from xmsem.snapshots import SnapshotStore
+
+# override keys that do not define an architecture (the dataset is its own grouping key)
+_IGNORED_KEYS = {
+    "seed",
+    "model",
+    "data",
+    "data.name",
+    "experiment",
+    "force",
+    "launcher",
+    "name",
+    "logger",
+    "callbacks",
+    "trainer.accelerator",
+    "trainer.devices",
+}
+_IGNORED_PREFIXES = ("hydra.", "paths.", "callbacks.", "logger.")
+
+
+class AnalysisError(Exception):
+    """A sweep that cannot be analysed (one-line message)."""
+
+
+@dataclass(eq=False)
+class Run:
+    """One job folder of a sweep (hashed by identity)."""
+
+    path: Path
+    name: str
+    state: str  # completed | failed | incomplete
+    error: str | None = None
+    dataset: str = "?"
+    seed: int | None = None
+    overrides: list[str] = field(default_factory=list)
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)  # member -> spec
+    results: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def store(self) -> SnapshotStore:
+        return SnapshotStore(self.path)
+
+    def arch(self, member: str) -> str:
+        """The architecture key of ``member`` in this run."""
+        return architecture_key(member, self.overrides)
+
+    def arch_type(self, member: str) -> str:
+        """The member spec's ``arch`` (``pgnn``, ``mlp``, ...), the member name when unknown."""
+        return str(self.members.get(member, {}).get("arch", member))
+
+
+def _override_key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def architecture_key(member: str, overrides: list[str]) -> str:
+    """``member`` plus the architecture-defining overrides, sorted: ``pgnn[k=v,...]``."""
+    kept = []
+    for item in overrides:
+        key = _override_key(item)
+        if key in _IGNORED_KEYS or key.startswith(_IGNORED_PREFIXES):
+            continue
+        kept.append(item.lstrip("+"))
+    return f"{member}[{','.join(sorted(kept))}]" if kept else member
+
+
+def _is_run_dir(path: Path) -> bool:
+    return (path / ".hydra" / "config.yaml").is_file() or (path / "status.json").is_file()
+
+
+def find_run_dirs(sweep_dir: Path, exclude: Path | None = None, depth: int = 2) -> list[Path]:
+    """Job folders under ``sweep_dir`` (searched ``depth`` levels deep), sorted by path."""
+    found: list[Path] = []
+    frontier = [sweep_dir]
+    for _ in range(depth):
+        nxt = []
+        for folder in frontier:
+            for child in sorted(p for p in folder.iterdir() if p.is_dir()):
+                if child.name.startswith(".") or (exclude and child.resolve() == exclude.resolve()):
+                    continue
+                (found if _is_run_dir(child) else nxt).append(child)
+        frontier = nxt
+    return sorted(found)
+
+
+def _plain(node: Any) -> Any:
+    """A plain copy of a config node without resolving interpolations (``${hydra:...}``)."""
+    return OmegaConf.to_container(node, resolve=False) if OmegaConf.is_config(node) else node
+
+
+def read_run(path: Path, sweep_dir: Path) -> Run:
+    """The :class:`Run` of a job folder; broken pieces make it failed/incomplete, never raise."""
+    run = Run(path=path, name=str(path.relative_to(sweep_dir)), state="incomplete")
+    status = RunStatus(path).read()
+    if status is None:
+        run.error = "no status.json (never started or unreadable)"
+    else:
+        state = status.get("state")
+        run.state = state if state in ("completed", "failed") else "incomplete"
+        run.error = status.get("error")
+        if run.state == "incomplete" and not run.error:
+            run.error = f"state {state!r}: still running or interrupted"
+        run.results = dict(status.get("results") or {})
+        run.parameters = dict(status.get("parameters") or {})
+        run.overrides = [str(o) for o in status.get("overrides") or []]
+    try:
+        cfg = OmegaConf.load(path / ".hydra" / "config.yaml")
+        run.dataset = str(cfg.data.name)
+        seed = cfg.get("seed")
+        run.seed = int(seed) if seed is not None else None
+        run.members = {str(k): dict(_plain(v)) for k, v in cfg.model.items()}
+    except Exception as err:  # noqa: BLE001 - a broken run is listed, not fatal
+        run.state = "failed" if run.state == "completed" else run.state
+        run.error = run.error or f"unreadable .hydra/config.yaml: {type(err).__name__}: {err}"
+    overrides_file = path / ".hydra" / "overrides.yaml"
+    if overrides_file.is_file():
+        with contextlib.suppress(Exception):
+            run.overrides = [str(o) for o in OmegaConf.load(overrides_file)]
+    return run
+
+
+def discover(sweep_dir: Path, exclude: Path | None = None) -> list[Run]:
+    """Every run of ``sweep_dir``; AnalysisError when the folder is missing or holds no runs."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise AnalysisError(f"sweep dir {sweep_dir} does not exist")
+    runs = [read_run(p, sweep_dir) for p in find_run_dirs(sweep_dir, exclude)]
+    if not runs:
+        raise AnalysisError(f"sweep dir {sweep_dir} holds no runs (no job folder with status.json)")
+    return runs
+
+
+# --------------------------------------------------------------------------- per-run files
+def _version_number(path: Path) -> int:
+    tail = path.parent.name.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+def read_metrics_csv(run_dir: Path) -> dict[int, dict[str, float]]:
+    """The Lightning CSV logs of a run merged over ``csv/version_*`` (a later version wins for the
+    same epoch and column): epoch -> {column: value}. Sparse rows are merged per epoch."""
+    merged: dict[int, dict[str, float]] = {}
+    versions = sorted((Path(run_dir) / "csv").glob("version_*/metrics.csv"), key=_version_number)
+    for path in versions:
+        with path.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                try:
+                    epoch = int(float(row.get("epoch") or ""))
+                except ValueError:
+                    continue
+                target = merged.setdefault(epoch, {})
+                for key, value in row.items():
+                    if key in ("epoch", "step") or value in (None, ""):
+                        continue
+                    try:
+                        target[key] = float(value)
+                    except ValueError:
+                        continue
+    return merged
+
+
+def read_alignment_csv(run_dir: Path) -> list[dict[str, Any]]:
+    """The live alignment rows of ``metrics/alignment.csv`` (empty when absent)."""
+    path = Path(run_dir) / "metrics" / "alignment.csv"
+    if not path.is_file():
+        return []
+    rows = []
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            try:
+                row["epoch"] = int(row["epoch"])
+                row["value"] = float(row["value"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            rows.append(row)
+    return rows
+
+
+def probe_fingerprint(run: Run) -> str | None:
+    """SHA1 of the probe-set indices of a run (None when it has no probe file)."""
+    try:
+        probe = run.store.load_probe()
+    except (OSError, RuntimeError, EOFError):
+        return None
+    data = probe["indices"].contiguous().cpu().numpy().tobytes()
+    return hashlib.sha1(data).hexdigest()[:16]

@@ -1,0 +1,297 @@
+"""``report.md``: the tables a paper would show, from the summary rows (numbers with 3 decimals)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from xmsem.analysis.aggregate import layer_order
+from xmsem.analysis.discovery import Run
+
+PAIR_METRICS = (
+    "linear_cka",
+    "linear_cka_debiased",
+    "subspace_overlap",
+    "transfer_ratio",
+    "stitch_penalty",
+)
+CROSS_METRICS = ("seed_linear_cka", "seed_linear_cka_debiased", "seed_subspace_overlap")
+
+
+def num(value: float | None) -> str:
+    return (
+        "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+    )
+
+
+def mean_std(row: Mapping | None) -> str:
+    if row is None:
+        return "–"
+    if row["n"] > 1:
+        return f"{num(row['mean'])} ± {num(row['std'])}"
+    return num(row["mean"])
+
+
+def ci(row: Mapping | None) -> str:
+    if row is None or math.isnan(row["ci_low"]):
+        return "–"
+    return f"[{num(row['ci_low'])}, {num(row['ci_high'])}]"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
+    return lines + [""]
+
+
+class _Index:
+    """Summary rows by (dataset, arch, epoch, layer, metric, source)."""
+
+    def __init__(self, summary: list[dict]) -> None:
+        self.rows = summary
+        self.map = {
+            (r["dataset"], r["arch"], _e(r["epoch"]), r["layer"] or "", r["metric"], r["source"]): r
+            for r in summary
+        }
+
+    def get(self, dataset, arch, epoch, layer, metric, source) -> dict | None:
+        return self.map.get((dataset, arch, _e(epoch), layer or "", metric, source))
+
+    def select(self, **where) -> list[dict]:
+        return [r for r in self.rows if all(r.get(k) == v for k, v in where.items())]
+
+
+def _e(epoch) -> int | None:
+    return None if epoch in ("", None) else int(epoch)
+
+
+def _pair(arch: str) -> tuple[str, str] | None:
+    parts = arch.split("~")
+    return (parts[0], parts[1]) if len(parts) == 2 else None
+
+
+def baseline_for(arch: str, archs: Sequence[str], types: Mapping[str, str]) -> str | None:
+    """The MLP architecture an architecture is compared with: same override suffix if present,
+    else plain ``mlp``, else the first MLP-type architecture."""
+    mlps = [a for a in archs if types.get(a) == "mlp"]
+    if not mlps or types.get(arch) == "mlp":
+        return None
+    suffix = arch[arch.index("[") :] if "[" in arch else ""
+    for cand in mlps:
+        if (cand[cand.index("[") :] if "[" in cand else "") == suffix:
+            return cand
+    return "mlp" if "mlp" in mlps else mlps[0]
+
+
+def build_report(
+    sweep_dir: Path,
+    runs: list[Run],
+    summary: list[dict],
+    figures: list[Path],
+    out_dir: Path,
+    refused: list[tuple[Run, str]],
+    arch_types: Mapping[str, str],
+    subspace_k: int,
+) -> str:
+    """The markdown report (see the module doc of :mod:`xmsem.analysis`)."""
+    idx = _Index(summary)
+    counts = {s: sum(r.state == s for r in runs) for s in ("completed", "failed", "incomplete")}
+    lines = [
+        f"# Sweep analysis: `{sweep_dir}`",
+        "",
+        f"Runs: {len(runs)} — completed {counts['completed']}, failed {counts['failed']}, "
+        f"incomplete {counts['incomplete']}. Only completed runs enter the tables.",
+        "",
+    ]
+    bad = [r for r in runs if r.state != "completed"]
+    if bad:
+        lines += ["## Failed and incomplete runs", ""]
+        lines += table(["run", "state", "error"], [[r.name, r.state, r.error or ""] for r in bad])
+    if refused:
+        lines += ["## Runs left out of the cross-run comparison", ""]
+        lines += table(["run", "dataset", "why"], [[r.name, r.dataset, why] for r, why in refused])
+    datasets = sorted({r["dataset"] for r in summary})
+    for ds in datasets:
+        lines += _dataset_sections(idx, ds, arch_types, subspace_k)
+    if figures:
+        lines += ["## Figures", ""]
+        lines += [f"- [{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in figures] + [""]
+    return "\n".join(lines)
+
+
+def _dataset_sections(idx: _Index, ds: str, types: Mapping[str, str], k: int) -> list[str]:
+    lines = [f"## Dataset `{ds}`", ""]
+    final = idx.select(dataset=ds, source="final")
+    archs = list(dict.fromkeys(r["arch"] for r in final))
+    if archs:
+        lines += [
+            "### Accuracy and convergence",
+            "",
+            "Test accuracy at the end of training (mean ± std over seeds, 95% bootstrap CI "
+            "of the mean); convergence epoch = the (0-based) epoch of the best validation "
+            "accuracy.",
+            "",
+        ]
+        rows = []
+        for arch in archs:
+            acc = idx.get(ds, arch, None, None, "test_acc", "final")
+            conv = idx.get(ds, arch, None, None, "best_epoch", "final")
+            params = idx.get(ds, arch, None, None, "parameters", "final")
+            rows.append(
+                [
+                    arch,
+                    str(acc["n"] if acc else 0),
+                    mean_std(acc),
+                    ci(acc),
+                    mean_std(idx.get(ds, arch, None, None, "val_best_acc", "final")),
+                    mean_std(conv),
+                    ci(conv),
+                    f"{params['mean']:,.0f}" if params else "–",
+                ]
+            )
+        lines += table(
+            [
+                "architecture",
+                "seeds",
+                "test acc",
+                "95% CI",
+                "best val acc",
+                "convergence epoch",
+                "95% CI",
+                "parameters",
+            ],
+            rows,
+        )
+    live_pairs = sorted(
+        {
+            r["arch"]
+            for r in idx.select(dataset=ds, source="live")
+            if _pair(r["arch"]) and r["metric"] in PAIR_METRICS
+        }
+    )
+    canonical = list(
+        dict.fromkeys(
+            a
+            for a in live_pairs
+            if f"{_pair(a)[1]}~{_pair(a)[0]}" not in live_pairs or types_rank(a, types)
+        )
+    )
+    for pair in canonical:
+        a, b = _pair(pair)
+        rev = f"{b}~{a}"
+        cols = [
+            ("linear_cka", pair),
+            ("linear_cka_debiased", pair),
+            ("subspace_overlap", pair),
+            ("transfer_ratio", pair),
+            ("transfer_ratio", rev),
+            ("stitch_penalty", pair),
+            ("stitch_penalty", rev),
+        ]
+        keys = sorted(
+            {
+                (r["epoch"], r["layer"])
+                for r in idx.rows
+                if r["dataset"] == ds
+                and r["arch"] in (pair, rev)
+                and r["metric"] in PAIR_METRICS
+                and r["source"] == "live"
+            },
+            key=lambda t: (t[0], layer_order(t[1] or "")),
+        )
+        lines += [
+            f"### Same-seed alignment `{a}` vs `{b}` (live, per run, mean ± std over seeds)",
+            "",
+            "transfer ratio / stitching penalty `A→B`: A's probe on mapped B (ratio to "
+            "A's own accuracy) / A stitched into B's tail (B's accuracy minus stitched).",
+            "",
+        ]
+        header = [
+            "epoch",
+            "layer",
+            "linear CKA",
+            "debiased CKA",
+            "subspace overlap",
+            f"transfer ratio {a}→{b}",
+            f"transfer ratio {b}→{a}",
+            f"stitch penalty {a}→{b}",
+            f"stitch penalty {b}→{a}",
+        ]
+        rows = [
+            [str(e), layer] + [mean_std(idx.get(ds, arch, e, layer, m, "live")) for m, arch in cols]
+            for e, layer in keys
+        ]
+        lines += table(header, rows)
+    cross = idx.select(dataset=ds, source="cross_run")
+    if cross:
+        lines += [
+            "### Cross-run alignment from the snapshots",
+            "",
+            f"`seed_*` metrics: every pair of different seeds within an architecture "
+            f"(initialisation stability), and `A~B`: seed s_i of A against seed "
+            f"s_(i+1 mod S) of B — a *different-seed* baseline for cross-architecture "
+            f"alignment (same-seed numbers are the live table above). Subspace overlap "
+            f"uses the top k={k} directions. Mean ± std over pairs (n = pairs).",
+            "",
+        ]
+        for arch in dict.fromkeys(r["arch"] for r in cross):
+            keys = sorted(
+                {(r["epoch"], r["layer"]) for r in cross if r["arch"] == arch},
+                key=lambda t: (t[0], layer_order(t[1] or "")),
+            )
+            rows = []
+            for e, layer in keys:
+                cells = [idx.get(ds, arch, e, layer, m, "cross_run") for m in CROSS_METRICS]
+                n = next((c["n"] for c in cells if c), 0)
+                rows.append([str(e), layer, str(n)] + [mean_std(c) for c in cells] + [ci(cells[0])])
+            lines += [f"#### `{arch}`", ""]
+            lines += table(
+                [
+                    "epoch",
+                    "layer",
+                    "pairs",
+                    "seed linear CKA",
+                    "seed debiased CKA",
+                    "seed subspace overlap",
+                    "linear CKA 95% CI",
+                ],
+                rows,
+            )
+        lines += _stability(idx, ds, cross, types)
+    return lines
+
+
+def types_rank(arch: str, types: Mapping[str, str]) -> bool:
+    """True when the pair's first member is not an MLP (the canonical ``pgnn~mlp`` direction)."""
+    first = _pair(arch)[0]
+    return types.get(first) != "mlp"
+
+
+def _stability(idx: _Index, ds: str, cross: list[dict], types: Mapping[str, str]) -> list[str]:
+    within = [r for r in cross if not _pair(r["arch"]) and r["metric"] == "seed_linear_cka"]
+    if not within:
+        return []
+    last = max(r["epoch"] for r in within)
+    archs = list(dict.fromkeys(r["arch"] for r in within))
+    layers = sorted({r["layer"] for r in within if r["epoch"] == last}, key=layer_order)
+    header = ["layer"] + [f"{a}" for a in archs]
+    rel_cols = [(a, baseline_for(a, archs, types)) for a in archs]
+    rel_cols = [(a, b) for a, b in rel_cols if b]
+    header += [f"rel. diff ({a} − {b}) / {b}" for a, b in rel_cols]
+    rows = []
+    for layer in layers:
+        cells = {a: idx.get(ds, a, last, layer, "seed_linear_cka", "cross_run") for a in archs}
+        row = [layer] + [f"{mean_std(cells[a])} {ci(cells[a])}" for a in archs]
+        for a, b in rel_cols:
+            va, vb = cells[a], cells[b]
+            ok = va and vb and vb["mean"] not in (0.0,) and not math.isnan(vb["mean"])
+            row.append(num((va["mean"] - vb["mean"]) / vb["mean"]) if ok else "–")
+        rows.append(row)
+    return [
+        f"### Cross-seed stability (epoch {last})",
+        "",
+        "Mean seed-vs-seed linear CKA per layer (± std over pairs, 95% CI), and its relative "
+        "difference to the MLP baseline.",
+        "",
+    ] + table(header, rows)

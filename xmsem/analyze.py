@@ -1,0 +1,79 @@
+"""``python -m xmsem.analyze <sweep dir>``: tables, figures and report.md of a whole sweep.
+
+Exit 0 when the analysis was written (failed or incomplete runs are listed in the report),
+2 with one line when the sweep folder is missing, holds no runs, or an argument is invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from xmsem.analysis import AnalysisError, analyze_sweep
+from xmsem.analysis.crossrun import DEFAULT_METRICS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m xmsem.analyze", description=__doc__.split("\n")[0])
+    p.add_argument("sweep_dir", help="a sweep folder, e.g. outputs/sweeps/<name>")
+    p.add_argument("--out", default=None, help="output folder (default: <sweep dir>/analysis)")
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        default=list(DEFAULT_METRICS),
+        help="cross-run metrics (registered two-representation metrics; default: %(default)s)",
+    )
+    p.add_argument("--subspace-k", type=int, default=10, help="k of subspace overlap (10)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap generator (0)")
+    p.add_argument(
+        "--slow-max-n",
+        type=int,
+        default=2000,
+        help="probe examples used by metrics without a fast path, e.g. rbf_cka (2000)",
+    )
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.add_argument("--no-cache", action="store_true", help="recompute every cross-run pair")
+    p.add_argument(
+        "--wandb",
+        action="store_true",
+        help="log one wandb summary run (mode from WANDB_MODE, offline by default)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    try:
+        result = analyze_sweep(
+            args.sweep_dir,
+            out=args.out,
+            metrics=args.metrics,
+            subspace_k=args.subspace_k,
+            bootstrap=args.bootstrap,
+            seed=args.seed,
+            figures=not args.no_figures,
+            use_cache=not args.no_cache,
+            wandb=args.wandb,
+            slow_max_n=args.slow_max_n,
+        )
+    except AnalysisError as err:
+        print(f"xmsem.analyze: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"{len(result.runs)} runs: {len(result.completed)} completed, {len(result.failed)} "
+        f"failed, {len(result.incomplete)} incomplete | pairs computed {result.pairs_computed}, "
+        f"reused {result.pairs_reused} | {result.seconds:.1f}s"
+    )
+    print(f"report: {result.report_md}")
+    print(f"summary: {result.summary_csv}")
+    if result.wandb_dir:
+        print(f"wandb: {result.wandb_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
