@@ -82,6 +82,15 @@ class Representations:
     heatmaps: bool = True
 
 
+@dataclass
+class Noise:
+    """Schema of ``callbacks.noise`` (test-time Gaussian input noise)."""
+
+    enabled: bool = False
+    levels: list[float] = field(default_factory=lambda: [0.0, 0.05, 0.1, 0.2, 0.3])
+    seed: int = 0
+
+
 # --------------------------------------------------------------------------- helpers
 def _check_schema(node: Any, schema: type, key: str) -> Any:
     """Merge ``node`` into ``schema``: unknown keys and wrong types become one-line ConfigErrors."""
@@ -106,7 +115,9 @@ def _choice(value: Any, key: str, valid: list[str]) -> None:
 
 
 # --------------------------------------------------------------------------- validation
-def validate(cfg: DictConfig, extra_checks: list[Callable[[DictConfig], None]] | None = None) -> None:
+def validate(
+    cfg: DictConfig, extra_checks: list[Callable[[DictConfig], None]] | None = None
+) -> None:
     """Check the whole composed config; raise :class:`ConfigError` (one line) on the first problem.
 
     Covers: data name and keys, batch size, split sizes, learning rate, model member specs (through
@@ -149,7 +160,9 @@ def _validate_members(model: Any) -> None:
         )
     for name, spec in model.items():
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", str(name)):
-            raise ConfigError(f"model.{name}: member names must be identifiers (letters, digits, _)")
+            raise ConfigError(
+                f"model.{name}: member names must be identifiers (letters, digits, _)"
+            )
         if not isinstance(spec, (DictConfig, Mapping)):
             raise ConfigError(f"model.{name} must be a mapping with an 'arch' key, got {spec!r}")
         plain = OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else spec

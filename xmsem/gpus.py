@@ -9,6 +9,7 @@ runs more than ``jobs_per_gpu`` jobs at once, and a failing job only frees its s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -133,7 +134,7 @@ def resolve_gpus(
                 "or give the ids, e.g. hydra.launcher.gpus=[0,1]"
             )
         return found
-    if isinstance(gpus, bool) or isinstance(gpus, (int, float)):
+    if isinstance(gpus, (bool, int, float)):
         raise GpuConfigError(
             f"{key} must be a list of GPU ids like [0,1] (or null for all visible), got {gpus!r}"
         )
@@ -249,10 +250,8 @@ def _stop_all(handles: Sequence[Handle], grace: float = 10.0) -> None:
     for handle in handles:
         terminate = getattr(handle, "terminate", None)
         if terminate is not None:
-            try:
+            with contextlib.suppress(OSError):
                 terminate()
-            except OSError:
-                pass
     for handle in handles:
         try:
             if isinstance(handle, subprocess.Popen):

@@ -70,6 +70,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> list[
     """Checkpointing (last.ckpt every epoch), epoch timing and the representation callback."""
     from lightning.pytorch.callbacks import ModelCheckpoint
 
+    from xmsem.lit.noise import build_noise_callback
     from xmsem.lit.representations import build_representation_callback
     from xmsem.lit.timing import EpochTimer
 
@@ -86,13 +87,17 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> list[
     rep = build_representation_callback(cfg, run_dir, datamodule, cohort)
     if rep is not None:
         callbacks.append(rep)
+    noise = build_noise_callback(cfg, run_dir, datamodule)
+    if noise is not None:
+        callbacks.append(noise)
     return callbacks
 
 
 def _extra_checks():
+    from xmsem.lit.noise import validate_noise_config
     from xmsem.lit.representations import validate_representation_config
 
-    return [validate_representation_config]
+    return [validate_representation_config, validate_noise_config]
 
 
 # --------------------------------------------------------------------------- one run

@@ -35,7 +35,10 @@ def test_unknown_group_option_names_the_valid_ones() -> None:
 @pytest.mark.parametrize(
     ("override", "needle"),
     [
-        ("data.name=imagenet", "data.name='imagenet' is not known; valid: cifar10, fmnist, synthetic"),
+        (
+            "data.name=imagenet",
+            "data.name='imagenet' is not known; valid: cifar10, fmnist, synthetic",
+        ),
         ("data.batch_size=0", "data.batch_size=0 is invalid: must be a positive int"),
         ("data.batch_size=-5", "data.batch_size=-5"),
         ("optim.lr=0", "optim.lr=0.0 is invalid: must be a positive float"),
@@ -54,8 +57,14 @@ def test_config_errors_are_one_line(override: str, needle: str, tmp_path: Path) 
     ("overrides", "needle"),
     [
         (["callbacks.representations.epochs=[0,3]", "trainer.max_epochs=2"], "epoch 3 is outside"),
-        (["callbacks.representations.layers=[h1,h9]"], "has no layer 'h9'; valid: h1, h2, h3 or primary"),
-        (["callbacks.representations.metrics=[linear_cka,cka_magic]"], "'cka_magic' is not a known metric"),
+        (
+            ["callbacks.representations.layers=[h1,h9]"],
+            "has no layer 'h9'; valid: h1, h2, h3 or primary",
+        ),
+        (
+            ["callbacks.representations.metrics=[linear_cka,cka_magic]"],
+            "'cka_magic' is not a known metric",
+        ),
         (["callbacks.representations.subspace_k=300"], "subspace_k=300 exceeds the narrowest"),
         (["callbacks.representations.storage_dtype=int8"], "storage_dtype='int8'"),
     ],

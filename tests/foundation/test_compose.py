@@ -20,7 +20,9 @@ def sweep_size(cfg) -> int:
     params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
     parser = OverridesParser.create()
     overrides = parser.parse_overrides([f"{k}={v}" for k, v in params.items()])
-    return math.prod(len(list(o.sweep_iterator())) if o.is_sweep_override() else 1 for o in overrides)
+    return math.prod(
+        len(list(o.sweep_iterator())) if o.is_sweep_override() else 1 for o in overrides
+    )
 
 
 def test_default_config_is_the_pgnn_vs_mlp_cohort(tmp_path: Path) -> None:
@@ -54,4 +56,3 @@ def test_single_member_model_choice(tmp_path: Path) -> None:
     assert list(cfg.model) == ["mlp"]
     cfg = compose_cfg(["model=pgnn", "model.pgnn.shaping=projection"], tmp_path)
     assert list(cfg.model) == ["pgnn"] and cfg.model.pgnn.shaping == "projection"
-

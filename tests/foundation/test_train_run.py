@@ -44,7 +44,10 @@ def test_short_run_writes_named_metrics_per_member(tmp_path: Path, tiny_override
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "completed"
     assert set(status["parameters"]) == {"pgnn", "mlp"}
-    assert status["packages"]["torch"] == torch.__version__.split("+")[0] or status["packages"]["torch"]
+    assert (
+        status["packages"]["torch"] == torch.__version__.split("+")[0]
+        or status["packages"]["torch"]
+    )
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
 
 

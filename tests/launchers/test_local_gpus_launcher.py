@@ -97,7 +97,9 @@ def test_sweep_runs_each_job_in_its_own_process_on_one_gpu(tmp_path: Path):
             (j["start"], j["end"]) for j in jobs.values() if j["cuda_visible_devices"] == gpu
         )
         assert spans, gpu
-        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+        assert all(
+            a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False)
+        )
 
 
 def test_no_gpu_is_one_clear_line(tmp_path: Path):

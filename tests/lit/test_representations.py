@@ -57,7 +57,15 @@ def test_reps_saved_for_every_member_layer_epoch(snapshot_run: Path) -> None:
 
 def test_alignment_csv_has_every_pair_layer_metric_epoch(snapshot_run: Path) -> None:
     rows = alignment_rows(snapshot_run)
-    assert set(rows[0]) == {"epoch", "member_a", "member_b", "layer_a", "layer_b", "metric", "value"}
+    assert set(rows[0]) == {
+        "epoch",
+        "member_a",
+        "member_b",
+        "layer_a",
+        "layer_b",
+        "metric",
+        "value",
+    }
     pairs = {(int(r["epoch"]), r["layer_a"], r["metric"]) for r in rows
              if {r["member_a"], r["member_b"]} == {"pgnn", "mlp"} and r["layer_a"] == r["layer_b"]}  # fmt: skip
     for epoch in EPOCHS:
@@ -93,7 +101,9 @@ def test_values_are_in_range_and_self_alignment_is_one(snapshot_run: Path) -> No
     store = SnapshotStore(snapshot_run)
     reps = store.load_epoch(3)["pgnn"]
     labels = store.load_probe()["labels"]
-    s = MeasureSettings(metrics=("linear_cka", "linear_cka_debiased", "subspace_overlap"), subspace_k=4)
+    s = MeasureSettings(
+        metrics=("linear_cka", "linear_cka_debiased", "subspace_overlap"), subspace_k=4
+    )
     same = pair_rows("pgnn", "pgnn", reps, reps, [(la, la) for la in LAYERS], labels, 120, s)
     assert all(r["value"] == pytest.approx(1.0, abs=1e-10) for r in same)
     # the logged pgnn~mlp CKA equals a recomputation from the stored snapshot (float16 storage)
@@ -112,4 +122,3 @@ def test_scalars_reach_the_csv_logger(snapshot_run: Path) -> None:
                  "align/transfer_ratio/mlp~pgnn/h2", "member/probe_acc/mlp/h1",
                  "member/drift/pgnn/h2", "time/representations_seconds"):  # fmt: skip
         assert name in columns, name
-

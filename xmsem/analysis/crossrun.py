@@ -306,6 +306,14 @@ class _Block:
         z = torch.empty(n, sum(x.shape[1] for x in raw.values()), dtype=torch.float64)
         spans, stats, start = {}, {}, 0
         kk = k if "subspace_overlap" in metrics else None
+        if kk is not None and any(kk > min(n - 1, x.shape[1]) for x in raw.values()):
+            log.warning(
+                "epoch %d %s: subspace k=%d exceeds a layer width or n-1; "
+                "subspace overlap is NaN there",
+                epoch,
+                layer,
+                kk,
+            )
         for inst in needed:
             x = raw.pop(inst)
             stop = start + x.shape[1]

@@ -56,10 +56,17 @@ def write_run(
     run_dir = Path(run_dir)
     overrides = list(overrides if overrides is not None else [f"seed={seed}"])
     layers = [f"h{i + 1}" for i in range(len(widths))]
-    model = {m: {"arch": "mlp" if m.startswith("mlp") else "pgnn", "hidden": list(widths)}
-             for m in members}  # fmt: skip
-    cfg = {"data": {"name": dataset}, "model": model, "seed": seed, "name": "fake",
-           "paths": {"root_dir": "${hydra:runtime.cwd}"}}  # fmt: skip
+    model = {
+        m: {"arch": "mlp" if m.startswith("mlp") else "pgnn", "hidden": list(widths)}
+        for m in members
+    }
+    cfg = {
+        "data": {"name": dataset},
+        "model": model,
+        "seed": seed,
+        "name": "fake",
+        "paths": {"root_dir": "${hydra:runtime.cwd}"},
+    }
     (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
     OmegaConf.save(OmegaConf.create(cfg), run_dir / ".hydra" / "config.yaml")
     OmegaConf.save(OmegaConf.create(overrides), run_dir / ".hydra" / "overrides.yaml")
@@ -70,8 +77,9 @@ def write_run(
         results[f"val/{m}/best_acc"] = 0.79 + 0.01 * seed + 0.05 * i
         results[f"val/{m}/best_epoch"] = max(epochs) - 1 - (seed % 2)
     status = RunStatus(run_dir)
-    status.write("running", parameters={m: 1000 + 10 * i for i, m in enumerate(members)},
-                 overrides=overrides)  # fmt: skip
+    status.write(
+        "running", parameters={m: 1000 + 10 * i for i, m in enumerate(members)}, overrides=overrides
+    )
     if state == "completed":
         status.write("completed", results=results, fit_seconds=1.0)
     elif state == "failed":
@@ -81,13 +89,19 @@ def write_run(
     if probe_indices is None:
         probe_indices = torch.arange(n)
     labels = torch.arange(n) % 4
-    store.save_probe(probe_indices, labels, None, {"dataset": dataset, "split_seed": 0,
-                                                   "n_fit": n // 2})  # fmt: skip
+    store.save_probe(
+        probe_indices, labels, None, {"dataset": dataset, "split_seed": 0, "n_fit": n // 2}
+    )
     make = reps or default_reps()
     rows = []
     for epoch in epochs:
-        snap = {m: {layer: make(seed, m, epoch, layer, n, w) for layer, w in zip(layers, widths)}
-                for m in members}  # fmt: skip
+        snap = {
+            m: {
+                layer: make(seed, m, epoch, layer, n, w)
+                for layer, w in zip(layers, widths, strict=True)
+            }
+            for m in members
+        }
         store.save_epoch(epoch, snap, dtype)
         if live:
             rows += _live_rows(epoch, members, layers, seed)
@@ -97,9 +111,9 @@ def write_run(
 
 
 def _write_metrics_csv(run_dir: Path, members: Sequence[str], max_epoch: int, seed: int) -> None:
-    cols = ["epoch", "step"] + [f"val/{m}/acc" for m in members] + [
-        f"train/{m}/loss" for m in members
-    ]
+    cols = (
+        ["epoch", "step"] + [f"val/{m}/acc" for m in members] + [f"train/{m}/loss" for m in members]
+    )
     path = run_dir / "csv" / "version_0" / "metrics.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
@@ -117,8 +131,11 @@ def _live_rows(epoch: int, members: Sequence[str], layers: list[str], seed: int)
         for b in members[i + 1 :]:
             for j, layer in enumerate(layers):
                 v = 0.5 + 0.05 * j + 0.01 * epoch + 0.001 * seed
-                for metric, value in (("linear_cka", v), ("linear_cka_debiased", v - 0.1),
-                                      ("subspace_overlap", v - 0.2)):  # fmt: skip
+                for metric, value in (
+                    ("linear_cka", v),
+                    ("linear_cka_debiased", v - 0.1),
+                    ("subspace_overlap", v - 0.2),
+                ):
                     rows.append(_row(epoch, a, b, layer, layer, metric, value))
             last = layers[-1]
             for x, y, val in ((a, b, 0.9), (b, a, 0.8)):
@@ -132,8 +149,15 @@ def _live_rows(epoch: int, members: Sequence[str], layers: list[str], seed: int)
 
 
 def _row(epoch, a, b, la, lb, metric, value) -> dict:
-    return {"epoch": epoch, "member_a": a, "member_b": b, "layer_a": la, "layer_b": lb,
-            "metric": metric, "value": value}  # fmt: skip
+    return {
+        "epoch": epoch,
+        "member_a": a,
+        "member_b": b,
+        "layer_a": la,
+        "layer_b": lb,
+        "metric": metric,
+        "value": value,
+    }
 
 
 def _write_alignment_csv(run_dir: Path, rows: list[dict]) -> None:

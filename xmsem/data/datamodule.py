@@ -126,7 +126,9 @@ class TensorDataModule(L.LightningDataModule):
         """Load the raw splits once (errors for missing files surface here, before training)."""
         if self.raw is None:
             self.raw = self._loader()
-            train_idx, val_idx = split_indices(len(self.raw.x_train), self.val_size, self.split_seed)
+            train_idx, val_idx = split_indices(
+                len(self.raw.x_train), self.val_size, self.split_seed
+            )
             self._train_idx, self._val_idx = train_idx, val_idx
         return self.raw
 
@@ -140,7 +142,9 @@ class TensorDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         raw = self.prepare()
-        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        device = (
+            self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        )
         if self._device == device and self.train_x is not None:
             return
         self._device = device

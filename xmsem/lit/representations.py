@@ -9,8 +9,6 @@ of the checkpoint (``state_dict``), so a resumed run never snapshots an epoch tw
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 from collections.abc import Mapping
@@ -22,15 +20,14 @@ import torch
 from omegaconf import DictConfig
 
 from xmsem.config import ConfigError, Representations, _check_schema, to_plain
-from xmsem.runs.atomic import atomic_write_text
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
 from xmsem.snapshots.measure import ProbeCache
 from xmsem.snapshots.store import STORAGE_DTYPES
+from xmsem.snapshots.table import write_rows
 
 log = logging.getLogger(__name__)
 
 DEFAULT_EPOCHS = (0, 1, 2, 5, 10, 20)
-CSV_COLUMNS = ("epoch", "member_a", "member_b", "layer_a", "layer_b", "metric", "value")
 TRANSFER_MAPS = ("identity", "linear", "orthogonal")
 
 
@@ -77,16 +74,24 @@ def validate_representation_config(cfg: DictConfig) -> None:
             )
     unknown = [m for m in rep.metrics if m not in METRICS]
     if unknown:
-        raise ConfigError(f"{key}.metrics: {unknown[0]!r} is not a known metric; valid: {', '.join(sorted(METRICS))}")
+        raise ConfigError(
+            f"{key}.metrics: {unknown[0]!r} is not a known metric; valid: {', '.join(sorted(METRICS))}"
+        )
     if rep.storage_dtype not in STORAGE_DTYPES:
-        raise ConfigError(f"{key}.storage_dtype={rep.storage_dtype!r}; valid: {', '.join(STORAGE_DTYPES)}")
+        raise ConfigError(
+            f"{key}.storage_dtype={rep.storage_dtype!r}; valid: {', '.join(STORAGE_DTYPES)}"
+        )
     if rep.transfer_map not in TRANSFER_MAPS:
-        raise ConfigError(f"{key}.transfer_map={rep.transfer_map!r}; valid: {', '.join(TRANSFER_MAPS)}")
+        raise ConfigError(
+            f"{key}.transfer_map={rep.transfer_map!r}; valid: {', '.join(TRANSFER_MAPS)}"
+        )
     for name in ("subspace_k", "rbf_max_n", "probe_max_iter"):
         if getattr(rep, name) < 1:
             raise ConfigError(f"{key}.{name}={getattr(rep, name)} must be a positive integer")
     if rep.probe_size is not None and rep.probe_size < 8:
-        raise ConfigError(f"{key}.probe_size={rep.probe_size} must be >= 8 (or null for the whole test split)")
+        raise ConfigError(
+            f"{key}.probe_size={rep.probe_size} must be >= 8 (or null for the whole test split)"
+        )
     widths: list[int] = []
     for member, spec in to_plain(cfg.model).items():
         available = spec_layers(spec)
@@ -103,7 +108,11 @@ def validate_representation_config(cfg: DictConfig) -> None:
             f"{key}.subspace_k={rep.subspace_k} exceeds the narrowest compared layer "
             f"(width {min(widths)}); valid: 1..{min(widths)}"
         )
-    if rep.probe_size is not None and "subspace_overlap" in rep.metrics and rep.subspace_k > rep.probe_size:
+    if (
+        rep.probe_size is not None
+        and "subspace_overlap" in rep.metrics
+        and rep.subspace_k > rep.probe_size
+    ):
         raise ConfigError(f"{key}.subspace_k={rep.subspace_k} exceeds probe_size={rep.probe_size}")
 
 
@@ -171,7 +180,12 @@ class RepresentationCallback(L.Callback):
         self.layers, self.primary = layers, primary
         self.settings = settings
         self.probe_size, self.storage_dtype = probe_size, storage_dtype
-        self.layer_cka, self.drift, self.latent_r2, self.heatmaps = layer_cka, drift, latent_r2, heatmaps
+        self.layer_cka, self.drift, self.latent_r2, self.heatmaps = (
+            layer_cka,
+            drift,
+            latent_r2,
+            heatmaps,
+        )
         self.store = SnapshotStore(self.run_dir)
         self.done: list[int] = []
         self.seconds: dict[int, float] = {}
@@ -273,7 +287,7 @@ class RepresentationCallback(L.Callback):
             reps = self._hidden(pl_module)
             self.store.save_epoch(epoch, reps, self.storage_dtype)
             rows = self.compute_rows(pl_module, reps, epoch)
-        self._write_csv(rows, epoch)
+        write_rows(self.run_dir, rows)
         self._previous = reps
         self.done = sorted(set(self.done) | {epoch})
         seconds = time.perf_counter() - start
@@ -287,20 +301,6 @@ class RepresentationCallback(L.Callback):
             log_heatmaps(trainer, rows, epoch, list(self.layers), self.primary)
         log.info("snapshot epoch %d: %d rows in %.2fs", epoch, len(rows), seconds)
 
-    def _write_csv(self, rows: list[dict[str, Any]], epoch: int) -> None:
-        """Rewrite metrics/alignment.csv atomically with this epoch's rows replacing older ones."""
-        path = self.run_dir / "metrics" / "alignment.csv"
-        kept: list[dict[str, Any]] = []
-        if path.is_file():
-            with path.open(newline="") as handle:
-                kept = [r for r in csv.DictReader(handle) if int(r["epoch"]) != epoch]
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(kept)
-        writer.writerows(rows)
-        atomic_write_text(path, buffer.getvalue())
-
 
 def scalar_name(row: Mapping[str, Any]) -> str:
     """Logger name of a row: ``align/<metric>/<a>~<b>/<layer>`` for pairs of members,
@@ -312,12 +312,14 @@ def scalar_name(row: Mapping[str, Any]) -> str:
     return f"align/{row['metric']}/{row['member_a']}~{row['member_b']}/{layer}"
 
 
-def log_heatmaps(trainer: L.Trainer, rows, epoch: int, members: list[str], primary: dict[str, str]) -> None:
+def log_heatmaps(
+    trainer: L.Trainer, rows, epoch: int, members: list[str], primary: dict[str, str]
+) -> None:
     """Layer x layer CKA per member and member x member CKA (primary layers) as wandb images."""
     wandb_loggers = [lg for lg in trainer.loggers if type(lg).__name__ == "WandbLogger"]
     if not wandb_loggers:
         return
-    from xmsem.plots import heatmap_image, member_matrix, layer_matrix
+    from xmsem.plots import heatmap_image, layer_matrix, member_matrix
 
     images = {}
     for member in members:

@@ -21,15 +21,27 @@ from xmsem.runs.atomic import atomic_write_text
 
 STATUS_FILE = "status.json"
 STATES = ("running", "completed", "failed")
-_PACKAGES = ("xmsem", "torch", "torchvision", "lightning", "hydra-core", "omegaconf",
-             "torchmetrics", "wandb", "numpy")
+_PACKAGES = (
+    "xmsem",
+    "torch",
+    "torchvision",
+    "lightning",
+    "hydra-core",
+    "omegaconf",
+    "torchmetrics",
+    "wandb",
+    "numpy",
+)
 
 
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
         )
     except (OSError, subprocess.SubprocessError):
         return None

@@ -147,7 +147,13 @@ def pair_rows(
             ):
                 tail, lipschitz = tails[m2](l2)
                 res = al.linear_stitch(
-                    r1[fit], r2[fit], r1[ev], labels[ev], tail, b_eval=r2[ev], tail_lipschitz=lipschitz
+                    r1[fit],
+                    r2[fit],
+                    r1[ev],
+                    labels[ev],
+                    tail,
+                    b_eval=r2[ev],
+                    tail_lipschitz=lipschitz,
                 )
                 rows.append(_row(m1, m2, l1, l2, "stitch_acc", res.stitched_acc))
                 rows.append(_row(m1, m2, l1, l2, "stitch_penalty", res.own_acc - res.stitched_acc))
@@ -176,12 +182,23 @@ def member_rows(
     layers = list(reps)
     for layer in layers:
         if "probe_transfer" in s.metrics or "probe_acc" in s.metrics:
-            rows.append(_row(name, name, layer, layer, "probe_acc", probes.accuracy((name, layer), reps[layer])))
+            rows.append(
+                _row(
+                    name,
+                    name,
+                    layer,
+                    layer,
+                    "probe_acc",
+                    probes.accuracy((name, layer), reps[layer]),
+                )
+            )
         if previous is not None and layer in previous:
             drift = 1.0 - float(al.linear_cka(previous[layer], reps[layer]))
             rows.append(_row(name, name, layer, layer, "drift", drift))
         if latents is not None:
-            r2 = latent_r2(reps[layer][:n_fit], latents[:n_fit], reps[layer][n_fit:], latents[n_fit:])
+            r2 = latent_r2(
+                reps[layer][:n_fit], latents[:n_fit], reps[layer][n_fit:], latents[n_fit:]
+            )
             rows.append(_row(name, name, layer, layer, "latent_r2", float(r2)))
     if layer_cka:
         for i, la in enumerate(layers):

@@ -86,11 +86,15 @@ class SnapshotStore:
                 found.append(int(match.group(1)))
         return sorted(found)
 
-    def load(self, epoch: int, member: str, layer: str, dtype: torch.dtype = torch.float32) -> Tensor:
+    def load(
+        self, epoch: int, member: str, layer: str, dtype: torch.dtype = torch.float32
+    ) -> Tensor:
         path = self.epoch_dir(epoch) / member / f"{layer}.pt"
         return torch.load(path, map_location="cpu", weights_only=True).to(dtype)
 
-    def load_epoch(self, epoch: int, dtype: torch.dtype = torch.float32) -> dict[str, dict[str, Tensor]]:
+    def load_epoch(
+        self, epoch: int, dtype: torch.dtype = torch.float32
+    ) -> dict[str, dict[str, Tensor]]:
         manifest = self.manifest(epoch)
         if manifest is None:
             raise FileNotFoundError(f"no complete snapshot for epoch {epoch} in {self.root}")
