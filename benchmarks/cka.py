@@ -10,7 +10,7 @@ All timings: time.perf_counter, median of ``--repeats`` runs, same data for ever
 * ``floor``: just the three products X^T X, Y^T Y, X^T Y on already centred float64 data.
 Streaming memory: each n runs in a fresh subprocess that generates 1,000-row batches on the fly
 and feeds StreamingLinearCKA; reported is the peak resident memory above the process's baseline
-(ru_maxrss; tracemalloc cannot see torch's CPU allocator), or torch.cuda.max_memory_allocated
+(VmHWM after resetting it; tracemalloc cannot see torch's CPU allocator), or torch.cuda.max_memory_allocated
 on a GPU.
 """
 
@@ -65,10 +65,24 @@ def floor_products(xc: torch.Tensor, yc: torch.Tensor) -> torch.Tensor:
     return torch.stack([(xc.T @ xc).sum(), (yc.T @ yc).sum(), (xc.T @ yc).sum()])
 
 
+def _status_kib(key: str) -> int:
+    """A memory figure of this process from /proc/self/status, in KiB (Linux)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{key} not in /proc/self/status")
+
+
+def _rss_reset() -> int:
+    """Reset the peak-RSS mark (VmHWM) to the current RSS and return that RSS in KiB."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return _status_kib("VmRSS")
+
+
 def stream_child(n: int, d: int, device: str, batch: int = 1000) -> dict:
     """Run inside a subprocess: peak memory of streaming n x d through StreamingLinearCKA."""
-    import resource
-
     dev = torch.device(device)
     g = torch.Generator(device="cpu").manual_seed(0)
     w = torch.randn(d, d, generator=g) / d**0.5
@@ -80,7 +94,7 @@ def stream_child(n: int, d: int, device: str, batch: int = 1000) -> dict:
         torch.cuda.synchronize(dev)
         torch.cuda.reset_peak_memory_stats(dev)
         base = torch.cuda.memory_allocated(dev)
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base_rss = _rss_reset()
     t0 = time.perf_counter()
     for _ in range(n // batch):
         xb = torch.randn(batch, d, generator=g).to(dev)
@@ -90,9 +104,9 @@ def stream_child(n: int, d: int, device: str, batch: int = 1000) -> dict:
     if dev.type == "cuda":
         peak = (torch.cuda.max_memory_allocated(dev) - base) / 2**20
     else:
-        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024
+        peak = (_status_kib("VmHWM") - base_rss) / 1024
     state = sum(t.numel() * t.element_size() for t in s._s.values()) / 2**20
-    total = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    total = _status_kib("VmHWM") / 1024
     return {
         "n": n,
         "peak_mib": peak,

@@ -77,8 +77,10 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> list[
     callbacks: list[Any] = [
         ModelCheckpoint(
             dirpath=run_dir / "checkpoints",
-            save_last=True,
-            save_top_k=0,
+            filename="epoch{epoch:03d}",
+            auto_insert_metric_name=False,
+            save_last=True,  # Lightning writes last.ckpt only when a top-k file is written too
+            save_top_k=1,  # no monitor: keeps the newest epoch file
             every_n_epochs=1,
             save_on_train_epoch_end=True,
         ),

@@ -9,6 +9,7 @@ computes it (``hydra.sweep.dir``/``hydra.sweep.subdir`` of the job's sweep confi
 launchers never moves a run. Each job's stdout+stderr go to ``<job dir>/launcher.log``.
 """
 
+import json
 import logging
 import os
 import re
@@ -210,7 +211,13 @@ class LocalGpusLauncher(Launcher):
         return [self._job_return(r, f"{failed} of {len(results)} jobs failed") for r in results]
 
     def _job_return(self, result: JobResult[_Job], overall: str) -> JobReturn:
-        """The JobReturn Hydra expects; FAILED carries a JobProcessFailed naming the log."""
+        """The JobReturn Hydra expects for one job.
+
+        COMPLETED when the process exited 0, and also when it failed but recorded that itself
+        (status.json ``failed``: the task's own "record it, the sweep goes on", as under the
+        basic launcher; the sweep-end summary reports it). FAILED when the process died without
+        a record (killed, crashed, config error): Hydra then ends the sweep with one line.
+        """
         job = result.job
         task_cfg = OmegaConf.masked_copy(job.config, [k for k in job.config if k != "hydra"])
         ret = JobReturn(
@@ -220,14 +227,23 @@ class LocalGpusLauncher(Launcher):
             working_dir=str(job.dir),
             task_name=str(OmegaConf.select(job.config, "hydra.job.name", default="")),
         )
+        why = result.error or f"exit code {result.returncode}"
+        error = JobProcessFailed(
+            f"local_gpus: {overall}; job #{job.idx} failed ({why}), see {job.dir / 'launcher.log'}"
+        )
         if result.ok:
-            ret.status = JobStatus.COMPLETED
-            ret.return_value = None
+            ret.status, ret.return_value = JobStatus.COMPLETED, None
+        elif recorded_state(job.dir) == "failed":
+            ret.status, ret.return_value = JobStatus.COMPLETED, error
         else:
-            why = result.error or f"exit code {result.returncode}"
-            ret.status = JobStatus.FAILED
-            ret.return_value = JobProcessFailed(
-                f"local_gpus: {overall}; job #{job.idx} failed ({why}), "
-                f"see {job.dir / 'launcher.log'}"
-            )
+            ret.status, ret.return_value = JobStatus.FAILED, error
         return ret
+
+
+def recorded_state(job_dir: Path) -> str | None:
+    """The ``state`` a job wrote into its status.json (None when there is none)."""
+    try:
+        data = json.loads((job_dir / "status.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("state") if isinstance(data, dict) else None

@@ -39,9 +39,12 @@ def test_probe_is_fast():
     x = randn(5000, 256, seed=3)
     y = torch.randint(0, 10, (5000,), generator=torch.Generator().manual_seed(4))
     fit_probe(x[:500], y[:500])  # warm-up of lazy torch initialisation
-    t0 = time.perf_counter()
-    fit_probe(x, y)
-    assert time.perf_counter() - t0 < 3.0  # ~0.2 s on an idle 2-core CPU; slack for CI load
+    times = []
+    for _ in range(3):  # best of 3: robust to other load on a shared machine
+        t0 = time.perf_counter()
+        fit_probe(x, y)
+        times.append(time.perf_counter() - t0)
+    assert min(times) < 1.0  # ~0.1-0.4 s measured on 2 cores
 
 
 def test_transfer_rotated_copy_orthogonal_vs_identity():

@@ -1,7 +1,9 @@
 """A tiny Hydra app on the project's conf (no training, no torch) for fast launcher tests.
 
 Each job writes ``job.json`` (its CUDA_VISIBLE_DEVICES, seed, pid) into its output dir, sleeps
-``XMSEM_TEST_SLEEP`` seconds, and fails (exit 1) when its seed is in ``XMSEM_TEST_FAIL_SEEDS``.
+``XMSEM_TEST_SLEEP`` seconds, writes status.json; it fails (status.json ``failed``, exit 1)
+when its seed is in ``XMSEM_TEST_FAIL_SEEDS`` and dies with no record (exit 3) when it is in
+``XMSEM_TEST_CRASH_SEEDS``.
 """
 
 import json
@@ -33,9 +35,16 @@ def main(cfg: DictConfig) -> None:
     time.sleep(float(os.environ.get("XMSEM_TEST_SLEEP", "0")))
     info["end"] = time.time()
     (out / "job.json").write_text(json.dumps(info))
-    fail = {s for s in os.environ.get("XMSEM_TEST_FAIL_SEEDS", "").split(",") if s}
-    if str(cfg.seed) in fail:
+    if str(cfg.seed) in _seeds("XMSEM_TEST_CRASH_SEEDS"):  # dies without a record
+        os._exit(3)
+    failed = str(cfg.seed) in _seeds("XMSEM_TEST_FAIL_SEEDS")  # records its failure, as xmsem does
+    (out / "status.json").write_text(json.dumps({"state": "failed" if failed else "completed"}))
+    if failed:
         raise RuntimeError(f"seed {cfg.seed} fails on purpose")
+
+
+def _seeds(var: str) -> set[str]:
+    return {s for s in os.environ.get(var, "").split(",") if s}
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def clamp_rounding(val: Tensor, lo: float, hi: float, what: str) -> Tensor:
         return val
     if v < lo - ROUNDING_TOL or v > hi + ROUNDING_TOL:
         raise RuntimeError(
-            f"{what}: value {v!r} outside [{lo}, {hi}] beyond rounding; this is a bug, please report"
+            f"{what}: value {v!r} outside [{lo}, {hi}] beyond rounding; this is a bug"
         )
     return val.clamp(lo, hi)
 

@@ -156,20 +156,24 @@ def linear_cka(
     """
     if method not in ("auto", "feature", "gram"):
         raise ValueError(f"method must be 'auto', 'feature' or 'gram', got {method!r}")
+    x_in, y_in = x, y
     x, y = check_pair(x, y, min_n=4 if debiased else 2)
     what = "linear_cka" + ("(debiased)" if debiased else "")
-    mx, my = x.mean(dim=0, keepdim=True), y.mean(dim=0, keepdim=True)
-    xc, yc = x - mx, y - my
-    n, p = xc.shape
-    q = yc.shape[1]
+    n, p = x.shape
+    q = y.shape[1]
     use_feature = method == "feature" or (method == "auto" and n > p + q)
+    mx, my = x.mean(dim=0, keepdim=True), y.mean(dim=0, keepdim=True)
     if use_feature:
+        # Centre in place when check_pair already made a float64 copy (saves a pass and an
+        # allocation); never modify the caller's tensor.
+        xc = x.sub_(mx) if x.data_ptr() != x_in.data_ptr() else x - mx
+        yc = y.sub_(my) if y.data_ptr() != y_in.data_ptr() else y - my
         # Fast path: no extra passes over the data. Non-finite input propagates into the
         # products (checked below); ||X_c||_F^2 = tr(X_c^T X_c) and ||X||_F^2 =
         # ||X_c||_F^2 + n ||mean||^2 give the constant-representation test for free.
         hxy, hxx, hyy, sxx, syy = _linear_terms_feature(xc, yc, debiased, traces=True)
         if not bool(torch.isfinite(torch.stack([hxy, hxx, hyy])).all()):
-            if nonfinite(x, y, what=what):
+            if nonfinite(xc, yc, what=what):  # NaN/inf in the input propagate into xc, yc
                 return nan_like(x)
             warn_degenerate(what, "overflow in float64 products")
             return nan_like(x)
@@ -179,6 +183,7 @@ def linear_cka(
                 warn_degenerate(what, "a representation is constant (all examples identical)")
                 return nan_like(x)
     else:
+        xc, yc = x - mx, y - my
         if nonfinite(x, y, what=what):
             return nan_like(x)
         if check_constant(what, [(x, xc), (y, yc)]):

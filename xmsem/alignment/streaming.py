@@ -8,8 +8,8 @@
   conditioned; CKA is translation invariant) we accumulate ``n``, ``sum x'``, ``X'^T X'``,
   ``X'^T Y'``, ``Y'^T Y'`` and get the centred co-moments ``S_xy = X'^T Y' - n m_x m_y^T``. For the
   debiased estimator we also need ``sum_i ||x_i - m||^2 ||y_i - m_y||^2``, which expands into
-  accumulated ``sum r_i s_i``, ``sum r_i y'_i``, ``sum s_i x'_i``, ``sum r_i`` (``r_i = ||x'_i||^2``,
-  ``s_i = ||y'_i||^2``), see :func:`_sum_ab`.
+  accumulated ``sum r_i s_i``, ``sum r_i y'_i``, ``sum s_i x'_i``, ``sum r_i``
+  (``r_i = ||x'_i||^2``, ``s_i = ||y'_i||^2``), see :func:`_sum_ab`.
 * :class:`MinibatchCKA` -- Nguyen, Raghu & Kornblith (2021, "Do Wide and Deep Networks Learn
   the Same Things?", ICLR; arXiv 2010.15327, eq. 3): per batch the unbiased HSIC_1 terms of Song
   et al. (2012) are computed and *summed*; one division at the end::

@@ -131,7 +131,8 @@ def procrustes_distance(x: Tensor, y: Tensor) -> Tensor:
     """Orthogonal Procrustes distance (Ding, Denain, Steinhardt 2021, arXiv 2108.01661, eq. 2).
 
     On centred X, Y scaled to unit Frobenius norm (zero-padded to a common width):
-    ``d = min_{R^T R = I} ||X R - Y||_F^2 = ||X||_F^2 + ||Y||_F^2 - 2 ||X^T Y||_* = 2 - 2||X^T Y||_*``
+    ``d = min_{R^T R = I} ||X R - Y||_F^2 = ||X||_F^2 + ||Y||_F^2 - 2 ||X^T Y||_*``
+    ``= 2 - 2 ||X^T Y||_*``
     (Schonemann 1966). A distance in [0, 2]: 0 iff Y is a rotation of X up to scale and shift.
     Invariant to orthogonal maps, isotropic scaling and translation, not to invertible maps.
     """

@@ -281,6 +281,12 @@ def cross_run_alignment(
     return result
 
 
+def _load_native(inst: Instance, epoch: int, layer: str) -> Tensor:
+    """A snapshot in its stored dtype (SnapshotStore.load would convert it first)."""
+    path = inst.run.store.epoch_dir(epoch) / inst.member / f"{layer}.pt"
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 class _Block:
     """The centred snapshots of several instances side by side in one float64 matrix
     ``Z = [X_1 ... X_m]`` (n, sum of widths), so that one instance against many later ones is a
@@ -295,7 +301,7 @@ class _Block:
     def load(
         cls, needed: list[Instance], epoch: int, layer: str, metrics: tuple[str, ...], k: int
     ) -> _Block:
-        raw = {i: i.run.store.load(epoch, i.member, layer, dtype=torch.float16) for i in needed}
+        raw = {i: _load_native(i, epoch, layer) for i in needed}
         sizes = {x.shape[0] for x in raw.values()}
         if len(sizes) != 1:
             raise ValueError(

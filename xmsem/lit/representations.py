@@ -190,7 +190,6 @@ class RepresentationCallback(L.Callback):
         self.done: list[int] = []
         self.seconds: dict[int, float] = {}
         self.probe = None
-        self._previous: dict[str, dict[str, torch.Tensor]] | None = None
 
     # -- state (resume) ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -210,13 +209,12 @@ class RepresentationCallback(L.Callback):
         self.store.save_probe(self.probe.indices, self.probe.y, self.probe.z, meta)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.done:  # resumed: the reference for drift is the last snapshot on disk
-            self._previous = self.store.load_epoch(max(self.done))
+        if trainer.global_step > 0 or self.done:  # resumed: epoch 0 was handled by the first start
             return
         if 0 in self.epochs:
             self._snapshot(trainer, pl_module, 0)
-        elif self.drift:  # drift of the first snapshot is measured against the initial network
-            self._previous = self._hidden(pl_module)
+        elif self.drift:  # the reference of the first snapshot's drift: the initial network
+            self.store.save_epoch(0, self._hidden(pl_module), self.storage_dtype)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         epoch = trainer.current_epoch + 1
@@ -269,10 +267,11 @@ class RepresentationCallback(L.Callback):
                 stitch = [(self.primary[a], self.primary[b])] if self.primary[a] in reps[a] else []
                 rows += pair_rows(a, b, reps[a], reps[b], pairs, labels, n_fit, s, tails=tails,
                                   stitch_layers=stitch, inputs=probe.x)  # fmt: skip
+        reference = self._drift_reference(epoch) if self.drift else None
         for member in names:
             previous = None
-            if self.drift:
-                previous = reps[member] if epoch == 0 else (self._previous or {}).get(member)
+            if self.drift:  # epoch 0 is its own reference: drift 0
+                previous = reps[member] if epoch == 0 else (reference or {}).get(member)
             rows += member_rows(
                 member, reps[member], labels, n_fit, s, layer_cka=self.layer_cka, previous=previous,
                 latents=probe.z if self.latent_r2 else None, probes=cache,
@@ -281,6 +280,12 @@ class RepresentationCallback(L.Callback):
             row["epoch"] = epoch
         return rows
 
+    def _drift_reference(self, epoch: int) -> dict[str, dict[str, torch.Tensor]] | None:
+        """The stored snapshot before ``epoch`` (read from disk, in the storage dtype, so that a
+        resumed run measures drift exactly as an uninterrupted one)."""
+        earlier = [e for e in self.store.epochs() if e < epoch]
+        return self.store.load_epoch(max(earlier)) if earlier else None
+
     def _snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
         start = time.perf_counter()
         with torch.no_grad():
@@ -288,7 +293,6 @@ class RepresentationCallback(L.Callback):
             self.store.save_epoch(epoch, reps, self.storage_dtype)
             rows = self.compute_rows(pl_module, reps, epoch)
         write_rows(self.run_dir, rows)
-        self._previous = reps
         self.done = sorted(set(self.done) | {epoch})
         seconds = time.perf_counter() - start
         self.seconds[epoch] = seconds

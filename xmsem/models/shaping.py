@@ -143,6 +143,13 @@ class SpectralShaping(Shaping):
         self._warm = False
         self._cache: tuple[weakref.ref, tuple, Tensor] | None = None
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # noqa: ANN001
+        # A loaded ``u`` is the warm vector of the run that saved it: a resumed run must continue
+        # with ``power_iterations`` steps exactly as the uninterrupted run does.
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if prefix + "u" in state_dict:
+            self._warm = True
+
     def __getstate__(self) -> dict:
         # The eval-mode cache holds a weakref, which cannot be pickled; it is rebuilt on demand.
         state = self.__dict__.copy()
