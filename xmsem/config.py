@@ -7,6 +7,7 @@ express, and raises :class:`ConfigError` with one line naming the bad key and wh
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -180,9 +181,17 @@ def to_plain(node: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- resolvers
+MAX_DIRNAME = 120
+
+
 def _dirname(override_dirname: str) -> str:
-    """Folder name of a run from Hydra's override_dirname ('default' when there are none)."""
+    """Folder name of a run from Hydra's override_dirname: 'default' when there are none; names
+    longer than MAX_DIRNAME (file systems stop at 255 bytes) keep their start and get a hash of
+    the whole, so they stay deterministic and distinct."""
     name = override_dirname.replace("/", "_").replace("+", "")
+    if len(name) > MAX_DIRNAME:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:12]
+        name = f"{name[: MAX_DIRNAME - 13]}~{digest}"
     return name or "default"
 
 

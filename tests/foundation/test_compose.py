@@ -56,3 +56,15 @@ def test_single_member_model_choice(tmp_path: Path) -> None:
     assert list(cfg.model) == ["mlp"]
     cfg = compose_cfg(["model=pgnn", "model.pgnn.shaping=projection"], tmp_path)
     assert list(cfg.model) == ["pgnn"] and cfg.model.pgnn.shaping == "projection"
+
+
+def test_run_folder_names_are_deterministic_and_bounded() -> None:
+    from xmsem.config import MAX_DIRNAME, _dirname
+
+    assert _dirname("") == "default"
+    assert _dirname("+experiment=x,seed=0") == "experiment=x,seed=0"
+    assert _dirname("paths.x=/a/b") == "paths.x=_a_b"
+    long_a = ",".join(f"k{i}=v{i}" for i in range(60)) + ",seed=0"
+    long_b = long_a[:-1] + "1"
+    assert len(_dirname(long_a)) == MAX_DIRNAME
+    assert _dirname(long_a) == _dirname(long_a) != _dirname(long_b)
