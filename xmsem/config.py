@@ -73,7 +73,7 @@ class Representations:
     storage_dtype: str = "float16"
     subspace_k: int = 10
     rbf_threshold: float = 1.0
-    rbf_max_n: int = 2000
+    rbf_max_n: int = 1000
     probe_l2: float = 1e-3
     probe_max_iter: int = 100
     transfer_map: str = "orthogonal"

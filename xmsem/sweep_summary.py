@@ -15,13 +15,13 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from xmsem.runs.status import STATUS_FILE, RunStatus
-
 log = logging.getLogger("xmsem.sweep")
 
 
 def sweep_states(sweep_dir: Path) -> dict[str, list[tuple[Path, dict]]]:
     """Jobs of ``sweep_dir`` (folders with a status.json) grouped by state."""
+    from xmsem.runs.status import STATUS_FILE, RunStatus  # lazy: keeps Hydra's start-up light
+
     groups: dict[str, list[tuple[Path, dict]]] = {}
     for path in sorted(Path(sweep_dir).glob(f"*/{STATUS_FILE}")):
         data = RunStatus(path.parent).read() or {"state": "unreadable"}

@@ -42,7 +42,9 @@ def test_failing_job_does_not_stop_the_sweep_and_rerun_skips(tmp_path: Path) -> 
     # deterministic folders: the job's overrides name it
     assert all("data.val_size=" in name for name in states)
 
-    mtimes = {n: (sweep_dir / n / "checkpoints" / "last.ckpt").stat().st_mtime_ns for n in completed}
+    mtimes = {
+        n: (sweep_dir / n / "checkpoints" / "last.ckpt").stat().st_mtime_ns for n in completed
+    }
     again = sweep(tmp_path)
     assert again.returncode == 1
     after = jobs(sweep_dir)

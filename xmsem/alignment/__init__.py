@@ -6,7 +6,9 @@ gives its formula and reference. Degenerate input conventions live in ``_checks`
 
 from ._checks import DegenerateInputWarning
 from .cka import hsic_unbiased, linear_cka, rbf_cka
+from .latent import latent_r2
 from .maps import AffineMap, fit_map
+from .prepared import Prepared, linear_cka_prepared, prepare, subspace_overlap_prepared
 from .probe import LinearProbe, ProbeTransfer, fit_probe, probe_transfer
 from .registry import INVARIANCES, METRICS, MetricSpec, get_metric
 from .spectral import knn_graph_laplacian_eigs, spectral_alignment
@@ -15,6 +17,11 @@ from .streaming import MinibatchCKA, StreamingLinearCKA
 from .subspace import SubspaceOverlap, cca_r2, procrustes_distance, subspace_overlap
 
 __all__ = [
+    "Prepared",
+    "latent_r2",
+    "linear_cka_prepared",
+    "prepare",
+    "subspace_overlap_prepared",
     "AffineMap",
     "DegenerateInputWarning",
     "INVARIANCES",

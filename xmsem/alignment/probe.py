@@ -142,8 +142,12 @@ def probe_transfer(
     map: str = "orthogonal",  # noqa: A002 - name fixed by the project's API
     l2: float = 1e-3,
     max_iter: int = 100,
+    probe: LinearProbe | None = None,
 ) -> ProbeTransfer:
     """Accuracy of A's probe on B's representations mapped into A's space (module doc).
+
+    ``probe``: A's probe when already fitted on (a_fit, y_fit) (e.g. shared by several
+    comparisons of A); fitted here otherwise.
 
     ``map`` in {"identity", "linear", "orthogonal"}; "identity" needs equal widths (ValueError
     naming both); "orthogonal" with different widths zero-pads the narrower one (``maps``).
@@ -171,7 +175,8 @@ def probe_transfer(
         nan = float("nan")
         return ProbeTransfer(nan, nan, nan, map)
     n_classes = int(max(int(y_fit.max()), int(y_eval.max()))) + 1
-    probe = fit_probe(a_fit, y_fit, l2=l2, max_iter=max_iter, n_classes=n_classes)
+    if probe is None:
+        probe = fit_probe(a_fit, y_fit, l2=l2, max_iter=max_iter, n_classes=n_classes)
     self_acc = probe.accuracy(a_eval, y_eval)
     transfer_acc = probe.accuracy(t(b_eval), y_eval)
     if self_acc == 0.0:

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 
 from xmsem.config import ConfigError, Representations, _check_schema, to_plain
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
-from xmsem.snapshots.measure import ProbeCache
+from xmsem.snapshots.measure import RepCache
 from xmsem.snapshots.store import STORAGE_DTYPES
 from xmsem.snapshots.table import write_rows
 
@@ -253,7 +253,7 @@ class RepresentationCallback(L.Callback):
         """Every alignment row of this snapshot (pairs of members, then each member)."""
         s, probe = self.settings, self.probe
         labels, n_fit = probe.y, probe.n_fit
-        cache = ProbeCache(labels, n_fit, s)
+        cache = RepCache(labels, n_fit, s)
         names = list(self.layers)
         rows: list[dict[str, Any]] = []
         tails = self._tails(pl_module) if "stitching" in s.metrics else None
@@ -266,7 +266,7 @@ class RepresentationCallback(L.Callback):
                     pairs.append((self.primary[a], self.primary[b]))
                 stitch = [(self.primary[a], self.primary[b])] if self.primary[a] in reps[a] else []
                 rows += pair_rows(a, b, reps[a], reps[b], pairs, labels, n_fit, s, tails=tails,
-                                  stitch_layers=stitch, inputs=probe.x)  # fmt: skip
+                                  stitch_layers=stitch, inputs=probe.x, cache=cache)  # fmt: skip
         reference = self._drift_reference(epoch) if self.drift else None
         for member in names:
             previous = None
@@ -274,7 +274,7 @@ class RepresentationCallback(L.Callback):
                 previous = reps[member] if epoch == 0 else (reference or {}).get(member)
             rows += member_rows(
                 member, reps[member], labels, n_fit, s, layer_cka=self.layer_cka, previous=previous,
-                latents=probe.z if self.latent_r2 else None, probes=cache,
+                latents=probe.z if self.latent_r2 else None, cache=cache,
             )  # fmt: skip
         for row in rows:
             row["epoch"] = epoch

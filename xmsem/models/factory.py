@@ -1,7 +1,7 @@
 """Build networks from plain spec mappings, and check specs without building anything.
 
 A spec is a mapping such as ``{"arch": "mlp", "hidden": [256, 256], "activation": "relu"}`` or
-``{"arch": "pgnn", "hidden": [...], "shaping": "spectral", "gamma": 1.0, ...}``: ``arch`` picks a
+``{"arch": "pgnn", "hidden": [...], "shaping": "spectral", "gamma": 2.0, ...}``: ``arch`` picks a
 class in :data:`ARCHS`, every other key is a keyword argument of that class (omitted keys take the
 class defaults). OmegaConf ``DictConfig``/``ListConfig`` values work as mappings/sequences.
 """

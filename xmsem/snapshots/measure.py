@@ -4,20 +4,25 @@ A row is ``{member_a, member_b, layer_a, layer_b, metric, value}`` (the caller a
 across runs, run identifiers). Pairwise rows compare two models on the same probe inputs;
 member rows describe one model (probe accuracy per layer, the layer x layer CKA matrix, drift).
 The probe set's first ``n_fit`` examples are the fit half, the rest the eval half.
+
+One snapshot compares the same representations many times (every pair of members, every pair of
+layers, drift, probes in both directions), so a :class:`RepCache` keeps the per-representation
+work — centring and self-terms (:func:`xmsem.alignment.prepare`) and fitted probes — and each
+comparison pays only for what is new to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 from xmsem import alignment as al
-from xmsem.alignment.latent import latent_r2
 
 Row = dict[str, object]
+Key = tuple[str, str]  # (model, layer)
+TailFn = Callable[[str], tuple[Callable[[Tensor], Tensor], float]]
 
 DEFAULT_METRICS = (
     "linear_cka",
@@ -27,6 +32,7 @@ DEFAULT_METRICS = (
     "probe_transfer",
     "stitching",
 )
+_PREPARED = ("linear_cka", "linear_cka_debiased", "subspace_overlap")  # served by RepCache
 
 
 @dataclass(frozen=True)
@@ -36,34 +42,70 @@ class MeasureSettings:
     metrics: tuple[str, ...] = DEFAULT_METRICS
     subspace_k: int = 10
     rbf_threshold: float = 1.0
-    rbf_max_n: int = 2000
+    rbf_max_n: int = 1000
     probe_l2: float = 1e-3
     probe_max_iter: int = 100
     transfer_map: str = "orthogonal"
     spectral_bands: int = 4
     spectral_k: int = 10
     spectral_max_n: int = 2000
-    extra: dict = field(default_factory=dict)
+
+
+class RepCache:
+    """Per-representation work of one snapshot, keyed by (model, layer)."""
+
+    def __init__(self, labels: Tensor, n_fit: int, s: MeasureSettings) -> None:
+        self.labels, self.n_fit, self.s = labels, n_fit, s
+        self._prepared: dict[Key, al.Prepared] = {}
+        self._probes: dict[Key, al.LinearProbe] = {}
+        self.n_classes = int(labels.max()) + 1
+
+    def prepared(self, key: Key, x: Tensor) -> al.Prepared:
+        if key not in self._prepared:
+            self._prepared[key] = al.prepare(x)
+        return self._prepared[key]
+
+    def probe(self, key: Key, x: Tensor) -> al.LinearProbe:
+        """The probe fitted on the fit half of ``x`` (once per key)."""
+        if key not in self._probes:
+            self._probes[key] = al.fit_probe(
+                x[: self.n_fit], self.labels[: self.n_fit], l2=self.s.probe_l2,
+                max_iter=self.s.probe_max_iter, n_classes=self.n_classes,
+            )  # fmt: skip
+        return self._probes[key]
+
+    def probe_accuracy(self, key: Key, x: Tensor) -> float:
+        """Eval-half accuracy of the probe fitted on the fit half of ``x``."""
+        return self.probe(key, x).accuracy(x[self.n_fit :], self.labels[self.n_fit :])
 
 
 def _row(a: str, b: str, la: str, lb: str, metric: str, value: float) -> Row:
-    return {
-        "member_a": a,
-        "member_b": b,
-        "layer_a": la,
-        "layer_b": lb,
-        "metric": metric,
-        "value": float(value),
-    }
+    return {"member_a": a, "member_b": b, "layer_a": la, "layer_b": lb, "metric": metric,
+            "value": float(value)}  # fmt: skip
 
 
-def rep_metrics(x: Tensor, y: Tensor, s: MeasureSettings) -> dict[str, float]:
-    """Every registered representation-only (``inputs == "reps"``) metric of ``s.metrics``."""
+def rep_metrics(
+    x: Tensor, y: Tensor, s: MeasureSettings, cache: RepCache | None = None,
+    kx: Key | None = None, ky: Key | None = None,
+) -> dict[str, float]:  # fmt: skip
+    """Every registered representation-only (``inputs == "reps"``) metric of ``s.metrics``.
+
+    Linear CKA (both estimators) and subspace overlap come from prepared representations when
+    a cache and keys are given (same values, less work)."""
     out: dict[str, float] = {}
-    for name in s.metrics:
-        spec = al.METRICS.get(name)
-        if spec is None or spec.inputs != "reps":
+    wanted = [m for m in s.metrics if m in al.METRICS and al.METRICS[m].inputs == "reps"]
+    if cache is not None and kx is not None and ky is not None:
+        px, py = cache.prepared(kx, x), cache.prepared(ky, y)
+        if "linear_cka" in wanted or "linear_cka_debiased" in wanted:
+            biased, debiased = al.linear_cka_prepared(px, py)
+            out["linear_cka"], out["linear_cka_debiased"] = float(biased), float(debiased)
+        if "subspace_overlap" in wanted:
+            out["subspace_overlap"] = float(al.subspace_overlap_prepared(px, py, s.subspace_k))
+        out = {m: v for m, v in out.items() if m in wanted}
+    for name in wanted:
+        if name in out:
             continue
+        spec = al.METRICS[name]
         if name.startswith("rbf_"):  # the n x n kernel: on the first rbf_max_n probe examples,
             m = min(len(x), s.rbf_max_n)  # a random subset since the probe set is a permutation
             value = spec.fn(x[:m], y[:m], threshold=s.rbf_threshold)
@@ -75,25 +117,6 @@ def rep_metrics(x: Tensor, y: Tensor, s: MeasureSettings) -> dict[str, float]:
     return out
 
 
-class ProbeCache:
-    """Logistic-regression probes fitted once per (model, layer) on the fit half."""
-
-    def __init__(self, labels: Tensor, n_fit: int, s: MeasureSettings) -> None:
-        self.labels, self.n_fit, self.s = labels, n_fit, s
-        self._probes: dict[tuple[str, str], object] = {}
-
-    def accuracy(self, key: tuple[str, str], reps: Tensor) -> float:
-        """Eval-half accuracy of the probe fitted on the fit half of ``reps``."""
-        if key not in self._probes:
-            self._probes[key] = al.fit_probe(
-                reps[: self.n_fit],
-                self.labels[: self.n_fit],
-                l2=self.s.probe_l2,
-                max_iter=self.s.probe_max_iter,
-            )
-        return float(self._probes[key].accuracy(reps[self.n_fit :], self.labels[self.n_fit :]))
-
-
 def pair_rows(
     a: str,
     b: str,
@@ -103,9 +126,10 @@ def pair_rows(
     labels: Tensor,
     n_fit: int,
     s: MeasureSettings,
-    tails: Mapping[str, Callable[[str], tuple[Callable[[Tensor], Tensor], float]]] | None = None,
+    tails: Mapping[str, TailFn] | None = None,
     stitch_layers: Iterable[tuple[str, str]] = (),
     inputs: Tensor | None = None,
+    cache: RepCache | None = None,
 ) -> list[Row]:
     """Rows comparing model ``a`` with model ``b`` at each ``(layer_a, layer_b)``.
 
@@ -114,11 +138,12 @@ def pair_rows(
     ``tails``: model -> layer -> (tail function, Lipschitz bound of the tail)) stitches A's layer into
     B's at each pair of ``stitch_layers``, both directions. ``spectral`` needs the probe ``inputs``.
     """
+    cache = cache or RepCache(labels, n_fit, s)
     rows: list[Row] = []
     fit, ev = slice(0, n_fit), slice(n_fit, None)
     for la, lb in layer_pairs:
         x, y = reps_a[la], reps_b[lb]
-        for metric, value in rep_metrics(x, y, s).items():
+        for metric, value in rep_metrics(x, y, s, cache, (a, la), (b, lb)).items():
             rows.append(_row(a, b, la, lb, metric, value))
         if "probe_transfer" in s.metrics:
             for (m1, l1, r1), (m2, l2, r2) in (((a, la, x), (b, lb, y)), ((b, lb, y), (a, la, x))):
@@ -127,7 +152,7 @@ def pair_rows(
                     kind = "orthogonal"
                 res = al.probe_transfer(
                     r1[fit], labels[fit], r1[ev], labels[ev], r2[fit], r2[ev],
-                    map=kind, l2=s.probe_l2, max_iter=s.probe_max_iter,
+                    map=kind, probe=cache.probe((m1, l1), r1),
                 )  # fmt: skip
                 rows.append(_row(m1, m2, l1, l2, "transfer_acc", res.transfer_acc))
                 rows.append(_row(m1, m2, l1, l2, "transfer_ratio", res.ratio))
@@ -171,43 +196,33 @@ def member_rows(
     layer_cka: bool = True,
     previous: Mapping[str, Tensor] | None = None,
     latents: Tensor | None = None,
-    probes: ProbeCache | None = None,
+    cache: RepCache | None = None,
 ) -> list[Row]:
     """Rows describing one model: probe accuracy per layer (``probe_acc``), the layer x layer linear
-    CKA matrix (``linear_cka`` with member_a = member_b), ``drift`` = 1 - linear CKA to ``previous``
-    (the same layer at the previous snapshot; 0 when there is none), and with ``latents`` the R^2 of
-    a least-squares readout of the known latent factors (``latent_r2``, fit half -> eval half)."""
+    CKA matrix (``layer_cka`` with member_a = member_b), ``drift`` = 1 - linear CKA to ``previous``
+    (the same layer at the previous snapshot), and with ``latents`` the R^2 of a least-squares
+    readout of the known latent factors (``latent_r2``, fit half -> eval half)."""
+    cache = cache or RepCache(labels, n_fit, s)
     rows: list[Row] = []
-    probes = probes or ProbeCache(labels, n_fit, s)
     layers = list(reps)
     for layer in layers:
-        if "probe_transfer" in s.metrics or "probe_acc" in s.metrics:
-            rows.append(
-                _row(
-                    name,
-                    name,
-                    layer,
-                    layer,
-                    "probe_acc",
-                    probes.accuracy((name, layer), reps[layer]),
-                )
-            )
+        if "probe_transfer" in s.metrics:
+            acc = cache.probe_accuracy((name, layer), reps[layer])
+            rows.append(_row(name, name, layer, layer, "probe_acc", acc))
         if previous is not None and layer in previous:
-            drift = 1.0 - float(al.linear_cka(previous[layer], reps[layer]))
-            rows.append(_row(name, name, layer, layer, "drift", drift))
+            before = cache.prepared((f"{name}@previous", layer), previous[layer])
+            now = cache.prepared((name, layer), reps[layer])
+            rows.append(_row(name, name, layer, layer, "drift",
+                             1.0 - float(al.linear_cka_prepared(before, now)[0])))  # fmt: skip
         if latents is not None:
-            r2 = latent_r2(
-                reps[layer][:n_fit], latents[:n_fit], reps[layer][n_fit:], latents[n_fit:]
-            )
+            h = reps[layer]
+            r2 = al.latent_r2(h[:n_fit], latents[:n_fit], h[n_fit:], latents[n_fit:])
             rows.append(_row(name, name, layer, layer, "latent_r2", float(r2)))
     if layer_cka:
         for i, la in enumerate(layers):
+            pa = cache.prepared((name, la), reps[la])
             for lb in layers[i:]:
-                value = float(al.linear_cka(reps[la], reps[lb]))
+                pb = cache.prepared((name, lb), reps[lb])
+                value = float(al.linear_cka_prepared(pa, pb)[0])
                 rows.append(_row(name, name, la, lb, "layer_cka", value))
     return rows
-
-
-def to_float(x: Tensor) -> Tensor:
-    """Snapshots are stored in low precision; measure them in float32 (metrics upcast to float64)."""
-    return x.to(torch.float32)

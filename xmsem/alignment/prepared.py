@@ -1,0 +1,114 @@
+"""Prepared representations: the per-representation work of linear CKA and subspace overlap,
+done once and reused when one representation is compared with many others.
+
+Linear CKA on centred X (n, p), Y (n, q) (Kornblith et al. 2019; module doc of ``cka``)::
+
+    CKA = ||X^T Y||_F^2 / (||X^T X||_F ||Y^T Y||_F)
+
+and its debiased form (Song et al. 2012) needs, besides ``||X^T Y||_F^2``, only the row norms
+``a_i = ||x_i||^2`` of each side. So per *pair* only the cross product ``X^T Y`` (O(n p q)) is
+new; centring, the float64 cast, ``||X^T X||_F^2``, ``HSIC_1(K, K)`` and the top-k left singular
+vectors (from the eigendecomposition of ``X^T X``: ``X V = U S``) belong to X alone. Comparing m
+representations pairwise then costs m + m(m-1)/2 products instead of 3 m(m-1)/2. Results equal
+:func:`~xmsem.alignment.linear_cka` and :func:`~xmsem.alignment.subspace_overlap` to rounding
+(tests check 1e-10 and 1e-8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from ._checks import as_matrix, centre, cosine_ratio, is_constant, warn_degenerate
+from .cka import debias_terms
+
+__all__ = ["Prepared", "prepare", "linear_cka_prepared", "subspace_overlap_prepared"]
+
+
+@dataclass
+class Prepared:
+    """One representation, centred in float64, with its self-terms (see module doc)."""
+
+    xc: Tensor
+    gram: Tensor  # X^T X (p, p)
+    hsic: Tensor  # ||X^T X||_F^2
+    row_sq: Tensor  # a_i = ||x_i||^2
+    degenerate: str | None  # why the representation cannot be compared (None: it can)
+    _bases: dict[int, Tensor | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def n(self) -> int:
+        return self.xc.shape[0]
+
+    def hsic_debiased(self) -> Tensor:
+        """HSIC_1(K, K) for K = X X^T (n >= 4)."""
+        return debias_terms(self.hsic, self.row_sq @ self.row_sq, self.row_sq.sum(),
+                            self.row_sq.sum(), self.n)  # fmt: skip
+
+    def basis(self, k: int) -> Tensor | None:
+        """Top-k left singular vectors (n, k) of X, or None when X has rank < k (cached)."""
+        if k not in self._bases:
+            evals, evecs = torch.linalg.eigh(self.gram)  # ascending
+            top = evals.flip(0)[:k]
+            tol = max(self.xc.shape) * torch.finfo(torch.float64).eps * top[0].clamp_min(0)
+            if k > len(top) or bool((top <= tol).any()):
+                self._bases[k] = None
+            else:
+                u = self.xc @ (evecs.flip(1)[:, :k] / top.sqrt())
+                self._bases[k] = torch.linalg.qr(u).Q  # re-orthonormalise against rounding
+        return self._bases[k]
+
+
+def prepare(x: Tensor) -> Prepared:
+    """Centre ``x`` (n, p) in float64 and compute its self-terms."""
+    x = as_matrix(x, "x")
+    xc = centre(x)
+    degenerate = None
+    if not bool(torch.isfinite(x).all()):
+        degenerate = "input contains NaN or inf"
+    elif is_constant(x, xc):
+        degenerate = "a representation is constant over the examples"
+    gram = xc.T @ xc
+    return Prepared(xc, gram, (gram * gram).sum(), (xc * xc).sum(dim=1), degenerate)
+
+
+def _check(a: Prepared, b: Prepared, what: str) -> bool:
+    if a.n != b.n:
+        raise ValueError(f"{what}: x and y must have the same number of rows, got {a.n} != {b.n}")
+    for side in (a, b):
+        if side.degenerate:
+            warn_degenerate(what, side.degenerate)
+            return False
+    return True
+
+
+def linear_cka_prepared(a: Prepared, b: Prepared) -> tuple[Tensor, Tensor]:
+    """(biased, debiased) linear CKA of two prepared representations from one cross product.
+
+    Degenerate input -> (NaN, NaN) with a warning; the debiased value needs n >= 4 (NaN below).
+    """
+    nan = torch.tensor(float("nan"), dtype=torch.float64, device=a.xc.device)
+    if not _check(a, b, "linear_cka"):
+        return nan, nan
+    cross = a.xc.T @ b.xc
+    frob2 = (cross * cross).sum()
+    biased = cosine_ratio(frob2, a.hsic, b.hsic, "linear_cka")
+    debiased = nan
+    if a.n >= 4:
+        hxy = debias_terms(frob2, a.row_sq @ b.row_sq, a.row_sq.sum(), b.row_sq.sum(), a.n)
+        debiased = cosine_ratio(hxy, a.hsic_debiased(), b.hsic_debiased(), "linear_cka", lo=-1.0)
+    return biased, debiased
+
+
+def subspace_overlap_prepared(a: Prepared, b: Prepared, k: int) -> Tensor:
+    """Mean cos^2 of the principal angles between the top-k left singular subspaces."""
+    if not _check(a, b, "subspace_overlap"):
+        return torch.tensor(float("nan"), dtype=torch.float64)
+    ua, ub = a.basis(k), b.basis(k)
+    if ua is None or ub is None:
+        warn_degenerate("subspace_overlap", f"a representation has numerical rank < k={k}")
+        return torch.tensor(float("nan"), dtype=torch.float64)
+    cos = torch.linalg.svdvals(ua.T @ ub).clamp(0.0, 1.0)
+    return (cos * cos).mean()
