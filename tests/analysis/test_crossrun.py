@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from xmsem.alignment import linear_cka, subspace_overlap
-from xmsem.analysis.crossrun import FAST_METRICS, instance_stats, pair_values, shifted_pairs
+from xmsem.alignment import linear_cka, prepare, subspace_overlap
+from xmsem.analysis.crossrun import FAST_METRICS, pair_values, shifted_pairs
 
 
 def _reps(seed: int, n: int = 300, d: int = 20) -> torch.Tensor:
@@ -18,7 +18,7 @@ def _reps(seed: int, n: int = 300, d: int = 20) -> torch.Tensor:
 @pytest.mark.parametrize("seeds", [(0, 1), (2, 3)])
 def test_fast_path_matches_alignment_functions(seeds):
     x, y = _reps(seeds[0]), _reps(seeds[1], d=12)
-    got = pair_values(instance_stats(x, 4), instance_stats(y, 4), FAST_METRICS, 4)
+    got = pair_values(prepare(x), prepare(y), FAST_METRICS, 4)
     assert got["linear_cka"] == pytest.approx(float(linear_cka(x, y)), abs=1e-10)
     assert got["linear_cka_debiased"] == pytest.approx(
         float(linear_cka(x, y, debiased=True)), abs=1e-10
@@ -34,16 +34,16 @@ def test_copy_and_rotated_copy_give_one():
     q, _ = torch.linalg.qr(
         torch.randn(20, 20, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
     )
-    sx = instance_stats(x, 5)
+    sx = prepare(x)
     for y in (x.clone(), x @ q + 3.0):
-        got = pair_values(sx, instance_stats(y, 5), FAST_METRICS, 5)
+        got = pair_values(sx, prepare(y), FAST_METRICS, 5)
         for metric in FAST_METRICS:
             assert got[metric] == pytest.approx(1.0, abs=1e-9), metric
 
 
 def test_constant_representation_is_nan():
     x = _reps(0)
-    got = pair_values(instance_stats(x, 4), instance_stats(torch.ones(300, 20), 4), FAST_METRICS, 4)
+    got = pair_values(prepare(x), prepare(torch.ones(300, 20)), FAST_METRICS, 4)
     assert all(v != v for v in got.values())
 
 

@@ -84,16 +84,21 @@ def _check(a: Prepared, b: Prepared, what: str) -> bool:
     return True
 
 
-def linear_cka_prepared(a: Prepared, b: Prepared) -> tuple[Tensor, Tensor]:
+def linear_cka_prepared(
+    a: Prepared, b: Prepared, frob2: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     """(biased, debiased) linear CKA of two prepared representations from one cross product.
 
-    Degenerate input -> (NaN, NaN) with a warning; the debiased value needs n >= 4 (NaN below).
+    ``frob2`` = ``||X^T Y||_F^2`` when the caller already has it (e.g. from one large product of
+    X against several others); computed here otherwise. Degenerate input -> (NaN, NaN) with a
+    warning; the debiased value needs n >= 4 (NaN below).
     """
     nan = torch.tensor(float("nan"), dtype=torch.float64, device=a.xc.device)
     if not _check(a, b, "linear_cka"):
         return nan, nan
-    cross = a.xc.T @ b.xc
-    frob2 = (cross * cross).sum()
+    if frob2 is None:
+        cross = a.xc.T @ b.xc
+        frob2 = (cross * cross).sum()
     biased = cosine_ratio(frob2, a.hsic, b.hsic, "linear_cka")
     debiased = nan
     if a.n >= 4:

@@ -27,9 +27,14 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from xmsem.alignment import DegenerateInputWarning, get_metric
-from xmsem.alignment._checks import cosine_ratio, is_constant
-from xmsem.alignment.cka import debias_terms
+from xmsem.alignment import (
+    DegenerateInputWarning,
+    Prepared,
+    get_metric,
+    linear_cka_prepared,
+    prepare,
+    subspace_overlap_prepared,
+)
 from xmsem.analysis.cache import PairCache, snapshot_fingerprint
 from xmsem.analysis.discovery import Run
 
@@ -57,73 +62,23 @@ class Instance:
         return f"{self.run.name}:{self.member}"
 
 
-@dataclass
-class Stats:
-    """Per-instance statistics of one (epoch, layer) snapshot, float64, centred."""
-
-    xc: Tensor | None  # None: degenerate (constant or non-finite)
-    hxx: Tensor | None = None
-    hxx_debiased: Tensor | None = None
-    a: Tensor | None = None
-    sum_a: Tensor | None = None
-    basis: Tensor | None = None  # (n, k) orthonormal top-k left singular vectors, or None
-
-
-def instance_stats(x: Tensor, k: int | None, need_debiased: bool = True) -> Stats:
-    """Centre ``x`` once (float64) and precompute what every pair needs."""
-    x = x.to(torch.float64)
-    if not bool(torch.isfinite(x).all()):
-        return Stats(xc=None)
-    xc = x - x.mean(dim=0, keepdim=True)
-    if is_constant(x, xc):
-        return Stats(xc=None)
-    del x
-    n = xc.shape[0]
-    cxx = xc.T @ xc
-    stats = Stats(xc=xc, hxx=(cxx * cxx).sum())
-    if need_debiased:
-        stats.a = (xc * xc).sum(dim=1)
-        stats.sum_a = stats.a.sum()
-        stats.hxx_debiased = debias_terms(stats.hxx, stats.a @ stats.a, stats.sum_a, stats.sum_a, n)
-    if k is not None and 1 <= k <= min(n - 1, xc.shape[1]):
-        evals, evecs = torch.linalg.eigh(cxx)  # ascending
-        top = evals[-k:].flip(0)
-        tol = max(xc.shape) * torch.finfo(torch.float64).eps * float(evals[-1])
-        if float(top[-1]) > tol:
-            u = xc @ (evecs[:, -k:].flip(1) / torch.sqrt(top))
-            stats.basis, _ = torch.linalg.qr(u)
-    return stats
-
-
 def pair_values(
-    sx: Stats, sy: Stats, metrics: Iterable[str], k: int | None, hxy: Tensor | None = None
+    sx: Prepared, sy: Prepared, metrics: Iterable[str], k: int | None, hxy: Tensor | None = None
 ) -> dict[str, float]:
     """The fast metrics between two prepared instances (NaN for degenerate input); ``hxy`` =
     ``||X^T Y||_F^2`` when already computed."""
     metrics = list(metrics)
-    if sx.xc is None or sy.xc is None:
-        return {m: float("nan") for m in metrics}
     out: dict[str, float] = {}
-    n = sx.xc.shape[0]
-    if hxy is None and ("linear_cka" in metrics or "linear_cka_debiased" in metrics):
-        cxy = sx.xc.T @ sy.xc
-        hxy = (cxy * cxy).sum()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateInputWarning)
-        if "linear_cka" in metrics:
-            out["linear_cka"] = float(cosine_ratio(hxy, sx.hxx, sy.hxx, "linear_cka"))
-        if "linear_cka_debiased" in metrics:
-            hxy1 = debias_terms(hxy, sx.a @ sy.a, sx.sum_a, sy.sum_a, n)
-            out["linear_cka_debiased"] = float(
-                cosine_ratio(hxy1, sx.hxx_debiased, sy.hxx_debiased, "linear_cka", lo=-1.0)
-            )
-    if "subspace_overlap" in metrics:
-        if sx.basis is None or sy.basis is None:
-            out["subspace_overlap"] = float("nan")
-        else:
-            cos = torch.linalg.svdvals(sx.basis.T @ sy.basis).clamp(0.0, 1.0)
-            out["subspace_overlap"] = float((cos * cos).mean())
-    return out
+        if "linear_cka" in metrics or "linear_cka_debiased" in metrics:
+            biased, debiased = linear_cka_prepared(sx, sy, frob2=hxy)
+            out["linear_cka"], out["linear_cka_debiased"] = float(biased), float(debiased)
+        if "subspace_overlap" in metrics:
+            usable = k is not None and 1 <= k <= min(sx.n - 1, sx.xc.shape[1], sy.xc.shape[1])
+            value = subspace_overlap_prepared(sx, sy, k) if usable else float("nan")
+            out["subspace_overlap"] = float(value)
+    return {m: out[m] for m in metrics if m in out}
 
 
 def slow_value(name: str, x: Tensor, y: Tensor) -> float:
@@ -293,7 +248,7 @@ class _Block:
     single large ``X_i^T Z[:, later]`` product (far faster than many small ones)."""
 
     def __init__(
-        self, z: Tensor, spans: dict[Instance, tuple[int, int]], stats: dict[Instance, Stats]
+        self, z: Tensor, spans: dict[Instance, tuple[int, int]], stats: dict[Instance, Prepared]
     ) -> None:
         self.z, self.spans, self.stats = z, spans, stats
 
@@ -325,10 +280,9 @@ class _Block:
             stop = start + x.shape[1]
             view = z[:, start:stop]
             view.copy_(x)
-            st = instance_stats(view, kk, need_debiased="linear_cka_debiased" in metrics)
-            if st.xc is not None:
-                view.copy_(st.xc)
-                st.xc = view
+            st = prepare(view)
+            view.copy_(st.xc)  # keep one centred copy, inside the block
+            st.xc = view
             spans[inst], stats[inst] = (start, stop), st
             start = stop
         return cls(z, spans, stats)
@@ -338,7 +292,7 @@ class _Block:
         out: list[Tensor | None] = [None] * len(pairs)
         by_left: dict[Instance, list[int]] = {}
         for idx, (a, b) in enumerate(pairs):
-            if self.stats[a].xc is not None and self.stats[b].xc is not None:
+            if not self.stats[a].degenerate and not self.stats[b].degenerate:
                 by_left.setdefault(a, []).append(idx)
         for a, idxs in by_left.items():
             xa = self.stats[a].xc
@@ -374,7 +328,7 @@ class _Block:
                 if m not in FAST_METRICS:
                     values[m] = (
                         float("nan")
-                        if sa.xc is None or sb.xc is None
+                        if sa.degenerate or sb.degenerate
                         else slow_value(m, sa.xc[:slow_max_n], sb.xc[:slow_max_n])
                     )
             out.append(values)

@@ -1,0 +1,48 @@
+"""Prepared representations give exactly the values of linear_cka / subspace_overlap."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from xmsem.alignment import (
+    linear_cka,
+    linear_cka_prepared,
+    prepare,
+    subspace_overlap,
+    subspace_overlap_prepared,
+)
+
+
+def reps(seed: int, n: int = 400, d: int = 24) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, 6, generator=g)
+    return z @ torch.randn(6, d, generator=g) + 0.5 * torch.randn(n, d, generator=g) + 3.0
+
+
+@pytest.mark.parametrize(("dx", "dy"), [(24, 24), (24, 9), (300, 500)])
+def test_prepared_equals_direct(dx: int, dy: int) -> None:
+    x, y = reps(0, d=dx), reps(1, d=dy)
+    px, py = prepare(x), prepare(y)
+    biased, debiased = linear_cka_prepared(px, py)
+    assert float(biased) == pytest.approx(float(linear_cka(x, y)), abs=1e-10)
+    assert float(debiased) == pytest.approx(float(linear_cka(x, y, debiased=True)), abs=1e-10)
+    k = 5
+    assert float(subspace_overlap_prepared(px, py, k)) == pytest.approx(
+        float(subspace_overlap(x, y, k).mean_cos2), abs=1e-8
+    )
+    # a given cross product gives the same answer
+    cross = px.xc.T @ py.xc
+    again = linear_cka_prepared(px, py, frob2=(cross * cross).sum())
+    assert float(again[0]) == pytest.approx(float(biased), abs=1e-14)
+
+
+def test_prepared_self_is_one_and_degenerate_is_nan() -> None:
+    x = reps(2)
+    px = prepare(x)
+    assert [float(v) for v in linear_cka_prepared(px, prepare(x.clone()))] == pytest.approx([1, 1])
+    with pytest.warns(UserWarning):
+        value = linear_cka_prepared(px, prepare(torch.ones(400, 3)))
+    assert all(v != v for v in (float(value[0]), float(value[1])))
+    with pytest.raises(ValueError, match="same number of rows"):
+        linear_cka_prepared(px, prepare(reps(3, n=10)))
