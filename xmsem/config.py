@@ -74,8 +74,8 @@ class Representations:
     subspace_k: int = 10
     rbf_threshold: float = 1.0
     rbf_max_n: int = 1000
-    probe_l2: float = 1e-3
-    probe_max_iter: int = 100
+    probe_l2: float = 1e-2
+    probe_max_iter: int = 50
     transfer_map: str = "orthogonal"
     layer_cka: bool = True
     drift: bool = True

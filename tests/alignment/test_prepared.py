@@ -46,3 +46,15 @@ def test_prepared_self_is_one_and_degenerate_is_nan() -> None:
     assert all(v != v for v in (float(value[0]), float(value[1])))
     with pytest.raises(ValueError, match="same number of rows"):
         linear_cka_prepared(px, prepare(reps(3, n=10)))
+
+
+def test_median_of_distance_matrix_equals_numpy_median() -> None:
+    import numpy as np
+
+    from xmsem.alignment.cka import _median_sq_distances, _sq_distances
+
+    for n in (2, 3, 7, 50, 51):
+        d2 = _sq_distances(reps(n, n=n, d=5) - 3.0)
+        assert float(_median_sq_distances(d2)) == pytest.approx(
+            float(np.median(d2.numpy())), rel=1e-15
+        )

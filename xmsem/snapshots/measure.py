@@ -43,8 +43,8 @@ class MeasureSettings:
     subspace_k: int = 10
     rbf_threshold: float = 1.0
     rbf_max_n: int = 1000
-    probe_l2: float = 1e-3
-    probe_max_iter: int = 100
+    probe_l2: float = 1e-2
+    probe_max_iter: int = 50
     transfer_map: str = "orthogonal"
     spectral_bands: int = 4
     spectral_k: int = 10
