@@ -16,6 +16,10 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from xmsem.snapshots.measure import MeasureSettings
+
+_MEASURE = MeasureSettings()
+
 
 class ConfigError(ValueError):
     """A bad configuration value; the message is one line naming the key and what is valid."""
@@ -63,20 +67,21 @@ class Optim:
 
 @dataclass
 class Representations:
-    """Schema of ``callbacks.representations`` (snapshots + live alignment); see conf/callbacks."""
+    """Schema of ``callbacks.representations`` (snapshots + live alignment); see conf/callbacks.
+    The measurement defaults are those of :class:`xmsem.snapshots.MeasureSettings`."""
 
     enabled: bool = True
     epochs: list[int] | None = None
     layers: list[str] | None = None
-    metrics: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=lambda: list(_MEASURE.metrics))
     probe_size: int | None = None
     storage_dtype: str = "float16"
-    subspace_k: int = 10
-    rbf_threshold: float = 1.0
-    rbf_max_n: int = 1000
-    probe_l2: float = 1e-2
-    probe_max_iter: int = 50
-    transfer_map: str = "orthogonal"
+    subspace_k: int = _MEASURE.subspace_k
+    rbf_threshold: float = _MEASURE.rbf_threshold
+    rbf_max_n: int = _MEASURE.rbf_max_n
+    probe_l2: float = _MEASURE.probe_l2
+    probe_max_iter: int = _MEASURE.probe_max_iter
+    transfer_map: str = _MEASURE.transfer_map
     layer_cka: bool = True
     drift: bool = True
     latent_r2: bool = True

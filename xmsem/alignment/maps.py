@@ -2,7 +2,9 @@
 
 * least squares with bias: ``T(b) = b W + c`` minimising ``sum_i ||b_i W + c - a_i||^2
   (+ ridge ||W||_F^2)``; solved on centred data (``c = mean(a) - mean(b) W``) with
-  ``torch.linalg.lstsq`` (driver ``gelsd``: minimum-norm solution when under-determined) on CPU
+  ``torch.linalg.lstsq`` (driver ``gelsy``, a complete orthogonal factorisation with pivoting:
+  the minimum-norm solution when rank-deficient or under-determined, several times faster than
+  the SVD-based ``gelsd`` at the same answer) on CPU
   and the pseudo-inverse elsewhere; ``ridge > 0`` solves the normal equations
   ``(B_c^T B_c + ridge I) W = B_c^T A_c``.
 * orthogonal Procrustes (Schonemann 1966): ``T(b) = (b - mean(b)) R + mean(a)`` with
@@ -39,7 +41,7 @@ class AffineMap:
 def _lstsq(a: Tensor, b: Tensor) -> Tensor:
     """Minimum-norm least-squares solution W of ``a W = b``."""
     if a.device.type == "cpu":
-        return torch.linalg.lstsq(a, b, driver="gelsd").solution
+        return torch.linalg.lstsq(a, b, driver="gelsy").solution
     return torch.linalg.pinv(a) @ b
 
 

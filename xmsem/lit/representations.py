@@ -9,6 +9,7 @@ of the checkpoint (``state_dict``), so a resumed run never snapshots an epoch tw
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -55,11 +56,8 @@ def chosen_layers(layers: list[str] | None, spec: Mapping[str, Any]) -> list[str
 
 def validate_representation_config(cfg: DictConfig) -> None:
     """One-line ConfigError for bad ``callbacks.representations`` settings (before training)."""
-    node = (cfg.get("callbacks") or {}).get("representations")
-    if node is None:
-        return
-    rep = _check_schema(node, Representations, "callbacks.representations")
-    if not rep.enabled:
+    rep = representation_settings(cfg)
+    if rep is None:
         return
     from xmsem.alignment import METRICS
 
@@ -117,24 +115,24 @@ def validate_representation_config(cfg: DictConfig) -> None:
 
 
 def measure_settings(rep: DictConfig) -> MeasureSettings:
-    return MeasureSettings(
-        metrics=tuple(rep.metrics),
-        subspace_k=rep.subspace_k,
-        rbf_threshold=rep.rbf_threshold,
-        rbf_max_n=rep.rbf_max_n,
-        probe_l2=rep.probe_l2,
-        probe_max_iter=rep.probe_max_iter,
-        transfer_map=rep.transfer_map,
-    )
+    """The measurement settings of a validated ``callbacks.representations`` node."""
+    names = [f.name for f in dataclasses.fields(MeasureSettings) if f.name in rep]
+    return MeasureSettings(**{n: tuple(rep[n]) if n == "metrics" else rep[n] for n in names})
 
 
-def build_representation_callback(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> Any:
-    """The callback of ``cfg.callbacks.representations`` (None when disabled)."""
+def representation_settings(cfg: DictConfig) -> DictConfig | None:
+    """The schema-checked ``callbacks.representations`` node, or None when absent or disabled."""
     node = (cfg.get("callbacks") or {}).get("representations")
     if node is None:
         return None
     rep = _check_schema(node, Representations, "callbacks.representations")
-    if not rep.enabled:
+    return rep if rep.enabled else None
+
+
+def build_representation_callback(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> Any:
+    """The callback of ``cfg.callbacks.representations`` (None when disabled)."""
+    rep = representation_settings(cfg)
+    if rep is None:
         return None
     specs = to_plain(cfg.model)
     layers = {m: chosen_layers(rep.layers, spec) for m, spec in specs.items()}

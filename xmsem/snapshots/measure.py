@@ -223,6 +223,8 @@ def member_rows(
             pa = cache.prepared((name, la), reps[la])
             for lb in layers[i:]:
                 pb = cache.prepared((name, lb), reps[lb])
-                value = float(al.linear_cka_prepared(pa, pb)[0])
+                # the diagonal: ||X^T X||_F^2 is already known (the value is 1 up to rounding)
+                frob2 = pa.hsic if pb is pa else None
+                value = float(al.linear_cka_prepared(pa, pb, frob2=frob2)[0])
                 rows.append(_row(name, name, la, lb, "layer_cka", value))
     return rows
