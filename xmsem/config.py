@@ -81,6 +81,7 @@ class Representations:
     rbf_max_n: int = _MEASURE.rbf_max_n
     probe_l2: float = _MEASURE.probe_l2
     probe_max_iter: int = _MEASURE.probe_max_iter
+    probe_tol: float = _MEASURE.probe_tol
     transfer_map: str = _MEASURE.transfer_map
     layer_cka: bool = True
     drift: bool = True

@@ -72,10 +72,12 @@ def fit_probe(
     l2: float = 1e-3,
     max_iter: int = 100,
     n_classes: int | None = None,
+    tol: float = 1e-7,
 ) -> LinearProbe:
     """Fit the L2 multinomial logistic-regression probe of the module doc on x (n, d), y (n,).
 
-    ``n_classes`` defaults to ``max(y) + 1``. Raises ValueError on non-finite features, bad
+    ``n_classes`` defaults to ``max(y) + 1``. L-BFGS stops when the largest entry of the gradient
+    of the (mean) loss is below ``tol`` or after ``max_iter`` iterations. Raises ValueError on non-finite features, bad
     labels, ``l2 < 0`` or ``max_iter < 1``.
     """
     x = as_matrix(x, "x")
@@ -101,7 +103,7 @@ def fit_probe(
         lr=1.0,
         max_iter=max_iter,
         history_size=20,
-        tolerance_grad=1e-7,
+        tolerance_grad=tol,
         tolerance_change=1e-10,
         line_search_fn="strong_wolfe",
     )

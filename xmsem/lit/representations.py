@@ -20,10 +20,11 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
+from xmsem.alignment import prepare
 from xmsem.config import ConfigError, Representations, _check_schema, to_plain
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
 from xmsem.snapshots.measure import RepCache
-from xmsem.snapshots.store import STORAGE_DTYPES
+from xmsem.snapshots.store import STORAGE_DTYPES, stored_values
 from xmsem.snapshots.table import write_rows
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,7 @@ class RepresentationCallback(L.Callback):
         self.done: list[int] = []
         self.seconds: dict[int, float] = {}
         self.probe = None
+        self._reference: tuple[int, dict] | None = None  # (epoch, prepared layers) for drift
 
     # -- state (resume) ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -274,20 +276,34 @@ class RepresentationCallback(L.Callback):
                 member, reps[member], labels, n_fit, s, layer_cka=self.layer_cka, previous=previous,
                 latents=probe.z if self.latent_r2 else None, cache=cache,
             )  # fmt: skip
+        if self.drift:  # this snapshot is the next one's reference: keep its prepared layers
+            self._reference = (epoch, {m: {layer: cache.prepared((m, layer), reps[m][layer])
+                                           for layer in reps[m]} for m in names})  # fmt: skip
         for row in rows:
             row["epoch"] = epoch
         return rows
 
-    def _drift_reference(self, epoch: int) -> dict[str, dict[str, torch.Tensor]] | None:
-        """The stored snapshot before ``epoch`` (read from disk, in the storage dtype, so that a
-        resumed run measures drift exactly as an uninterrupted one)."""
+    def _drift_reference(self, epoch: int) -> dict[str, dict[str, Any]] | None:
+        """The previous stored snapshot, prepared: kept from the last snapshot when it is the
+        latest one on disk, read from disk otherwise (after a resume, or the initial network
+        when epoch 0 is not a snapshot epoch). Both hold exactly the stored values, so a resumed
+        run measures drift exactly as an uninterrupted one."""
         earlier = [e for e in self.store.epochs() if e < epoch]
-        return self.store.load_epoch(max(earlier)) if earlier else None
+        if not earlier:
+            return None
+        if self._reference is not None and self._reference[0] == max(earlier):
+            return self._reference[1]
+        stored = self.store.load_epoch(max(earlier))
+        return {
+            m: {layer: prepare(t) for layer, t in layers.items()} for m, layers in stored.items()
+        }
 
     def _snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
         start = time.perf_counter()
         with torch.no_grad():
-            reps = self._hidden(pl_module)
+            # every number is measured on the snapshot exactly as stored, so that the live
+            # metrics, a resumed run and a later analysis of the files all agree
+            reps = stored_values(self._hidden(pl_module), self.storage_dtype)
             self.store.save_epoch(epoch, reps, self.storage_dtype)
             rows = self.compute_rows(pl_module, reps, epoch)
         write_rows(self.run_dir, rows)

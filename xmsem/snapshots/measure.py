@@ -44,7 +44,8 @@ class MeasureSettings:
     rbf_threshold: float = 1.0
     rbf_max_n: int = 1000
     probe_l2: float = 1e-2
-    probe_max_iter: int = 50
+    probe_max_iter: int = 200
+    probe_tol: float = 1e-3
     transfer_map: str = "orthogonal"
     spectral_bands: int = 4
     spectral_k: int = 10
@@ -70,7 +71,7 @@ class RepCache:
         if key not in self._probes:
             self._probes[key] = al.fit_probe(
                 x[: self.n_fit], self.labels[: self.n_fit], l2=self.s.probe_l2,
-                max_iter=self.s.probe_max_iter, n_classes=self.n_classes,
+                max_iter=self.s.probe_max_iter, n_classes=self.n_classes, tol=self.s.probe_tol,
             )  # fmt: skip
         return self._probes[key]
 
@@ -194,13 +195,13 @@ def member_rows(
     n_fit: int,
     s: MeasureSettings,
     layer_cka: bool = True,
-    previous: Mapping[str, Tensor] | None = None,
+    previous: Mapping[str, Tensor | al.Prepared] | None = None,
     latents: Tensor | None = None,
     cache: RepCache | None = None,
 ) -> list[Row]:
     """Rows describing one model: probe accuracy per layer (``probe_acc``), the layer x layer linear
     CKA matrix (``layer_cka`` with member_a = member_b), ``drift`` = 1 - linear CKA to ``previous``
-    (the same layer at the previous snapshot), and with ``latents`` the R^2 of a least-squares
+    (the same layer at the previous snapshot, as a tensor or already prepared), and with ``latents`` the R^2 of a least-squares
     readout of the known latent factors (``latent_r2``, fit half -> eval half)."""
     cache = cache or RepCache(labels, n_fit, s)
     rows: list[Row] = []
@@ -210,7 +211,12 @@ def member_rows(
             acc = cache.probe_accuracy((name, layer), reps[layer])
             rows.append(_row(name, name, layer, layer, "probe_acc", acc))
         if previous is not None and layer in previous:
-            before = cache.prepared((f"{name}@previous", layer), previous[layer])
+            ref = previous[layer]
+            before = (
+                ref
+                if isinstance(ref, al.Prepared)
+                else cache.prepared((f"{name}@previous", layer), ref)
+            )
             now = cache.prepared((name, layer), reps[layer])
             rows.append(_row(name, name, layer, layer, "drift",
                              1.0 - float(al.linear_cka_prepared(before, now)[0])))  # fmt: skip

@@ -31,6 +31,13 @@ STORAGE_DTYPES = {
 _EPOCH_DIR = re.compile(r"^epoch_(\d+)$")
 
 
+def stored_values(reps: dict[str, dict[str, Tensor]], dtype: str) -> dict[str, dict[str, Tensor]]:
+    """``reps`` rounded to the storage dtype and back to float32: the values the files hold."""
+    target = STORAGE_DTYPES[dtype]
+    return {m: {k: v.detach().to(target).to(torch.float32) for k, v in layers.items()}
+            for m, layers in reps.items()}  # fmt: skip
+
+
 @dataclass
 class SnapshotStore:
     """Reads and writes the snapshots of one run directory."""
