@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 
 from xmsem.config import ConfigError, to_plain, validate
 from xmsem.runs import RunStatus, environment_info
+from xmsem.runs.allocator import keep_freed_memory
 
 log = logging.getLogger("xmsem.train")
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -119,6 +120,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         log.info("already completed: %s (force=true retrains)", run_dir)
         return prior.get("results", {})
 
+    keep_freed_memory()  # large snapshot buffers are reused, not page-faulted anew
     if cfg.seed is not None:  # seed 0 is a seed
         L.seed_everything(cfg.seed, workers=False, verbose=False)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
