@@ -58,3 +58,20 @@ def test_median_of_distance_matrix_equals_numpy_median() -> None:
         assert float(_median_sq_distances(d2)) == pytest.approx(
             float(np.median(d2.numpy())), rel=1e-15
         )
+
+
+def test_fast_least_squares_matches_rank_revealing_solver() -> None:
+    from xmsem.alignment.maps import _lstsq
+
+    g = torch.Generator().manual_seed(5)
+    a = torch.randn(500, 30, generator=g, dtype=torch.float64)
+    b = torch.randn(500, 7, generator=g, dtype=torch.float64)
+    ref = torch.linalg.lstsq(a, b, driver="gelsd").solution
+    assert torch.allclose(_lstsq(a, b), ref, atol=1e-10)
+    a[:, 3] = 0.0  # a dead unit: its row of the minimum-norm solution is 0
+    ref = torch.linalg.lstsq(a, b, driver="gelsd").solution
+    got = _lstsq(a, b)
+    assert torch.allclose(got, ref, atol=1e-10) and float(got[3].abs().max()) == 0.0
+    a[:, 4] = a[:, 5] * 2.0  # collinear columns: rank-deficient, the slow path
+    ref = torch.linalg.lstsq(a, b, driver="gelsd").solution
+    assert torch.allclose(_lstsq(a, b), ref, atol=1e-8)

@@ -212,13 +212,20 @@ def _median_sq_distances(d2: Tensor) -> Tensor:
     n = d2.shape[0]
     upper = d2[torch.triu_indices(n, n, offset=1, device=d2.device).unbind()]
 
-    def at(p: int) -> Tensor:
-        if p < n:
-            return d2.new_zeros(())
-        return upper.kthvalue((p - n) // 2 + 1).values
-
     lo, hi = (n * n - 1) // 2, (n * n) // 2
-    return at(lo) if lo == hi else 0.5 * (at(lo) + at(hi))
+    if hi < n:  # n = 1
+        return d2.new_zeros(())
+    k_hi = (hi - n) // 2 + 1  # 1-based rank in the upper triangle
+    v_hi = upper.kthvalue(k_hi).values
+    if lo == hi or lo < n:
+        return v_hi if lo == hi else 0.5 * v_hi
+    if (lo - n) // 2 + 1 == k_hi:
+        return v_hi
+    # rank k_hi - 1: v_hi itself when fewer than k_hi - 1 values lie strictly below it (ties),
+    # else the largest of those below
+    below = upper[upper < v_hi]
+    v_lo = v_hi if below.numel() < k_hi - 1 else below.max()
+    return 0.5 * (v_lo + v_hi)
 
 
 def _sq_distances(xc: Tensor) -> Tensor:

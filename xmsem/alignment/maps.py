@@ -38,8 +38,27 @@ class AffineMap:
         return b.to(torch.float64) @ self.weight + self.bias
 
 
+_COND_LIMIT = 1e4  # the normal equations only below this condition number of ``a``
+
+
 def _lstsq(a: Tensor, b: Tensor) -> Tensor:
-    """Minimum-norm least-squares solution W of ``a W = b``."""
+    """Minimum-norm least-squares solution W of ``a W = b``.
+
+    Fast path (tall ``a``): the normal equations ``(a^T a) W = a^T b`` through the
+    eigendecomposition of ``a^T a`` over the columns that are not identically zero (dead units;
+    their rows of W are 0, as in the minimum-norm solution), taken only when ``a`` restricted to
+    them has condition number below 1e4, where squaring it costs at most ~1e-8 relative accuracy.
+    Otherwise a rank-revealing solver (``gelsy`` on CPU, the pseudo-inverse elsewhere).
+    """
+    if a.shape[0] >= a.shape[1]:
+        gram = a.T @ a
+        live = gram.diagonal() > 0
+        if bool(live.any()):
+            evals, evecs = torch.linalg.eigh(gram[live][:, live])
+            if float(evals[0]) > float(evals[-1]) / _COND_LIMIT**2:
+                w = torch.zeros(a.shape[1], b.shape[1], dtype=a.dtype, device=a.device)
+                w[live] = evecs @ ((evecs.T @ (a[:, live].T @ b)) / evals[:, None])
+                return w
     if a.device.type == "cpu":
         return torch.linalg.lstsq(a, b, driver="gelsy").solution
     return torch.linalg.pinv(a) @ b
