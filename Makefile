@@ -53,6 +53,7 @@ sync: $(STAMP) ## upload offline wandb runs under outputs/ (wandb sync)
 bench: $(STAMP) ## side-by-side performance benchmarks (print ratios)
 	$(PY) benchmarks/cka.py
 	$(PY) benchmarks/callback_cost.py
+	$(PY) benchmarks/analyze_sweep.py
 
 clean: ## remove caches (keeps .venv and outputs)
 	rm -rf .pytest_cache .ruff_cache

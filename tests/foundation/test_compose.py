@@ -68,3 +68,13 @@ def test_run_folder_names_are_deterministic_and_bounded() -> None:
     long_b = long_a[:-1] + "1"
     assert len(_dirname(long_a)) == MAX_DIRNAME
     assert _dirname(long_a) == _dirname(long_a) != _dirname(long_b)
+
+
+def test_validate_command_checks_every_experiment(capsys) -> None:
+    from xmsem.validate import main
+
+    assert main([]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(EXPERIMENTS) + 1 and all(line.startswith("ok ") for line in lines)
+    assert main(["data.batch_size=0"]) == 1
+    assert "data.batch_size=0 is invalid" in capsys.readouterr().out
