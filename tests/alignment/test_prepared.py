@@ -75,3 +75,16 @@ def test_fast_least_squares_matches_rank_revealing_solver() -> None:
     a[:, 4] = a[:, 5] * 2.0  # collinear columns: rank-deficient, the slow path
     ref = torch.linalg.lstsq(a, b, driver="gelsd").solution
     assert torch.allclose(_lstsq(a, b), ref, atol=1e-8)
+
+
+def test_similarity_map_undoes_rotation_scale_and_shift() -> None:
+    from xmsem.alignment import fit_map
+
+    a = reps(7, n=300, d=12)
+    q, _ = torch.linalg.qr(
+        torch.randn(12, 12, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    )
+    b = 0.25 * a.double() @ q + 5.0
+    t = fit_map(b, a, "similarity")
+    assert torch.allclose(t(b), a.double(), atol=1e-9)
+    assert not torch.allclose(fit_map(b, a, "orthogonal")(b), a.double(), atol=1e-3)

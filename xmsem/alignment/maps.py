@@ -12,6 +12,10 @@
   widths the narrower side is zero-padded to the wider width w = max(p, q) and R is w x w; the
   first p output columns are kept. Equivalently R is restricted to a semi-orthogonal q x p
   matrix (orthonormal columns if q >= p, orthonormal rows if q < p): lengths are never stretched.
+* similarity (Procrustes with isotropic scaling, Schonemann & Carroll 1970): as orthogonal, then
+  scaled by ``s = tr(S) / ||B_c||_F^2`` (the least-squares optimal scale for the fitted R), so
+  representations that differ by rotation, translation *and* overall scale map onto each other
+  (e.g. a spectrally normalised network against an unconstrained one).
 * identity: ``T(b) = b`` (widths must match).
 """
 
@@ -24,7 +28,7 @@ from torch import Tensor
 
 __all__ = ["AffineMap", "fit_affine", "fit_map", "MAP_KINDS"]
 
-MAP_KINDS = ("identity", "linear", "orthogonal")
+MAP_KINDS = ("identity", "linear", "orthogonal", "similarity")
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ def fit_affine(src: Tensor, dst: Tensor, ridge: float = 0.0) -> AffineMap:
     return AffineMap(w, md - ms @ w)
 
 
-def _procrustes(src: Tensor, dst: Tensor) -> AffineMap:
+def _procrustes(src: Tensor, dst: Tensor, scale: bool = False) -> AffineMap:
     src = src.to(torch.float64)
     dst = dst.to(torch.float64)
     q, p = src.shape[1], dst.shape[1]
@@ -89,8 +93,11 @@ def _procrustes(src: Tensor, dst: Tensor) -> AffineMap:
     ms, md = src.mean(dim=0), dst.mean(dim=0)
     sc = torch.nn.functional.pad(src - ms, (0, w - q))
     dc = torch.nn.functional.pad(dst - md, (0, w - p))
-    u, _, vh = torch.linalg.svd(sc.T @ dc)
+    u, sv, vh = torch.linalg.svd(sc.T @ dc)
     r = (u @ vh)[:q, :p]
+    if scale:
+        norm2 = (sc * sc).sum()
+        r = r * (sv.sum() / norm2 if bool(norm2 > 0) else 1.0)
     return AffineMap(r, md - ms @ r)
 
 
@@ -102,11 +109,11 @@ def fit_map(src: Tensor, dst: Tensor, kind: str = "orthogonal") -> AffineMap:
         if src.shape[1] != dst.shape[1]:
             raise ValueError(
                 f"map='identity' needs equal widths, got B width {src.shape[1]} and A width "
-                f"{dst.shape[1]}; use map='linear' or 'orthogonal'"
+                f"{dst.shape[1]}; use map='linear', 'orthogonal' or 'similarity'"
             )
         d = src.shape[1]
         z = {"dtype": torch.float64, "device": src.device}
         return AffineMap(torch.eye(d, **z), torch.zeros(d, **z))
     if kind == "linear":
         return fit_affine(src, dst)
-    return _procrustes(src, dst)
+    return _procrustes(src, dst, scale=kind == "similarity")

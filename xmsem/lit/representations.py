@@ -30,7 +30,7 @@ from xmsem.snapshots.table import write_rows
 log = logging.getLogger(__name__)
 
 DEFAULT_EPOCHS = (0, 1, 2, 5, 10, 20)
-TRANSFER_MAPS = ("identity", "linear", "orthogonal")
+from xmsem.alignment.maps import MAP_KINDS as TRANSFER_MAPS  # noqa: E402
 
 
 # --------------------------------------------------------------------------- settings
