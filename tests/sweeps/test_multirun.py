@@ -4,6 +4,7 @@ trains nothing new for the completed jobs."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
