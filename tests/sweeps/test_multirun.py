@@ -4,7 +4,6 @@ trains nothing new for the completed jobs."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
