@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 
 from xmsem.runs.status import RunStatus
 from xmsem.snapshots import SnapshotStore
+from xmsem.snapshots.table import read_rows
 
 # override keys that do not define an architecture (the dataset is its own grouping key)
 _IGNORED_KEYS = {
@@ -182,19 +183,16 @@ def read_metrics_csv(run_dir: Path) -> dict[int, dict[str, float]]:
 
 
 def read_alignment_csv(run_dir: Path) -> list[dict[str, Any]]:
-    """The live alignment rows of ``metrics/alignment.csv`` (empty when absent)."""
-    path = Path(run_dir) / "metrics" / "alignment.csv"
-    if not path.is_file():
-        return []
+    """The live alignment rows of ``metrics/alignment.csv`` with numeric epoch and value (empty
+    when absent; unreadable rows are skipped)."""
     rows = []
-    with path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            try:
-                row["epoch"] = int(row["epoch"])
-                row["value"] = float(row["value"])
-            except (KeyError, TypeError, ValueError):
-                continue
-            rows.append(row)
+    for row in read_rows(run_dir):
+        try:
+            row["epoch"] = int(row["epoch"])
+            row["value"] = float(row["value"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        rows.append(row)
     return rows
 
 
