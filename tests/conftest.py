@@ -19,23 +19,14 @@ CONF_DIR = ROOT / "conf"
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 
-# A run of a few hundred synthetic examples and 16-wide layers: seconds, but every real code path.
+# conf/debug/tiny.yaml (a few hundred synthetic examples, two epochs) with 16-wide members:
+# seconds per run, but every real code path.
 TINY = [
-    "data.n_train=600",
-    "data.n_test=240",
-    "data.val_size=120",
-    "data.input_dim=16",
-    "data.latent_dim=4",
-    "data.num_classes=4",
-    "data.hidden=32",
-    "data.batch_size=64",
+    "debug=tiny",
     "model.pgnn.hidden=[16,16]",
     "model.pgnn.corr_rank=4",
     "model.mlp.hidden=[16,16]",
-    "trainer.max_epochs=2",
     "callbacks.representations.subspace_k=4",
-    "callbacks.representations.rbf_max_n=120",
-    "callbacks.representations.probe_max_iter=30",
 ]
 
 

@@ -99,7 +99,7 @@ class Noise:
 
 
 # --------------------------------------------------------------------------- helpers
-def _check_schema(node: Any, schema: type, key: str) -> Any:
+def check_schema(node: Any, schema: type, key: str) -> Any:
     """Merge ``node`` into ``schema``: unknown keys and wrong types become one-line ConfigErrors."""
     try:
         return OmegaConf.merge(OmegaConf.structured(schema), node)
@@ -136,11 +136,11 @@ def validate(
     if data is None or "name" not in data:
         raise ConfigError(f"data.name is missing; valid: {', '.join(sorted(DATA_SCHEMAS))}")
     _choice(data.name, "data.name", list(DATA_SCHEMAS))
-    _check_schema(data, DATA_SCHEMAS[data.name], "data")
+    check_schema(data, DATA_SCHEMAS[data.name], "data")
     _positive(data.batch_size, "data.batch_size")
     _positive(data.val_size, "data.val_size")
 
-    _check_schema(cfg.get("optim", {}), Optim, "optim")
+    check_schema(cfg.get("optim", {}), Optim, "optim")
     lr = cfg.optim.lr
     if isinstance(lr, int) and not isinstance(lr, bool):
         lr = float(lr)

@@ -74,10 +74,10 @@ class NoiseRobustnessCallback(L.Callback):
 
 
 def _noise_settings(cfg):
-    from xmsem.config import Noise, _check_schema
+    from xmsem.config import Noise, check_schema
 
     node = (cfg.get("callbacks") or {}).get("noise")
-    return None if node is None else _check_schema(node, Noise, "callbacks.noise")
+    return None if node is None else check_schema(node, Noise, "callbacks.noise")
 
 
 def validate_noise_config(cfg) -> None:

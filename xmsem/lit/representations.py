@@ -21,7 +21,7 @@ import torch
 from omegaconf import DictConfig
 
 from xmsem.alignment import prepare
-from xmsem.config import ConfigError, Representations, _check_schema, to_plain
+from xmsem.config import ConfigError, Representations, check_schema, to_plain
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
 from xmsem.snapshots.measure import RepCache
 from xmsem.snapshots.store import STORAGE_DTYPES, stored_values
@@ -126,7 +126,7 @@ def representation_settings(cfg: DictConfig) -> DictConfig | None:
     node = (cfg.get("callbacks") or {}).get("representations")
     if node is None:
         return None
-    rep = _check_schema(node, Representations, "callbacks.representations")
+    rep = check_schema(node, Representations, "callbacks.representations")
     return rep if rep.enabled else None
 
 
