@@ -8,7 +8,15 @@ import time
 import pytest
 import torch
 
-from xmsem.alignment import fit_map, fit_probe, linear_stitch, lipschitz_bound, probe_transfer
+from xmsem.alignment import (
+    fit_map,
+    fit_map_both,
+    fit_probe,
+    linear_stitch,
+    lipschitz_bound,
+    probe_transfer,
+)
+from xmsem.alignment._checks import all_finite
 
 from ._data import randn, random_orthogonal
 
@@ -71,6 +79,53 @@ def test_orthogonal_map_with_different_widths_zero_pads():
     t_back = fit_map(a, b, "orthogonal")  # narrower -> wider
     assert torch.allclose(t_back(a), b, atol=1e-10)
     assert torch.allclose(t_back.weight @ t_back.weight.T, torch.eye(6, dtype=torch.float64))
+
+
+_MAP_CASES = [
+    (k, w) for k in ("orthogonal", "similarity", "linear") for w in ((7, 7), (5, 9), (9, 5))
+]
+
+
+@pytest.mark.parametrize(("kind", "widths"), [*_MAP_CASES, ("identity", (7, 7))])
+def test_fit_map_both_equals_two_separate_fits(kind, widths):
+    src, dst = randn(200, widths[0], seed=11), 3.0 * randn(200, widths[1], seed=12) + 1.0
+    forward, backward = fit_map_both(src, dst, kind)
+    for got, want in ((forward, fit_map(src, dst, kind)), (backward, fit_map(dst, src, kind))):
+        torch.testing.assert_close(got.weight, want.weight, rtol=0, atol=1e-12)
+        torch.testing.assert_close(got.bias, want.bias, rtol=0, atol=1e-12)
+    if kind == "similarity":  # each direction scales by the norm of the side it maps
+        assert not torch.allclose(forward.weight, backward.weight.T)
+
+
+def test_probe_logits_are_the_standardised_linear_model():
+    x, y = _classes(300, 6)
+    probe = fit_probe(x[:200], y[:200], l2=1e-2)
+    want = ((x - probe.mean) / probe.scale) @ probe.weight + probe.bias
+    torch.testing.assert_close(probe.logits(x), want, rtol=0, atol=1e-12)
+
+
+def test_probe_transfer_reuses_given_probe_accuracy_and_map():
+    a, y = _classes(400, 6)
+    b = a @ random_orthogonal(6) + 0.1 * randn(400, 6, seed=5)
+    args = (a[:200], y[:200], a[200:], y[200:], b[:200], b[200:])
+    fresh = probe_transfer(*args)
+    probe = fit_probe(a[:200], y[:200], l2=1e-3, max_iter=100)
+    t = fit_map_both(b[:200], a[:200], "orthogonal")[0]
+    again = probe_transfer(*args, probe=probe, self_acc=fresh.self_acc, transfer=t)
+    assert again == fresh
+    # what is given is used, not recomputed
+    assert probe_transfer(*args, self_acc=0.5).ratio == pytest.approx(fresh.transfer_acc / 0.5)
+
+
+def test_all_finite_settles_overflow_and_bad_values():
+    big = torch.full((4, 3), 1e308, dtype=torch.float64)  # finite values whose sum overflows
+    assert all_finite(big) and all_finite(torch.ones(2), big)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        x = torch.ones(5, 2)
+        x[2, 1] = bad
+        assert not all_finite(x) and not all_finite(torch.ones(3), x)
+    half = torch.full((100,), 60000.0, dtype=torch.float16)  # float16 sum would overflow
+    assert all_finite(half)
 
 
 def test_probe_transfer_errors():

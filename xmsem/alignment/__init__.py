@@ -7,7 +7,7 @@ gives its formula and reference. Degenerate input conventions live in ``_checks`
 from ._checks import DegenerateInputWarning
 from .cka import hsic_unbiased, linear_cka, rbf_cka
 from .latent import latent_r2
-from .maps import AffineMap, fit_map
+from .maps import AffineMap, fit_map, fit_map_both
 from .prepared import Prepared, linear_cka_prepared, prepare, subspace_overlap_prepared
 from .probe import LinearProbe, ProbeTransfer, fit_probe, probe_transfer
 from .registry import INVARIANCES, METRICS, MetricSpec, get_metric
@@ -35,6 +35,7 @@ __all__ = [
     "SubspaceOverlap",
     "cca_r2",
     "fit_map",
+    "fit_map_both",
     "fit_probe",
     "get_metric",
     "hsic_unbiased",

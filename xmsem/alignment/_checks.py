@@ -62,10 +62,24 @@ def check_pair(x: Tensor, y: Tensor, min_n: int = 2) -> tuple[Tensor, Tensor]:
     return x, y
 
 
+def all_finite(*tensors: Tensor) -> bool:
+    """True if no tensor holds NaN or inf.
+
+    Checked through the float64 sum first (NaN and inf propagate into it; one reduction, no
+    n x d boolean temporary); only a non-finite sum -- bad input, or an overflow of finite
+    values -- is settled element by element."""
+    for t in tensors:
+        if not bool(torch.isfinite(t.sum(dtype=torch.float64))) and not bool(
+            torch.isfinite(t).all()
+        ):
+            return False
+    return True
+
+
 def nonfinite(*tensors: Tensor, what: str = "metric") -> bool:
     """True (and warn) if any tensor holds NaN or inf."""
     for t in tensors:
-        if not bool(torch.isfinite(t).all()):
+        if not all_finite(t):
             warnings.warn(
                 f"{what}: input contains NaN or inf; returning NaN",
                 DegenerateInputWarning,

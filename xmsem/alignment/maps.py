@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["AffineMap", "fit_affine", "fit_map", "MAP_KINDS"]
+__all__ = ["AffineMap", "fit_affine", "fit_map", "fit_map_both", "MAP_KINDS"]
 
 MAP_KINDS = ("identity", "linear", "orthogonal", "similarity")
 
@@ -85,35 +85,62 @@ def fit_affine(src: Tensor, dst: Tensor, ridge: float = 0.0) -> AffineMap:
     return AffineMap(w, md - ms @ w)
 
 
-def _procrustes(src: Tensor, dst: Tensor, scale: bool = False) -> AffineMap:
+def _procrustes_both(src: Tensor, dst: Tensor, scale: bool = False) -> tuple[AffineMap, AffineMap]:
+    """Procrustes maps src -> dst and dst -> src from one SVD.
+
+    With the cross product ``M = S_c^T D_c = U S V^T`` (zero-padded to w x w), ``R = U V^T``
+    solves src -> dst and ``M^T = V S U^T`` gives ``R^T`` for dst -> src; the similarity scale
+    ``tr(S) / ||.||_F^2`` divides by the squared norm of the side being mapped."""
     src = src.to(torch.float64)
     dst = dst.to(torch.float64)
     q, p = src.shape[1], dst.shape[1]
     w = max(p, q)
     ms, md = src.mean(dim=0), dst.mean(dim=0)
-    sc = torch.nn.functional.pad(src - ms, (0, w - q))
-    dc = torch.nn.functional.pad(dst - md, (0, w - p))
-    u, sv, vh = torch.linalg.svd(sc.T @ dc)
-    r = (u @ vh)[:q, :p]
+    sc, dc = src - ms, dst - md
+    # zero-padding both sides to width w only pads their cross product (q, p) to (w, w)
+    cross = torch.nn.functional.pad(sc.T @ dc, (0, w - p, 0, w - q))
+    u, sv, vh = torch.linalg.svd(cross)
+    full = u @ vh
+    forward, backward = full[:q, :p], full.T[:p, :q]
     if scale:
-        norm2 = (sc * sc).sum()
-        r = r * (sv.sum() / norm2 if bool(norm2 > 0) else 1.0)
-    return AffineMap(r, md - ms @ r)
+        for_norm2, back_norm2 = (sc * sc).sum(), (dc * dc).sum()
+        forward = forward * (sv.sum() / for_norm2 if bool(for_norm2 > 0) else 1.0)
+        backward = backward * (sv.sum() / back_norm2 if bool(back_norm2 > 0) else 1.0)
+    return AffineMap(forward, md - ms @ forward), AffineMap(backward, ms - md @ backward)
+
+
+def _identity(src: Tensor, dst: Tensor) -> AffineMap:
+    if src.shape[1] != dst.shape[1]:
+        raise ValueError(
+            f"map='identity' needs equal widths, got B width {src.shape[1]} and A width "
+            f"{dst.shape[1]}; use map='linear', 'orthogonal' or 'similarity'"
+        )
+    d = src.shape[1]
+    z = {"dtype": torch.float64, "device": src.device}
+    return AffineMap(torch.eye(d, **z), torch.zeros(d, **z))
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in MAP_KINDS:
+        raise ValueError(f"map must be one of {MAP_KINDS}, got {kind!r}")
 
 
 def fit_map(src: Tensor, dst: Tensor, kind: str = "orthogonal") -> AffineMap:
     """Fit a map T with ``T(src) ~ dst`` of the given kind (module doc)."""
-    if kind not in MAP_KINDS:
-        raise ValueError(f"map must be one of {MAP_KINDS}, got {kind!r}")
+    _check_kind(kind)
     if kind == "identity":
-        if src.shape[1] != dst.shape[1]:
-            raise ValueError(
-                f"map='identity' needs equal widths, got B width {src.shape[1]} and A width "
-                f"{dst.shape[1]}; use map='linear', 'orthogonal' or 'similarity'"
-            )
-        d = src.shape[1]
-        z = {"dtype": torch.float64, "device": src.device}
-        return AffineMap(torch.eye(d, **z), torch.zeros(d, **z))
+        return _identity(src, dst)
     if kind == "linear":
         return fit_affine(src, dst)
-    return _procrustes(src, dst, scale=kind == "similarity")
+    return _procrustes_both(src, dst, scale=kind == "similarity")[0]
+
+
+def fit_map_both(src: Tensor, dst: Tensor, kind: str = "orthogonal") -> tuple[AffineMap, AffineMap]:
+    """``(fit_map(src, dst, kind), fit_map(dst, src, kind))``; the Procrustes kinds share one
+    SVD (equal to fitting each direction to rounding)."""
+    _check_kind(kind)
+    if kind == "identity":
+        return _identity(src, dst), _identity(dst, src)
+    if kind == "linear":
+        return fit_affine(src, dst), fit_affine(dst, src)
+    return _procrustes_both(src, dst, scale=kind == "similarity")

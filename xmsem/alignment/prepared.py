@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from ._checks import as_matrix, centre, cosine_ratio, is_constant, warn_degenerate
+from ._checks import all_finite, as_matrix, centre, cosine_ratio, is_constant, warn_degenerate
 from .cka import debias_terms
 
 __all__ = ["Prepared", "prepare", "linear_cka_prepared", "subspace_overlap_prepared"]
@@ -66,7 +66,7 @@ def prepare(x: Tensor) -> Prepared:
     x = as_matrix(x, "x")
     xc = centre(x)
     degenerate = None
-    if not bool(torch.isfinite(x).all()):
+    if not all_finite(x):
         degenerate = "input contains NaN or inf"
     elif is_constant(x, xc):
         degenerate = "a representation is constant over the examples"

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._checks import as_matrix, warn_degenerate
-from .maps import MAP_KINDS, fit_map
+from ._checks import all_finite, as_matrix, warn_degenerate
+from .maps import MAP_KINDS, AffineMap, fit_map
 
 __all__ = ["LinearProbe", "fit_probe", "ProbeTransfer", "probe_transfer"]
 
@@ -42,7 +42,10 @@ class LinearProbe:
         x = as_matrix(x, "x")
         if x.shape[1] != self.mean.shape[0]:
             raise ValueError(f"x must have {self.mean.shape[0]} columns, got {x.shape[1]}")
-        return ((x - self.mean) / self.scale) @ self.weight + self.bias
+        # ((x - mean) / scale) W + c with the standardisation folded into W and c: no n x d
+        # temporary
+        weight = self.weight / self.scale[:, None]
+        return torch.addmm(self.bias - self.mean @ weight, x, weight)
 
     def predict(self, x: Tensor) -> Tensor:
         """Predicted class indices (n,)."""
@@ -86,7 +89,7 @@ def fit_probe(
         raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}")
-    if not bool(torch.isfinite(x).all()):
+    if not all_finite(x):
         raise ValueError("x contains NaN or inf; a probe cannot be fitted")
     c = int(y.max()) + 1 if n_classes is None else int(n_classes)
     if c < int(y.max()) + 1:
@@ -148,11 +151,15 @@ def probe_transfer(
     l2: float = 1e-3,
     max_iter: int = 100,
     probe: LinearProbe | None = None,
+    self_acc: float | None = None,
+    transfer: AffineMap | None = None,
 ) -> ProbeTransfer:
     """Accuracy of A's probe on B's representations mapped into A's space (module doc).
 
     ``probe``: A's probe when already fitted on (a_fit, y_fit) (e.g. shared by several
-    comparisons of A); fitted here otherwise.
+    comparisons of A); fitted here otherwise. ``self_acc``: its accuracy on (a_eval, y_eval)
+    when already known. ``transfer``: the map B -> A when already fitted on (b_fit, a_fit) with
+    ``map`` (e.g. by :func:`~xmsem.alignment.maps.fit_map_both` for both directions at once).
 
     ``map`` in {"identity", "linear", "orthogonal"}; "identity" needs equal widths (ValueError
     naming both); "orthogonal" with different widths zero-pads the narrower one (``maps``).
@@ -174,15 +181,16 @@ def probe_transfer(
         raise ValueError("fit and eval splits of a member must have the same width")
     y_fit = _labels(y_fit, a_fit.shape[0], "y_fit")
     y_eval = _labels(y_eval, a_eval.shape[0], "y_eval")
-    t = fit_map(b_fit, a_fit, map)  # validates identity widths before any fitting
-    if not all(bool(torch.isfinite(v).all()) for v in (a_fit, a_eval, b_fit, b_eval)):
+    t = transfer or fit_map(b_fit, a_fit, map)  # validates identity widths before any fitting
+    if not all_finite(a_fit, a_eval, b_fit, b_eval):
         warn_degenerate("probe_transfer", "input contains NaN or inf")
         nan = float("nan")
         return ProbeTransfer(nan, nan, nan, map)
     n_classes = int(max(int(y_fit.max()), int(y_eval.max()))) + 1
     if probe is None:
         probe = fit_probe(a_fit, y_fit, l2=l2, max_iter=max_iter, n_classes=n_classes)
-    self_acc = probe.accuracy(a_eval, y_eval)
+    if self_acc is None:
+        self_acc = probe.accuracy(a_eval, y_eval)
     transfer_acc = probe.accuracy(t(b_eval), y_eval)
     if self_acc == 0.0:
         warn_degenerate("probe_transfer", "self accuracy is 0, ratio undefined")

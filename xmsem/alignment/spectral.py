@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._checks import as_matrix, centre, check_pair
+from ._checks import all_finite, as_matrix, centre, check_pair
 
 __all__ = ["spectral_alignment", "knn_graph_laplacian_eigs", "DENSE_MAX"]
 
@@ -114,7 +114,7 @@ def knn_graph_laplacian_eigs(
         raise ValueError(f"k_neighbors must be in [1, n-1] = [1, {n - 1}], got {k_neighbors}")
     if not 1 <= n_eigs <= n:
         raise ValueError(f"n_eigs must be in [1, n] = [1, {n}], got {n_eigs}")
-    if not bool(torch.isfinite(z).all()):
+    if not all_finite(z):
         raise ValueError("inputs contain NaN or inf")
     m_op = _normalised_adjacency(z, k_neighbors)
     if n <= DENSE_MAX:

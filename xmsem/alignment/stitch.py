@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._checks import as_matrix
+from ._checks import all_finite, as_matrix
 from .maps import AffineMap, fit_affine
 from .probe import _labels
 
@@ -113,7 +113,7 @@ def linear_stitch(
                 f"got {tuple(b_eval_.shape)}"
             )
         tensors.append(b_eval_)
-    if not all(bool(torch.isfinite(t).all()) for t in tensors):
+    if not all_finite(*tensors):
         raise ValueError("linear_stitch inputs contain NaN or inf")
     if tail_lipschitz is not None and not (0.0 <= float(tail_lipschitz) < math.inf):
         raise ValueError(f"tail_lipschitz must be a finite number >= 0, got {tail_lipschitz!r}")

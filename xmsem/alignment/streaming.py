@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from ._checks import (
+    all_finite,
     check_pair,
     cosine_ratio,
     is_constant,
@@ -109,7 +110,7 @@ class StreamingLinearCKA:
                 )
             if x.device != sx.device:
                 raise ValueError(f"batches must stay on device {sx.device}, got {x.device}")
-        if not (bool(torch.isfinite(x).all()) and bool(torch.isfinite(y).all())):
+        if not all_finite(x, y):
             self._bad = True
             self.n += x.shape[0]
             return

@@ -253,6 +253,8 @@ class RepresentationCallback(L.Callback):
         """Every alignment row of this snapshot (pairs of members, then each member)."""
         s, probe = self.settings, self.probe
         labels, n_fit = probe.y, probe.n_fit
+        # float64 once (exact for the stored values); every metric computes in float64
+        reps = {m: {layer: t.double() for layer, t in layers.items()} for m, layers in reps.items()}
         cache = RepCache(labels, n_fit, s)
         names = list(self.layers)
         rows: list[dict[str, Any]] = []

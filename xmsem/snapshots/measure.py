@@ -59,6 +59,7 @@ class RepCache:
         self.labels, self.n_fit, self.s = labels, n_fit, s
         self._prepared: dict[Key, al.Prepared] = {}
         self._probes: dict[Key, al.LinearProbe] = {}
+        self._accuracy: dict[Key, float] = {}
         self.n_classes = int(labels.max()) + 1
 
     def prepared(self, key: Key, x: Tensor) -> al.Prepared:
@@ -76,8 +77,11 @@ class RepCache:
         return self._probes[key]
 
     def probe_accuracy(self, key: Key, x: Tensor) -> float:
-        """Eval-half accuracy of the probe fitted on the fit half of ``x``."""
-        return self.probe(key, x).accuracy(x[self.n_fit :], self.labels[self.n_fit :])
+        """Eval-half accuracy of the probe fitted on the fit half of ``x`` (once per key)."""
+        if key not in self._accuracy:
+            probe = self.probe(key, x)
+            self._accuracy[key] = probe.accuracy(x[self.n_fit :], self.labels[self.n_fit :])
+        return self._accuracy[key]
 
 
 def _row(a: str, b: str, la: str, lb: str, metric: str, value: float) -> Row:
@@ -147,13 +151,17 @@ def pair_rows(
         for metric, value in rep_metrics(x, y, s, cache, (a, la), (b, lb)).items():
             rows.append(_row(a, b, la, lb, metric, value))
         if "probe_transfer" in s.metrics:
-            for (m1, l1, r1), (m2, l2, r2) in (((a, la, x), (b, lb, y)), ((b, lb, y), (a, la, x))):
-                kind = s.transfer_map
-                if kind == "identity" and r1.shape[1] != r2.shape[1]:
-                    kind = "orthogonal"
+            kind = s.transfer_map
+            if kind == "identity" and x.shape[1] != y.shape[1]:
+                kind = "orthogonal"
+            maps = al.fit_map_both(y[fit], x[fit], kind)  # (b -> a, a -> b)
+            for (m1, l1, r1), (m2, l2, r2), t in (
+                ((a, la, x), (b, lb, y), maps[0]), ((b, lb, y), (a, la, x), maps[1])
+            ):  # fmt: skip
                 res = al.probe_transfer(
-                    r1[fit], labels[fit], r1[ev], labels[ev], r2[fit], r2[ev],
-                    map=kind, probe=cache.probe((m1, l1), r1),
+                    r1[fit], labels[fit], r1[ev], labels[ev], r2[fit], r2[ev], map=kind,
+                    probe=cache.probe((m1, l1), r1), self_acc=cache.probe_accuracy((m1, l1), r1),
+                    transfer=t,
                 )  # fmt: skip
                 rows.append(_row(m1, m2, l1, l2, "transfer_acc", res.transfer_acc))
                 rows.append(_row(m1, m2, l1, l2, "transfer_ratio", res.ratio))
@@ -212,14 +220,16 @@ def member_rows(
             rows.append(_row(name, name, layer, layer, "probe_acc", acc))
         if previous is not None and layer in previous:
             ref = previous[layer]
-            before = (
-                ref
-                if isinstance(ref, al.Prepared)
-                else cache.prepared((f"{name}@previous", layer), ref)
-            )
+            if isinstance(ref, al.Prepared):
+                before = ref
+            elif ref is reps[layer]:
+                before = cache.prepared((name, layer), ref)
+            else:
+                before = cache.prepared((f"{name}@previous", layer), ref)
             now = cache.prepared((name, layer), reps[layer])
-            rows.append(_row(name, name, layer, layer, "drift",
-                             1.0 - float(al.linear_cka_prepared(before, now)[0])))  # fmt: skip
+            frob2 = now.hsic if before is now else None  # compared with itself: known
+            cka = al.linear_cka_prepared(before, now, frob2=frob2)[0]
+            rows.append(_row(name, name, layer, layer, "drift", 1.0 - float(cka)))
         if latents is not None:
             h = reps[layer]
             r2 = al.latent_r2(h[:n_fit], latents[:n_fit], h[n_fit:], latents[n_fit:])
