@@ -77,6 +77,23 @@ def test_fast_least_squares_matches_rank_revealing_solver() -> None:
     assert torch.allclose(_lstsq(a, b), ref, atol=1e-8)
 
 
+def test_least_squares_qr_path_for_moderately_ill_conditioned_input(monkeypatch) -> None:
+    from xmsem.alignment.maps import _lstsq
+
+    g = torch.Generator().manual_seed(6)
+    u = torch.linalg.qr(torch.randn(400, 20, generator=g, dtype=torch.float64)).Q
+    v = torch.linalg.qr(torch.randn(20, 20, generator=g, dtype=torch.float64)).Q
+    a = u @ torch.diag(torch.logspace(0, -5, 20, dtype=torch.float64)) @ v.T  # kappa = 1e5
+    b = torch.randn(400, 3, generator=g, dtype=torch.float64)
+    ref = torch.linalg.lstsq(a, b, driver="gelsd").solution
+    calls = []
+    real = torch.linalg.lstsq
+    monkeypatch.setattr(torch.linalg, "lstsq", lambda *x, **k: calls.append(1) or real(*x, **k))
+    got = _lstsq(a, b)
+    assert not calls  # neither the normal equations (kappa > 1e4) nor the slow solver
+    assert float((got - ref).abs().max() / ref.abs().max()) < 1e-9
+
+
 def test_similarity_map_undoes_rotation_scale_and_shift() -> None:
     from xmsem.alignment import fit_map
 

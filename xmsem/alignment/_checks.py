@@ -143,8 +143,13 @@ def is_constant(x: Tensor, xc: Tensor) -> bool:
     Every row of ``x`` is then the same point: the representation carries no information and
     any similarity to it is undefined (0/0). Individual constant columns are harmless.
     """
+    return is_constant_sq(xc.square().sum(), x.square().sum(), x.shape[0])
+
+
+def is_constant_sq(centred_sq: Tensor, raw_sq: Tensor, n: int) -> bool:
+    """:func:`is_constant` from the squared Frobenius norms of the centred and raw data."""
     eps = torch.finfo(torch.float64).eps
-    return bool(torch.linalg.norm(xc) <= 8 * x.shape[0] * eps * torch.linalg.norm(x))
+    return bool(centred_sq <= (8 * n * eps) ** 2 * raw_sq)
 
 
 def check_constant(what: str, pairs: list[tuple[Tensor, Tensor]]) -> bool:

@@ -1,12 +1,12 @@
 """Linear maps between representations, fitted on paired examples.
 
 * least squares with bias: ``T(b) = b W + c`` minimising ``sum_i ||b_i W + c - a_i||^2
-  (+ ridge ||W||_F^2)``; solved on centred data (``c = mean(a) - mean(b) W``) with
-  ``torch.linalg.lstsq`` (driver ``gelsy``, a complete orthogonal factorisation with pivoting:
-  the minimum-norm solution when rank-deficient or under-determined, several times faster than
-  the SVD-based ``gelsd`` at the same answer) on CPU
-  and the pseudo-inverse elsewhere; ``ridge > 0`` solves the normal equations
-  ``(B_c^T B_c + ridge I) W = B_c^T A_c``.
+  (+ ridge ||W||_F^2)``; solved on centred data (``c = mean(a) - mean(b) W``): the normal
+  equations or Householder QR when the data are well enough conditioned for them (``_lstsq``),
+  otherwise ``torch.linalg.lstsq`` (driver ``gelsy``, a complete orthogonal factorisation with
+  pivoting: the minimum-norm solution when rank-deficient or under-determined, several times
+  faster than the SVD-based ``gelsd`` at the same answer) on CPU and the pseudo-inverse
+  elsewhere; ``ridge > 0`` solves the normal equations ``(B_c^T B_c + ridge I) W = B_c^T A_c``.
 * orthogonal Procrustes (Schonemann 1966): ``T(b) = (b - mean(b)) R + mean(a)`` with
   ``R = argmin_{R^T R = I} ||B_c R - A_c||_F = U V^T`` for ``B_c^T A_c = U S V^T``. With different
   widths the narrower side is zero-padded to the wider width w = max(p, q) and R is w x w; the
@@ -42,26 +42,34 @@ class AffineMap:
         return b.to(torch.float64) @ self.weight + self.bias
 
 
-_COND_LIMIT = 1e4  # the normal equations only below this condition number of ``a``
+_NORMAL_COND = 1e4  # normal equations below this condition number of ``a`` ...
+_QR_COND = 1e7  # ... Householder QR below this one, a rank-revealing solver above
 
 
 def _lstsq(a: Tensor, b: Tensor) -> Tensor:
     """Minimum-norm least-squares solution W of ``a W = b``.
 
-    Fast path (tall ``a``): the normal equations ``(a^T a) W = a^T b`` through the
-    eigendecomposition of ``a^T a`` over the columns that are not identically zero (dead units;
-    their rows of W are 0, as in the minimum-norm solution), taken only when ``a`` restricted to
-    them has condition number below 1e4, where squaring it costs at most ~1e-8 relative accuracy.
-    Otherwise a rank-revealing solver (``gelsy`` on CPU, the pseudo-inverse elsewhere).
+    Tall ``a``: the columns that are not identically zero (dead units; their rows of W are 0, as
+    in the minimum-norm solution) are solved by the cheapest method that is accurate at their
+    condition number kappa (from the eigenvalues of ``a^T a``): the normal equations
+    ``(a^T a) W = a^T b`` through that eigendecomposition when kappa < 1e4 (squaring costs at
+    most ~1e-8 relative accuracy), Householder QR when kappa < 1e7 (backward stable, relative
+    error ~kappa * eps <= 1e-9). Otherwise, or for wide ``a``, a rank-revealing solver
+    (``gelsy`` on CPU, the pseudo-inverse elsewhere).
     """
     if a.shape[0] >= a.shape[1]:
         gram = a.T @ a
         live = gram.diagonal() > 0
         if bool(live.any()):
             evals, evecs = torch.linalg.eigh(gram[live][:, live])
-            if float(evals[0]) > float(evals[-1]) / _COND_LIMIT**2:
-                w = torch.zeros(a.shape[1], b.shape[1], dtype=a.dtype, device=a.device)
+            top, bottom = float(evals[-1]), float(evals[0])
+            w = torch.zeros(a.shape[1], b.shape[1], dtype=a.dtype, device=a.device)
+            if bottom > top / _NORMAL_COND**2:
                 w[live] = evecs @ ((evecs.T @ (a[:, live].T @ b)) / evals[:, None])
+                return w
+            if bottom > top / _QR_COND**2:
+                q, r = torch.linalg.qr(a[:, live])
+                w[live] = torch.linalg.solve_triangular(r, q.T @ b, upper=True)
                 return w
     if a.device.type == "cpu":
         return torch.linalg.lstsq(a, b, driver="gelsy").solution

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from ._checks import all_finite, as_matrix, centre, cosine_ratio, is_constant, warn_degenerate
+from ._checks import all_finite, as_matrix, cosine_ratio, is_constant_sq, warn_degenerate
 from .cka import debias_terms
 
 __all__ = ["Prepared", "prepare", "linear_cka_prepared", "subspace_overlap_prepared"]
@@ -64,14 +64,18 @@ class Prepared:
 def prepare(x: Tensor) -> Prepared:
     """Centre ``x`` (n, p) in float64 and compute its self-terms."""
     x = as_matrix(x, "x")
-    xc = centre(x)
+    mean = x.mean(dim=0)
+    xc = x - mean
+    row_sq = torch.linalg.vector_norm(xc, dim=1).square_()
     degenerate = None
     if not all_finite(x):
         degenerate = "input contains NaN or inf"
-    elif is_constant(x, xc):
-        degenerate = "a representation is constant over the examples"
+    else:  # is_constant without two more passes: ||x||^2 = ||x_c||^2 + n ||mean||^2
+        centred_sq = row_sq.sum()
+        if is_constant_sq(centred_sq, centred_sq + x.shape[0] * mean.square().sum(), x.shape[0]):
+            degenerate = "a representation is constant over the examples"
     gram = xc.T @ xc
-    return Prepared(xc, gram, (gram * gram).sum(), (xc * xc).sum(dim=1), degenerate)
+    return Prepared(xc, gram, (gram * gram).sum(), row_sq, degenerate)
 
 
 def _check(a: Prepared, b: Prepared, what: str) -> bool:

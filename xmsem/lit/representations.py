@@ -253,7 +253,7 @@ class RepresentationCallback(L.Callback):
         """Every alignment row of this snapshot (pairs of members, then each member)."""
         s, probe = self.settings, self.probe
         labels, n_fit = probe.y, probe.n_fit
-        # float64 once (exact for the stored values); every metric computes in float64
+        # float64 once (a no-op for stored_values); every metric computes in float64
         reps = {m: {layer: t.double() for layer, t in layers.items()} for m, layers in reps.items()}
         cache = RepCache(labels, n_fit, s)
         names = list(self.layers)
@@ -306,6 +306,8 @@ class RepresentationCallback(L.Callback):
             # every number is measured on the snapshot exactly as stored, so that the live
             # metrics, a resumed run and a later analysis of the files all agree
             reps = stored_values(self._hidden(pl_module), self.storage_dtype)
+            # the files are written (I/O, mostly outside the GIL) while the rows are computed;
+            # both finish before the epoch counts as done
             self.store.save_epoch(epoch, reps, self.storage_dtype)
             rows = self.compute_rows(pl_module, reps, epoch)
         write_rows(self.run_dir, rows)

@@ -32,9 +32,10 @@ _EPOCH_DIR = re.compile(r"^epoch_(\d+)$")
 
 
 def stored_values(reps: dict[str, dict[str, Tensor]], dtype: str) -> dict[str, dict[str, Tensor]]:
-    """``reps`` rounded to the storage dtype and back to float32: the values the files hold."""
+    """``reps`` rounded to the storage dtype, as float64 (exact): the values the files hold, in
+    the precision every metric computes in."""
     target = STORAGE_DTYPES[dtype]
-    return {m: {k: v.detach().to(target).to(torch.float32) for k, v in layers.items()}
+    return {m: {k: v.detach().to(target).to(torch.float64) for k, v in layers.items()}
             for m, layers in reps.items()}  # fmt: skip
 
 
