@@ -104,6 +104,14 @@ def test_probe_logits_are_the_standardised_linear_model():
     torch.testing.assert_close(probe.logits(x), want, rtol=0, atol=1e-12)
 
 
+def test_probe_after_a_map_is_the_probe_of_the_mapped_data():
+    a, y = _classes(300, 6)
+    probe = fit_probe(a[:200], y[:200], l2=1e-2)
+    b = randn(300, 9, seed=8)
+    t = fit_map(b, a, "linear")  # 9 -> 6
+    torch.testing.assert_close(probe.after(t).logits(b), probe.logits(t(b)), rtol=0, atol=1e-10)
+
+
 def test_probe_transfer_reuses_given_probe_accuracy_and_map():
     a, y = _classes(400, 6)
     b = a @ random_orthogonal(6) + 0.1 * randn(400, 6, seed=5)

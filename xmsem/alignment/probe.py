@@ -47,6 +47,16 @@ class LinearProbe:
         weight = self.weight / self.scale[:, None]
         return torch.addmm(self.bias - self.mean @ weight, x, weight)
 
+    def after(self, t: AffineMap) -> LinearProbe:
+        """The probe applied after the affine map ``t``: ``logits(t(b))`` as one linear model
+        of ``b`` (the map is folded into the weights, ``t(b)`` is never formed)."""
+        weight = self.weight / self.scale[:, None]
+        folded = t.weight @ weight
+        width = folded.shape[0]
+        zeros = torch.zeros(width, dtype=folded.dtype, device=folded.device)
+        return LinearProbe(zeros, torch.ones_like(zeros), folded,
+                           self.bias + (t.bias - self.mean) @ weight)  # fmt: skip
+
     def predict(self, x: Tensor) -> Tensor:
         """Predicted class indices (n,)."""
         return self.logits(x).argmax(dim=1)
@@ -191,7 +201,7 @@ def probe_transfer(
         probe = fit_probe(a_fit, y_fit, l2=l2, max_iter=max_iter, n_classes=n_classes)
     if self_acc is None:
         self_acc = probe.accuracy(a_eval, y_eval)
-    transfer_acc = probe.accuracy(t(b_eval), y_eval)
+    transfer_acc = probe.after(t).accuracy(b_eval, y_eval)
     if self_acc == 0.0:
         warn_degenerate("probe_transfer", "self accuracy is 0, ratio undefined")
         ratio = float("nan")
