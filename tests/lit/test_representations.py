@@ -122,3 +122,16 @@ def test_scalars_reach_the_csv_logger(snapshot_run: Path) -> None:
                  "align/transfer_ratio/mlp~pgnn/h2", "member/probe_acc/mlp/h1",
                  "member/drift/pgnn/h2", "time/representations_seconds"):  # fmt: skip
         assert name in columns, name
+
+
+def test_cohort_hidden_is_the_same_in_one_batch_or_many(tmp_path: Path) -> None:
+    from xmsem.train import build_cohort
+
+    cfg = compose_cfg([], tmp_path)
+    cohort = build_cohort(cfg, 12, 4)
+    x = torch.randn(50, 12, generator=torch.Generator().manual_seed(0))
+    for name in cohort.member_names:
+        whole, parts = cohort.hidden(name, x), cohort.hidden(name, x, batch_size=7)
+        assert list(whole) == list(parts)
+        for layer in whole:
+            torch.testing.assert_close(parts[layer], whole[layer], rtol=0, atol=1e-6)

@@ -141,7 +141,7 @@ class CohortModule(L.LightningModule):
 
     # -- representations -------------------------------------------------------------------
     @torch.no_grad()
-    def hidden(self, name: str, x: Tensor, batch_size: int = 4096) -> dict[str, Tensor]:
+    def hidden(self, name: str, x: Tensor, batch_size: int = 16384) -> dict[str, Tensor]:
         """Hidden representations of member ``name`` on ``x`` (eval mode, no grad, batched)."""
         net = self.members[name]
         was_training = net.training
@@ -152,6 +152,6 @@ class CohortModule(L.LightningModule):
                 _, hid = net(x[start : start + batch_size], return_hidden=True)
                 for layer, h in hid.items():
                     parts.setdefault(layer, []).append(h)
-            return {layer: torch.cat(hs) for layer, hs in parts.items()}
+            return {layer: hs[0] if len(hs) == 1 else torch.cat(hs) for layer, hs in parts.items()}
         finally:
             net.train(was_training)
