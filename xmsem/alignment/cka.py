@@ -229,7 +229,10 @@ def _median_sq_distances(d2: Tensor) -> Tensor:
 
 
 def _sq_distances(xc: Tensor) -> Tensor:
-    """n x n squared Euclidean distances, exact zeros on the diagonal, clamped at 0."""
+    """n x n squared Euclidean distances, exact zeros on the diagonal, clamped at 0.
+
+    ``(r_i + r_j) - 2 g_ij`` in this order keeps the matrix exactly symmetric (the median reads
+    the upper triangle only)."""
     r = (xc * xc).sum(dim=1)
     d2 = r[:, None] + r[None, :] - 2.0 * (xc @ xc.T)
     d2.clamp_(min=0.0)
@@ -250,7 +253,7 @@ def rbf_gram(x: Tensor, threshold: float = 1.0) -> Tensor | None:
     if not bool(med > 0):
         warn_degenerate("rbf_cka", "median squared pairwise distance is 0 (bandwidth undefined)")
         return None
-    return torch.exp(d2 / (-2.0 * threshold**2 * med))
+    return d2.div_(-2.0 * threshold**2 * med).exp_()  # in place: d2 is ours
 
 
 def rbf_cka(x: Tensor, y: Tensor, threshold: float = 1.0, debiased: bool = False) -> Tensor:
@@ -277,5 +280,5 @@ def rbf_cka(x: Tensor, y: Tensor, threshold: float = 1.0, debiased: bool = False
     if debiased:
         hxy, hxx, hyy = hsic_unbiased(k, l), hsic_unbiased(k, k), hsic_unbiased(l, l)
         return cosine_ratio(hxy, hxx, hyy, what, lo=-1.0)
-    kc, lc = centre_gram(k), centre_gram(l)
-    return cosine_ratio((kc * lc).sum(), (kc * kc).sum(), (lc * lc).sum(), what)
+    kc, lc = centre_gram(k).view(-1), centre_gram(l).view(-1)
+    return cosine_ratio(torch.dot(kc, lc), torch.dot(kc, kc), torch.dot(lc, lc), what)
