@@ -196,7 +196,8 @@ def probe_transfer(
         raise ValueError("fit and eval splits of a member must have the same width")
     y_fit = _labels(y_fit, a_fit.shape[0], "y_fit")
     y_eval = _labels(y_eval, a_eval.shape[0], "y_eval")
-    t = transfer or fit_map(b_fit, a_fit, map)  # validates identity widths before any fitting
+    # fit_map validates identity widths before any fitting
+    t = transfer if transfer is not None else fit_map(b_fit, a_fit, map)
     if not all_finite(a_fit, a_eval, b_fit, b_eval):
         warn_degenerate("probe_transfer", "input contains NaN or inf")
         nan = float("nan")
