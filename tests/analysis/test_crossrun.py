@@ -48,8 +48,9 @@ def test_constant_representation_is_nan():
 
 
 class _I:
-    def __init__(self, seed):
+    def __init__(self, seed, copy=None):
         self.seed = seed
+        self.unit = (seed, copy or 0)
 
 
 def test_shifted_pairs_pair_seed_i_with_next_seed():
@@ -58,3 +59,11 @@ def test_shifted_pairs_pair_seed_i_with_next_seed():
     pairs = [(x.seed, y.seed) for x, y in shifted_pairs(a, b)]
     assert pairs == [(0, 1), (1, 2), (2, 0)]
     assert shifted_pairs(a[:1], b[:1]) == []
+    # copies of one job are seed units like seeds: copy k of A with copy k+1 of B
+    a = [_I(5, k) for k in range(3)]
+    b = [_I(5, k) for k in (2, 1, 0)]
+    assert [(x.unit, y.unit) for x, y in shifted_pairs(a, b)] == [
+        ((5, 0), (5, 1)),
+        ((5, 1), (5, 2)),
+        ((5, 2), (5, 0)),
+    ]

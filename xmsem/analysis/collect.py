@@ -27,11 +27,16 @@ def layer_label(la: str, lb: str) -> str:
 
 
 def live_rows(run: Run) -> list[dict]:
-    """metrics/alignment.csv of one run: pairs of members as ``archA~archB``, one member as its
-    architecture; layers ``h1`` or ``h1~h2`` when the two differ."""
+    """metrics/alignment.csv of one run: pairs of models as ``archA~archB``, one model as its
+    architecture; layers ``h1`` or ``h1~h2`` when the two differ. Every copy of an ensemble is
+    one value (its seed unit in ``seed``, ``copy``). Live seed-vs-seed rows (two copies of one
+    member) are left out: the cross-run part computes every seed pair from the snapshots, those
+    within a job and those across jobs alike."""
     out = []
     for row in read_alignment_csv(run.path):
         a, b = row["member_a"], row["member_b"]
+        if a != b and run.member_of(a) == run.member_of(b):
+            continue
         arch = run.arch(a) if a == b else f"{run.arch(a)}~{run.arch(b)}"
         out.append(
             {
@@ -43,6 +48,8 @@ def live_rows(run: Run) -> list[dict]:
                 "value": row["value"],
                 "source": "live",
                 "run": run.name,
+                "seed": run.seed,
+                "copy": run.copy_of(a),
             }
         )
     return out
@@ -53,47 +60,53 @@ def curve_rows(run: Run) -> list[dict]:
     epochs trained (Lightning's 0-based epoch + 1, the snapshot convention)."""
     out = []
     for epoch, values in sorted(read_metrics_csv(run.path).items()):
-        for member in run.members:
+        for model in run.models:
             for pattern, metric in CURVE_METRICS.items():
-                value = values.get(pattern.format(m=member))
+                value = values.get(pattern.format(m=model))
                 if value is not None:
                     out.append(
                         {
                             "dataset": run.dataset,
-                            "arch": run.arch(member),
+                            "arch": run.arch(model),
                             "epoch": epoch + 1,
                             "layer": None,
                             "metric": metric,
                             "value": value,
                             "source": "live",
                             "run": run.name,
+                            "seed": run.seed,
+                            "copy": run.copy_of(model),
                         }
                     )
     return out
 
 
 def final_rows(run: Run) -> list[dict]:
-    """Final test accuracy / loss, best validation accuracy and its epoch, parameter count."""
+    """Final test accuracy / loss, best validation accuracy and its epoch, parameter count (per
+    model; a copy's parameter count is its member's when only that is recorded)."""
     out = []
-    for member in run.members:
+    for model in run.models:
         found = {
-            metric: run.results.get(pattern.format(m=member))
+            metric: run.results.get(pattern.format(m=model))
             for pattern, metric in FINAL_METRICS.items()
         }
-        if member in run.parameters:
-            found["parameters"] = run.parameters[member]
+        params = run.parameters.get(model, run.parameters.get(run.member_of(model)))
+        if params is not None:
+            found["parameters"] = params
         for metric, value in found.items():
             if value is not None:
                 out.append(
                     {
                         "dataset": run.dataset,
-                        "arch": run.arch(member),
+                        "arch": run.arch(model),
                         "epoch": None,
                         "layer": None,
                         "metric": metric,
                         "value": float(value),
                         "source": "final",
                         "run": run.name,
+                        "seed": run.seed,
+                        "copy": run.copy_of(model),
                     }
                 )
     return out
@@ -104,10 +117,10 @@ def arch_order(runs: Iterable[Run]) -> dict[str, int]:
     cohort and relative differences are (PGNN - MLP) / MLP), then order of first appearance."""
     seen: dict[str, tuple[int, int]] = {}
     for run in runs:
-        for member in run.members:
-            arch = run.arch(member)
+        for model in run.models:
+            arch = run.arch(model)
             if arch not in seen:
-                seen[arch] = (int(run.arch_type(member) == "mlp"), len(seen))
+                seen[arch] = (int(run.arch_type(model) == "mlp"), len(seen))
     return {arch: i for i, arch in enumerate(sorted(seen, key=seen.__getitem__))}
 
 
@@ -138,12 +151,13 @@ def probe_groups(runs: list[Run]) -> tuple[list[Run], list[tuple[Run, str]]]:
 
 
 def instance_groups(runs: list[Run], order: dict[str, int]) -> dict[str, dict[str, list[Instance]]]:
-    """dataset -> architecture (ranked by ``order``) -> instances with snapshots."""
+    """dataset -> architecture (ranked by ``order``) -> instances (every copy of every member)."""
     out: dict[str, dict[str, list[Instance]]] = {}
     for run in runs:
-        for member in run.members:
-            arch = run.arch(member)
-            out.setdefault(run.dataset, {}).setdefault(arch, []).append(Instance(run, member, arch))
+        for model, (_, copy) in run.models.items():
+            arch = run.arch(model)
+            inst = Instance(run, model, arch, copy)
+            out.setdefault(run.dataset, {}).setdefault(arch, []).append(inst)
     return {
         ds: dict(sorted(g.items(), key=lambda kv: order.get(kv[0], 1 << 30)))
         for ds, g in out.items()

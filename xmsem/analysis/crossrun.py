@@ -1,5 +1,6 @@
 """Cross-run alignment from saved snapshots: seed vs seed within an architecture, and across
-architectures with different seeds (seed i of A against seed i+1 mod S of B).
+architectures with different seeds (seed i of A against seed i+1 mod S of B). A "seed" is a seed
+unit, (run seed, copy): the K copies of an ``ensemble=K`` job are K seeds, exactly as K jobs.
 
 Fast path for the linear metrics (the cost of a 20-seed sweep): each instance is loaded once per
 (dataset, epoch, layer), centred in float64, and its ``||X^T X||_F^2``, row norms ``a_i =
@@ -47,15 +48,23 @@ CROSS_PREFIX = "seed_"
 
 @dataclass(frozen=True)
 class Instance:
-    """A model instance: one member of one run."""
+    """A model instance: one model (a member, or copy ``copy`` of one) of one run."""
 
     run: Run
-    member: str
+    member: str  # the model name: ``pgnn`` or ``pgnn.3``
     arch: str
+    copy: int | None = None
 
     @property
     def seed(self) -> int | None:
+        """The run's seed."""
         return self.run.seed
+
+    @property
+    def unit(self) -> tuple[int, int] | None:
+        """The seed unit (run seed, copy); a plain member is copy 0 (initialised like copy 0 of
+        an ensemble). None when the run's seed is unknown."""
+        return None if self.run.seed is None else (self.run.seed, self.copy or 0)
 
     @property
     def label(self) -> str:
@@ -109,19 +118,24 @@ def check_metrics(metrics: Iterable[str]) -> tuple[str, ...]:
 
 
 # --------------------------------------------------------------------------- pair planning
+def _unit_order(inst: Instance) -> tuple:
+    return (inst.unit or (-1, -1), inst.label)
+
+
 def seed_pairs(instances: list[Instance]) -> list[tuple[Instance, Instance]]:
-    """Every pair of different seeds of one architecture (upper triangle)."""
-    ordered = sorted(instances, key=lambda i: (i.seed if i.seed is not None else -1, i.label))
-    return [(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :] if a.seed != b.seed]
+    """Every pair of different seed units of one architecture (upper triangle): S(S-1)/2 for S
+    units, e.g. 190 for 20 seeds or for the 20 copies of one ensemble job."""
+    ordered = sorted(instances, key=_unit_order)
+    return [(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :] if a.unit != b.unit]
 
 
 def shifted_pairs(
     group_a: list[Instance], group_b: list[Instance]
 ) -> list[tuple[Instance, Instance]]:
-    """Seed ``s_i`` of A with seed ``s_{(i+1) mod S}`` of B over their S common seeds (a
+    """Seed unit ``s_i`` of A with ``s_{(i+1) mod S}`` of B over their S common seed units (a
     different-seed baseline for cross-architecture alignment); empty when S < 2."""
-    by_a = {i.seed: i for i in group_a}
-    by_b = {i.seed: i for i in group_b}
+    by_a = {i.unit: i for i in group_a}
+    by_b = {i.unit: i for i in group_b}
     common = sorted(s for s in by_a if s in by_b and s is not None)
     if len(common) < 2:
         return []
@@ -355,9 +369,11 @@ def _rows(
             "run_a": a.run.name,
             "member_a": a.member,
             "seed_a": a.seed,
+            "copy_a": a.copy,
             "run_b": b.run.name,
             "member_b": b.member,
             "seed_b": b.seed,
+            "copy_b": b.copy,
         }
         for m, v in values.items()
     ]

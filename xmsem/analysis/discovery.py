@@ -1,10 +1,14 @@
 """Discovery of the runs of a sweep directory and of the model instances they hold.
 
 A *run* is a job folder (``.hydra/config.yaml`` and/or ``status.json``); a *model instance* is
-(run, member). An instance's *architecture* is its member name plus the run's overrides other than
-the seed, the dataset choice, the ``model=...`` group choice and the bookkeeping keys Hydra's
-folder name leaves out too (``pgnn``, ``pgnn[model.pgnn.shaping=none]``). Instances are grouped
-by (dataset, architecture); the seeds of one group are what the cross-run analysis compares.
+(run, model). A run with ``ensemble=K > 1`` trains K copies of every member, each its own model
+``<member>.<k>``; otherwise the models are the members. An instance's *architecture* is its member
+name (without the copy suffix) plus the run's overrides other than the seed, the dataset choice,
+the ``model=...`` group choice, ``ensemble`` and the bookkeeping keys Hydra's folder name leaves
+out too (``pgnn``, ``pgnn[model.pgnn.shaping=none]``); its *seed unit* is (run seed, copy), copy
+0 for a plain run (copy 0 of an ensemble is initialised like the plain member). Instances are
+grouped by (dataset, architecture); the seed units of one group are what the cross-run analysis
+compares, so 20 copies in one job are analysed like 20 jobs.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from xmsem.snapshots.table import read_rows
 # override keys that do not define an architecture (the dataset is its own grouping key)
 _IGNORED_KEYS = {
     "seed",
+    "ensemble",
     "model",
     "data",
     "data.name",
@@ -56,6 +61,7 @@ class Run:
     seed: int | None = None
     overrides: list[str] = field(default_factory=list)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # member -> spec
+    ensemble: int = 1  # copies of every member (``ensemble`` config key)
     results: dict[str, Any] = field(default_factory=dict)
     parameters: dict[str, int] = field(default_factory=dict)
 
@@ -63,13 +69,33 @@ class Run:
     def store(self) -> SnapshotStore:
         return SnapshotStore(self.path)
 
-    def arch(self, member: str) -> str:
-        """The architecture key of ``member`` in this run."""
-        return architecture_key(member, self.overrides)
+    @property
+    def models(self) -> dict[str, tuple[str, int | None]]:
+        """model name -> (member, copy): ``pgnn.3`` -> (pgnn, 3); ``pgnn`` -> (pgnn, None)."""
+        return model_names(list(self.members), self.ensemble)
 
-    def arch_type(self, member: str) -> str:
+    def member_of(self, model: str) -> str:
+        return self.models.get(model, (model, None))[0]
+
+    def copy_of(self, model: str) -> int | None:
+        return self.models.get(model, (model, None))[1]
+
+    def arch(self, model: str) -> str:
+        """The architecture key of ``model`` (a member or a copy of one) in this run."""
+        return architecture_key(self.member_of(model), self.overrides)
+
+    def arch_type(self, model: str) -> str:
         """The member spec's ``arch`` (``pgnn``, ``mlp``, ...), the member name when unknown."""
+        member = self.member_of(model)
         return str(self.members.get(member, {}).get("arch", member))
+
+
+def model_names(members: list[str], ensemble: int = 1) -> dict[str, tuple[str, int | None]]:
+    """The models of a run, in cohort order (every copy of the first member, then the next):
+    ``<member>.<k>`` for k < ``ensemble`` when ``ensemble > 1``, else the member names."""
+    if ensemble <= 1:
+        return {m: (m, None) for m in members}
+    return {f"{m}.{k}": (m, k) for m in members for k in range(ensemble)}
 
 
 def _override_key(override: str) -> str:
@@ -132,6 +158,7 @@ def read_run(path: Path, sweep_dir: Path) -> Run:
         seed = cfg.get("seed")
         run.seed = int(seed) if seed is not None else None
         run.members = {str(k): dict(_plain(v)) for k, v in cfg.model.items()}
+        run.ensemble = int(cfg.get("ensemble") or 1)
     except Exception as err:  # noqa: BLE001 - a broken run is listed, not fatal
         run.state = "failed" if run.state == "completed" else run.state
         run.error = run.error or f"unreadable .hydra/config.yaml: {type(err).__name__}: {err}"

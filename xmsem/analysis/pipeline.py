@@ -27,9 +27,11 @@ CROSS_COLUMNS = (
     "run_a",
     "member_a",
     "seed_a",
+    "copy_a",
     "run_b",
     "member_b",
     "seed_b",
+    "copy_b",
 )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
+from xmsem.analysis.discovery import model_names
 from xmsem.runs.status import RunStatus
 from xmsem.snapshots import SnapshotStore
 
@@ -51,8 +52,11 @@ def write_run(
     dtype: str = "float16",
     probe_indices: torch.Tensor | None = None,
     live: bool = True,
+    ensemble: int = 1,
 ) -> Path:
-    """One fake run folder (see the module doc)."""
+    """One fake run folder (see the module doc). With ``ensemble=K > 1`` every member has K
+    copies ``<member>.<k>``, each a model with its own results, logs and snapshots; ``reps`` is
+    then called with the model name."""
     run_dir = Path(run_dir)
     overrides = list(overrides if overrides is not None else [f"seed={seed}"])
     layers = [f"h{i + 1}" for i in range(len(widths))]
@@ -64,9 +68,11 @@ def write_run(
         "data": {"name": dataset},
         "model": model,
         "seed": seed,
+        "ensemble": ensemble,
         "name": "fake",
         "paths": {"root_dir": "${hydra:runtime.cwd}"},
     }
+    members = list(model_names(list(members), ensemble))
     (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
     OmegaConf.save(OmegaConf.create(cfg), run_dir / ".hydra" / "config.yaml")
     OmegaConf.save(OmegaConf.create(overrides), run_dir / ".hydra" / "overrides.yaml")
