@@ -204,7 +204,7 @@ def _die(message: str) -> None:
 
 def cli(argv: list[str] | None = None) -> None:
     """Command-line entry: check group choices first (one-line errors), then hand over to Hydra."""
-    from xmsem.cli_checks import check_group_overrides
+    from xmsem.cli.checks import check_group_overrides
 
     argv = sys.argv[1:] if argv is None else argv
     problem = check_group_overrides(argv, CONF_DIR)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CONF_DIR, ROOT, compose_cfg
-from xmsem.cli_checks import check_group_overrides
+from xmsem.cli.checks import check_group_overrides
 from xmsem.config import ConfigError, validate
 from xmsem.lit.representations import validate_representation_config
 

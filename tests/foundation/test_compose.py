@@ -71,7 +71,7 @@ def test_run_folder_names_are_deterministic_and_bounded() -> None:
 
 
 def test_validate_command_checks_every_experiment(capsys) -> None:
-    from xmsem.validate import main
+    from xmsem.cli.validate import main
 
     assert main([]) == 0
     lines = capsys.readouterr().out.splitlines()
