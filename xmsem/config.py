@@ -18,8 +18,6 @@ from omegaconf.errors import OmegaConfBaseException
 
 from xmsem.snapshots.measure import MeasureSettings
 
-_MEASURE = MeasureSettings()
-
 
 class ConfigError(ValueError):
     """A bad configuration value; the message is one line naming the key and what is valid."""
@@ -66,23 +64,16 @@ class Optim:
 
 
 @dataclass
-class Representations:
+class Representations(MeasureSettings):
     """Schema of ``callbacks.representations`` (snapshots + live alignment); see conf/callbacks.
-    The measurement defaults are those of :class:`xmsem.snapshots.MeasureSettings`."""
+    The measurement keys and their defaults are those of :class:`MeasureSettings` (inherited,
+    so they exist in one place); these are the callback's own."""
 
     enabled: bool = True
     epochs: list[int] | None = None
     layers: list[str] | None = None
-    metrics: list[str] = field(default_factory=lambda: list(_MEASURE.metrics))
     probe_size: int | None = None
     storage_dtype: str = "float16"
-    subspace_k: int = _MEASURE.subspace_k
-    rbf_threshold: float = _MEASURE.rbf_threshold
-    rbf_max_n: int = _MEASURE.rbf_max_n
-    probe_l2: float = _MEASURE.probe_l2
-    probe_max_iter: int = _MEASURE.probe_max_iter
-    probe_tol: float = _MEASURE.probe_tol
-    transfer_map: str = _MEASURE.transfer_map
     layer_cka: bool = True
     drift: bool = True
     latent_r2: bool = True

@@ -4,7 +4,7 @@ Why not joblib: it reuses worker processes (CUDA reads CUDA_VISIBLE_DEVICES once
 hands jobs out dynamically (``job.num % n_gpus`` does not give one job per GPU). Here every job is
 ``<python> -m <module> <job overrides> hydra.mode=RUN hydra.run.dir=<job dir>`` in its own
 process with ``CUDA_VISIBLE_DEVICES=<gpu>``; a pool of ``gpus x jobs_per_gpu`` slots is handed
-out as jobs finish (``xmsem.gpus``). The job dir is computed exactly as Hydra's basic launcher
+out as jobs finish (``xmsem.launch.gpus``). The job dir is computed exactly as Hydra's basic launcher
 computes it (``hydra.sweep.dir``/``hydra.sweep.subdir`` of the job's sweep config), so switching
 launchers never moves a run. Each job's stdout+stderr go to ``<job dir>/launcher.log``.
 """
@@ -29,7 +29,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from xmsem.gpus import (
+from xmsem.launch.gpus import (
     GpuConfigError,
     JobResult,
     Slot,

@@ -1,4 +1,4 @@
-"""The GPU-slot logic of ``launcher=local_gpus`` (xmsem.gpus): parsing, slots, scheduling."""
+"""The GPU-slot logic of ``launcher=local_gpus`` (xmsem.launch.gpus): parsing, slots, scheduling."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from xmsem.gpus import (
+from xmsem.launch.gpus import (
     GpuConfigError,
     Slot,
     build_slots,

@@ -10,7 +10,16 @@ from .latent import latent_r2
 from .maps import AffineMap, fit_map, fit_map_both
 from .prepared import Prepared, linear_cka_prepared, prepare, subspace_overlap_prepared
 from .probe import LinearProbe, ProbeTransfer, fit_probe, probe_transfer
-from .registry import INVARIANCES, METRICS, MetricSpec, get_metric
+from .registry import (
+    INVARIANCES,
+    METRICS,
+    QUANTITIES,
+    MetricSpec,
+    Quantity,
+    get_metric,
+    order,
+    quantity,
+)
 from .spectral import knn_graph_laplacian_eigs, spectral_alignment
 from .stitch import Stitch, linear_stitch, lipschitz_bound
 from .streaming import MinibatchCKA, StreamingLinearCKA
@@ -27,6 +36,10 @@ __all__ = [
     "INVARIANCES",
     "LinearProbe",
     "METRICS",
+    "QUANTITIES",
+    "Quantity",
+    "order",
+    "quantity",
     "MetricSpec",
     "MinibatchCKA",
     "ProbeTransfer",

@@ -1,4 +1,5 @@
-"""Registry of alignment metrics: each by name, with its kind and claimed invariances.
+"""Registry of alignment metrics: the one source of a metric's function, parameters, fast path,
+claimed invariances and the labels that reports and figures print.
 
 ``inputs`` says how a metric is called:
 
@@ -14,11 +15,27 @@ representation is transformed by an orthogonal map (x -> x Q), an isotropic scal
 a generic transformation where not. For the other kinds the flags describe the default
 configuration and refer to transforming the *source* member (B for probe transfer with the
 orthogonal map, A for stitching).
+
+``params`` maps a keyword of ``fn`` to the name of a measurement setting
+(:class:`xmsem.snapshots.measure.MeasureSettings`, the ``callbacks.representations`` keys), so a
+metric's research choices are config values; ``max_n`` names the setting that caps the number of
+probe examples (the n x n kernel of RBF CKA). ``prepared`` is the optional fast path on
+:class:`~xmsem.alignment.prepared.Prepared` representations, ``prepared(px, py, params, shared)``
+where ``shared`` is a dict private to one pair of representations: metrics that come from the
+same cross product store it there (``shared["frob2"] = ||X^T Y||_F^2``, which the cross-run
+analysis fills from one batched product).
+
+Every number a row can hold (``metric`` column of ``alignment.csv``) has a :class:`Quantity`:
+its human label, what A and B mean in it (``direction``), its range and whether higher means more
+aligned. :func:`quantity` resolves row names, including ``seed_<name>`` (cross-run seed vs seed)
+and ``<name>_band<i>`` (spectral bands).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -26,21 +43,62 @@ from typing import Any
 from torch import Tensor
 
 from .cka import linear_cka, rbf_cka
+from .prepared import Prepared, linear_cka_prepared, subspace_overlap_prepared
 from .probe import probe_transfer
 from .spectral import spectral_alignment
 from .stitch import linear_stitch
 from .subspace import cca_r2, procrustes_distance, subspace_overlap
 
-__all__ = ["INVARIANCES", "MetricSpec", "METRICS", "get_metric"]
+__all__ = [
+    "INVARIANCES",
+    "METRICS",
+    "QUANTITIES",
+    "MetricSpec",
+    "Quantity",
+    "get_metric",
+    "order",
+    "quantity",
+    "register",
+]
 
 INVARIANCES = frozenset({"orthogonal", "isotropic_scale", "translation", "invertible_linear"})
 _KINDS = ("similarity", "distance")
 _INPUTS = ("reps", "probe", "stitch", "spectral")
+CROSS_PREFIX = "seed_"
+SYMMETRIC = "symmetric in A and B"
 
 
 @dataclass(frozen=True)
+class Quantity:
+    """Labels of one number in the alignment rows (reports, figures, terminal, wandb).
+
+    ``higher_is_aligned``: True when a larger value means the two representations agree more,
+    False when less (a distance, a penalty), None for numbers that are not an alignment."""
+
+    name: str
+    label: str
+    direction: str = ""
+    bounds: tuple[float, float] = (0.0, 1.0)
+    higher_is_aligned: bool | None = True
+    headline: bool = True  # shown in the report's tables and the figures
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether A and B play the same role (one value per pair, not one per direction)."""
+        return self.direction == SYMMETRIC
+
+    def axis_label(self) -> str:
+        """The y-axis label of a figure: the label plus which way is more aligned."""
+        if self.higher_is_aligned is None:
+            return self.label
+        return f"{self.label} ({'higher' if self.higher_is_aligned else 'lower'} = more aligned)"
+
+
+@dataclass(frozen=True, eq=False)
 class MetricSpec:
-    """One registered metric. ``bounds``: the value range (debiased CKA can be negative)."""
+    """One registered metric (module doc). ``bounds``: the value range (debiased CKA can be
+    negative). ``label`` / ``direction`` / ``higher_is_aligned`` describe the metric's own row
+    name; ``outputs`` lists further row names it produces (e.g. ``transfer_ratio``)."""
 
     name: str
     kind: str
@@ -49,6 +107,12 @@ class MetricSpec:
     fn: Callable[..., Any]
     doc: str
     bounds: tuple[float, float] = field(default=(0.0, 1.0))
+    label: str = ""
+    direction: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)
+    max_n: str | None = None
+    prepared: Callable[[Prepared, Prepared, Mapping[str, Any], dict], Any] | None = None
+    outputs: tuple[Quantity, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -58,6 +122,70 @@ class MetricSpec:
         if not self.invariances <= INVARIANCES:
             bad = sorted(self.invariances - INVARIANCES)
             raise ValueError(f"unknown invariances {bad}; valid: {sorted(INVARIANCES)}")
+        if not self.label:
+            object.__setattr__(self, "label", self.name.replace("_", " "))
+        if not self.direction and self.inputs == "reps":  # most are; say so when not
+            object.__setattr__(self, "direction", SYMMETRIC)
+
+    @property
+    def quantity(self) -> Quantity:
+        """Labels of the row named after the metric itself."""
+        return Quantity(self.name, self.label, self.direction, self.bounds,
+                        self.kind == "similarity")  # fmt: skip
+
+    def kwargs(self, settings: Any) -> dict[str, Any]:
+        """``fn``'s keyword arguments read from ``settings`` (an object with the setting names
+        as attributes, e.g. MeasureSettings)."""
+        return {kw: getattr(settings, key) for kw, key in self.params.items()}
+
+    def limit(self, settings: Any) -> int | None:
+        """How many probe examples the metric uses (None: all)."""
+        return None if self.max_n is None else int(getattr(settings, self.max_n))
+
+    def setting_key(self, settings: Any) -> str:
+        """The parameters as one string (cache keys: a changed parameter is a new value)."""
+        parts = [f"{kw}={v}" for kw, v in sorted(self.kwargs(settings).items())]
+        if self.max_n is not None:
+            parts.append(f"n={self.limit(settings)}")
+        return ",".join(parts)
+
+    def compute(self, x: Tensor, y: Tensor, settings: Any) -> float:
+        """A "reps" metric on two representations with the parameters of ``settings``."""
+        if self.inputs != "reps":
+            raise ValueError(f"metric {self.name!r} needs {self.inputs}, not two representations")
+        m = self.limit(settings)
+        if m is not None:  # the probe set is a fixed permutation: its first m are a random subset
+            x, y = x[:m], y[:m]
+        return float(self.fn(x, y, **self.kwargs(settings)))
+
+    def compute_prepared(
+        self, px: Prepared, py: Prepared, settings: Any, shared: dict | None = None
+    ) -> float:
+        """The fast path on prepared representations (requires ``prepared``)."""
+        if self.prepared is None:
+            raise ValueError(f"metric {self.name!r} has no prepared fast path")
+        shared = {} if shared is None else shared
+        return float(self.prepared(px, py, self.kwargs(settings), shared))
+
+
+# --------------------------------------------------------------------------- fast paths
+def _linear_cka_pair(px: Prepared, py: Prepared, shared: dict) -> tuple[Tensor, Tensor]:
+    """(biased, debiased) from one cross product, memoised in ``shared`` for this pair."""
+    if "linear_cka_pair" not in shared:
+        shared["linear_cka_pair"] = linear_cka_prepared(px, py, frob2=shared.get("frob2"))
+    return shared["linear_cka_pair"]
+
+
+def _linear_cka_fast(px: Prepared, py: Prepared, params: Mapping, shared: dict) -> Tensor:
+    return _linear_cka_pair(px, py, shared)[0]
+
+
+def _linear_cka_debiased_fast(px: Prepared, py: Prepared, params: Mapping, shared: dict) -> Tensor:
+    return _linear_cka_pair(px, py, shared)[1]
+
+
+def _subspace_fast(px: Prepared, py: Prepared, params: Mapping, shared: dict) -> Tensor:
+    return subspace_overlap_prepared(px, py, params["k"])
 
 
 def subspace_overlap_value(x: Tensor, y: Tensor, k: int = 10) -> Tensor:
@@ -65,97 +193,128 @@ def subspace_overlap_value(x: Tensor, y: Tensor, k: int = 10) -> Tensor:
     return subspace_overlap(x, y, k).mean_cos2
 
 
+# --------------------------------------------------------------------------- the registry
 _SIM = frozenset({"orthogonal", "isotropic_scale", "translation"})
 
-METRICS: dict[str, MetricSpec] = {
-    s.name: s
-    for s in (
-        MetricSpec(
-            "linear_cka",
-            "similarity",
-            _SIM,
-            "reps",
-            linear_cka,
-            "Linear CKA, biased HSIC (Kornblith et al. 2019).",
-        ),
-        MetricSpec(
-            "linear_cka_debiased",
-            "similarity",
-            _SIM,
-            "reps",
-            partial(linear_cka, debiased=True),
-            "Linear CKA with unbiased HSIC (Song et al. 2012); range [-1, 1].",
-            (-1.0, 1.0),
-        ),
-        MetricSpec(
-            "rbf_cka",
-            "similarity",
-            _SIM,
-            "reps",
-            rbf_cka,
-            "RBF CKA, sigma = threshold * sqrt(median sq. distance) (Kornblith 2019).",
-        ),
-        MetricSpec(
-            "rbf_cka_debiased",
-            "similarity",
-            _SIM,
-            "reps",
-            partial(rbf_cka, debiased=True),
-            "RBF CKA with unbiased HSIC (Song et al. 2012); range [-1, 1].",
-            (-1.0, 1.0),
-        ),
-        MetricSpec(
-            "subspace_overlap",
-            "similarity",
-            _SIM,
-            "reps",
-            subspace_overlap_value,
-            "Mean cos^2 of principal angles between top-k left singular subspaces.",
-        ),
-        MetricSpec(
-            "cca_r2",
-            "similarity",
-            INVARIANCES,
-            "reps",
-            cca_r2,
-            "Mean squared canonical correlation R^2_CCA (Yanai 1974).",
-        ),
-        MetricSpec(
-            "procrustes",
-            "distance",
-            _SIM,
-            "reps",
-            procrustes_distance,
-            "Orthogonal Procrustes distance on normalised reps (Ding et al. 2021).",
-            (0.0, 2.0),
-        ),
-        MetricSpec(
-            "probe_transfer",
-            "similarity",
-            frozenset({"orthogonal", "translation"}),
-            "probe",
-            probe_transfer,
-            "A's linear probe on Procrustes-mapped B: transfer / self accuracy.",
-            (0.0, float("inf")),
-        ),
-        MetricSpec(
-            "stitching",
-            "similarity",
-            INVARIANCES,
-            "stitch",
-            linear_stitch,
-            "Least-squares stitch of A into B's tail (Insulla et al. 2025).",
-        ),
-        MetricSpec(
-            "spectral",
-            "similarity",
-            _SIM,
-            "spectral",
-            spectral_alignment,
-            "Alignment per kNN-Laplacian / PCA frequency band.",
-        ),
+METRICS: dict[str, MetricSpec] = {}
+
+
+def register(spec: MetricSpec) -> MetricSpec:
+    """Add ``spec`` to :data:`METRICS` (its row quantities too); returns it. A name that is
+    already registered is an error (a metric has one definition)."""
+    if spec.name in METRICS:
+        raise ValueError(f"metric {spec.name!r} is already registered")
+    METRICS[spec.name] = spec
+    for q in (spec.quantity, *spec.outputs):
+        QUANTITIES[q.name] = q
+    return spec
+
+
+def unregister(name: str) -> None:
+    """Remove a metric and its row quantities (tests that register a temporary metric)."""
+    spec = METRICS.pop(name)
+    for q in (spec.quantity, *spec.outputs):
+        QUANTITIES.pop(q.name, None)
+
+
+# Numbers that are not produced by a registered metric's own rows: per-member rows of the
+# snapshot callback and per-run training results.
+QUANTITIES: dict[str, Quantity] = {
+    q.name: q
+    for q in (
+        Quantity("probe_acc", "probe accuracy", "a linear probe on the member's own layer", (0, 1),
+                 None),
+        Quantity("layer_cka", "layer x layer linear CKA", "two layers of one member"),
+        Quantity("drift", "drift (1 - linear CKA to the previous snapshot)",
+                 "a layer against itself at the previous snapshot", (0, 1), None),
+        Quantity("latent_r2", "latent R² (linear readout of the true factors)", "", (0, 1), None),
+        Quantity("val_acc", "validation accuracy", "", (0, 1), None),
+        Quantity("test_acc", "test accuracy", "", (0, 1), None),
+        Quantity("val_best_acc", "best validation accuracy", "", (0, 1), None),
+        Quantity("best_epoch", "convergence epoch", "", (0, float("inf")), None),
     )
-}
+}  # fmt: skip
+
+for _spec in (
+    MetricSpec(
+        "linear_cka", "similarity", _SIM, "reps", linear_cka,
+        "Linear CKA, biased HSIC (Kornblith et al. 2019).",
+        label="linear CKA", direction=SYMMETRIC, prepared=_linear_cka_fast,
+    ),
+    MetricSpec(
+        "linear_cka_debiased", "similarity", _SIM, "reps", partial(linear_cka, debiased=True),
+        "Linear CKA with unbiased HSIC (Song et al. 2012); range [-1, 1].", (-1.0, 1.0),
+        label="debiased linear CKA", direction=SYMMETRIC, prepared=_linear_cka_debiased_fast,
+    ),
+    MetricSpec(
+        "rbf_cka", "similarity", _SIM, "reps", rbf_cka,
+        "RBF CKA, sigma = threshold * sqrt(median sq. distance) (Kornblith 2019).",
+        label="RBF CKA", direction=SYMMETRIC, params={"threshold": "rbf_threshold"}, max_n="rbf_max_n",
+    ),
+    MetricSpec(
+        "rbf_cka_debiased", "similarity", _SIM, "reps", partial(rbf_cka, debiased=True),
+        "RBF CKA with unbiased HSIC (Song et al. 2012); range [-1, 1].", (-1.0, 1.0),
+        label="debiased RBF CKA", direction=SYMMETRIC, params={"threshold": "rbf_threshold"},
+        max_n="rbf_max_n",
+    ),
+    MetricSpec(
+        "subspace_overlap", "similarity", _SIM, "reps", subspace_overlap_value,
+        "Mean cos^2 of principal angles between top-k left singular subspaces.",
+        label="subspace overlap (mean cos²)", direction=SYMMETRIC, params={"k": "subspace_k"},
+        prepared=_subspace_fast,
+    ),
+    MetricSpec(
+        "cca_r2", "similarity", INVARIANCES, "reps", cca_r2,
+        "Mean squared canonical correlation R^2_CCA (Yanai 1974).",
+        label="CCA R²", direction=SYMMETRIC,
+    ),
+    MetricSpec(
+        "procrustes", "distance", _SIM, "reps", procrustes_distance,
+        "Orthogonal Procrustes distance on normalised reps (Ding et al. 2021).", (0.0, 2.0),
+        label="Procrustes distance", direction=SYMMETRIC,
+    ),
+    MetricSpec(
+        "probe_transfer", "similarity", frozenset({"orthogonal", "translation"}), "probe",
+        probe_transfer, "A's linear probe on Procrustes-mapped B: transfer / self accuracy.",
+        (0.0, float("inf")), label="probe transfer",
+        params={"l2": "probe_l2", "max_iter": "probe_max_iter", "tol": "probe_tol",
+                "map": "transfer_map"},
+        outputs=(
+            Quantity("transfer_acc", "transfer accuracy",
+                     "A's probe on B's features (mapped into A)", (0.0, 1.0), headline=False),
+            Quantity("transfer_ratio", "transfer ratio (transfer / own accuracy)",
+                     "A's probe on B's features (mapped into A), over A's own probe accuracy",
+                     (0.0, float("inf"))),
+        ),
+    ),
+    MetricSpec(
+        "stitching", "similarity", INVARIANCES, "stitch", linear_stitch,
+        "Least-squares stitch of A into B's tail (Insulla et al. 2025).",
+        label="stitching",
+        outputs=(
+            Quantity("stitch_acc", "stitched accuracy",
+                     "A's layer mapped into B's and run through B's remaining layers", headline=False),
+            Quantity("stitch_penalty", "stitching penalty (own − stitched accuracy)",
+                     "B's own accuracy minus A stitched into B's tail", (-1.0, 1.0), False),
+            Quantity("stitch_loss", "stitched loss",
+                     "A stitched into B's tail: B's cross-entropy", (0.0, float("inf")), False, False),
+            Quantity("stitch_gap", "stitching gap E‖Sa − b‖²",
+                     "A's layer mapped into B's against B's own", (0.0, float("inf")), False, False),
+        ),
+    ),
+    MetricSpec(
+        "spectral", "similarity", _SIM, "spectral", spectral_alignment,
+        "Alignment per kNN-Laplacian / PCA frequency band.",
+        label="spectral alignment",
+        params={"n_bands": "spectral_bands", "k_neighbors": "spectral_k"},
+        max_n="spectral_max_n",
+        outputs=(
+            Quantity("spectral_graph", "linear CKA in kNN-graph band", SYMMETRIC),
+            Quantity("spectral_pca", "linear CKA in PCA band", SYMMETRIC),
+        ),
+    ),
+):  # fmt: skip
+    register(_spec)
 
 
 def get_metric(name: str) -> MetricSpec:
@@ -164,3 +323,40 @@ def get_metric(name: str) -> MetricSpec:
         return METRICS[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown metric {name!r}; valid: {sorted(METRICS)}") from None
+
+
+_BAND = re.compile(r"^(?P<base>.+)_band(?P<band>\d+)$")
+
+
+def quantity(name: str) -> Quantity:
+    """Labels of a row's metric name: registered names, ``seed_<name>`` (seed vs seed across
+    runs), ``<name>_band<i>`` (one spectral band); unknown names get their own name as label."""
+    if name in QUANTITIES:
+        return QUANTITIES[name]
+    if name.startswith(CROSS_PREFIX):
+        base = quantity(name.removeprefix(CROSS_PREFIX))
+        return dataclasses.replace(base, name=name, label=f"seed-vs-seed {base.label}")
+    match = _BAND.match(name)
+    if match:
+        base = quantity(match["base"])
+        return dataclasses.replace(base, name=name, label=f"{base.label} {match['band']}")
+    return Quantity(name, name.replace("_", " "), "", (float("-inf"), float("inf")), None)
+
+
+def order(names: Iterable[str]) -> list[str]:
+    """``names`` (row metric names, maybe ``seed_`` prefixed) in registry order: each metric,
+    then its outputs, then the other quantities; unknown names last, alphabetically."""
+    rank: dict[str, int] = {}
+    for spec in METRICS.values():
+        for q in (spec.quantity, *spec.outputs):
+            rank.setdefault(q.name, len(rank))
+    for name in QUANTITIES:
+        rank.setdefault(name, len(rank))
+
+    def key(name: str) -> tuple:
+        base = name.removeprefix(CROSS_PREFIX)
+        match = _BAND.match(base)
+        stem, band = (match["base"], int(match["band"])) if match else (base, -1)
+        return (rank.get(stem, len(rank)), stem, band, name)
+
+    return sorted(dict.fromkeys(names), key=key)

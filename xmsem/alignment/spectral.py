@@ -26,10 +26,13 @@ takes ~30 s there on two cores; ``torch.lobpcg`` ~14 s).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
 from ._checks import all_finite, as_matrix, centre, check_pair
+from .cka import linear_cka
 
 __all__ = ["spectral_alignment", "knn_graph_laplacian_eigs", "DENSE_MAX"]
 
@@ -133,21 +136,20 @@ def spectral_alignment(
     k_neighbors: int = 10,
     n_eigs: int = 64,
     metric: str = "linear_cka",
+    fn: Callable[[Tensor, Tensor], Tensor] = linear_cka,
 ) -> list[dict]:
     """Alignment of x (n, p) and y (n, q) per frequency band (module doc).
 
     ``inputs`` (n, D) (or (n, ...) images, flattened) are the examples the representations were
-    computed on. ``metric`` is the name of a ``"reps"`` metric in ``METRICS``. Returns one dict
+    computed on. ``fn(x, y)`` is the alignment metric compared per band (a ``"reps"`` metric of
+    the registry; linear CKA by default) and ``metric`` its name in the rows. Returns one dict
     per band and basis: ``{"basis": "graph"|"pca", "band": i, "metric", "value", "var_frac_x",
     "var_frac_y", "eigval_lo", "eigval_hi", "component_lo", "component_hi"}`` (graph rows carry the
     band's Laplacian eigenvalue range, PCA rows its 0-based component range; the other pair is
     None). PCA rows may be fewer than ``n_bands`` when the representations' rank is below it.
     """
-    from .registry import get_metric  # local import: the registry imports this module
-
-    spec = get_metric(metric)
-    if spec.inputs != "reps":
-        raise ValueError(f"metric must name a 'reps' metric, got {metric!r} ({spec.inputs})")
+    if not callable(fn):
+        raise ValueError(f"fn must be a metric function fn(x, y), got {fn!r}")
     x, y = check_pair(x, y, min_n=4)
     if inputs.shape[0] != x.shape[0]:
         raise ValueError(
@@ -171,7 +173,7 @@ def spectral_alignment(
                 "graph",
                 b,
                 metric,
-                spec.fn(ub @ cx, ub @ cy),
+                fn(ub @ cx, ub @ cy),
                 (cx * cx).sum() / tx,
                 (cy * cy).sum() / ty,
                 eig=(float(evals[idx[0]]), float(evals[idx[-1]])),
@@ -193,7 +195,7 @@ def spectral_alignment(
                 "pca",
                 b,
                 metric,
-                spec.fn(xb, yb),
+                fn(xb, yb),
                 (sx[idx] ** 2).sum() / (sx**2).sum(),
                 (sy[idx] ** 2).sum() / (sy**2).sum(),
                 comp=(int(idx[0]), int(idx[-1])),

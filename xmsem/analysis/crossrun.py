@@ -12,14 +12,17 @@ computed once. A pair then costs one ``X^T Y`` product:
   (:func:`xmsem.alignment.cka.debias_terms`, valid for centred inputs),
 * subspace overlap = mean cos^2 of the singular values of ``U_x^T U_y`` (k x k).
 
-These are the very operations of :func:`xmsem.alignment.linear_cka` (feature-space form) and
-:func:`xmsem.alignment.subspace_overlap`, so results agree to rounding. Other registered
-"reps" metrics (rbf_cka, cca_r2, procrustes, ...) are computed by the registry function on the
-first ``slow_max_n`` probe examples.
+These are the prepared fast paths of the registry (``MetricSpec.prepared``), the very operations
+of :func:`xmsem.alignment.linear_cka` (feature-space form) and
+:func:`xmsem.alignment.subspace_overlap`, so results agree to rounding; ``||X^T Y||_F^2`` comes
+from one batched product per instance. Other registered "reps" metrics (rbf_cka, cca_r2,
+procrustes, ...) are computed by the registry function on the first ``slow_max_n`` probe
+examples.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from collections.abc import Callable, Iterable
@@ -28,22 +31,24 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from xmsem.alignment import (
-    DegenerateInputWarning,
-    Prepared,
-    get_metric,
-    linear_cka_prepared,
-    prepare,
-    subspace_overlap_prepared,
-)
+from xmsem.alignment import METRICS, DegenerateInputWarning, Prepared, get_metric, prepare
+from xmsem.alignment.registry import CROSS_PREFIX
 from xmsem.analysis.cache import PairCache, snapshot_fingerprint
 from xmsem.analysis.discovery import Run
+from xmsem.snapshots.measure import MeasureSettings
 
 log = logging.getLogger(__name__)
 
-FAST_METRICS = ("linear_cka", "linear_cka_debiased", "subspace_overlap")
-DEFAULT_METRICS = FAST_METRICS
-CROSS_PREFIX = "seed_"
+FAST_METRICS = tuple(name for name, spec in METRICS.items() if spec.prepared is not None)
+DEFAULT_METRICS = ("linear_cka", "linear_cka_debiased", "subspace_overlap")
+
+
+def cross_settings(k: int | None, slow_max_n: int = 2000) -> MeasureSettings:
+    """The measurement settings of the cross-run analysis: subspace ``k``, and every metric
+    without a fast path on the first ``slow_max_n`` examples."""
+    return dataclasses.replace(
+        MeasureSettings(), subspace_k=k, rbf_max_n=slow_max_n, spectral_max_n=slow_max_n
+    )
 
 
 @dataclass(frozen=True)
@@ -74,30 +79,29 @@ class Instance:
 def pair_values(
     sx: Prepared, sy: Prepared, metrics: Iterable[str], k: int | None, hxy: Tensor | None = None
 ) -> dict[str, float]:
-    """The fast metrics between two prepared instances (NaN for degenerate input); ``hxy`` =
-    ``||X^T Y||_F^2`` when already computed."""
-    metrics = list(metrics)
+    """The metrics with a prepared fast path between two prepared instances (NaN for degenerate
+    input); ``hxy`` = ``||X^T Y||_F^2`` when already computed."""
+    settings = cross_settings(k)
+    shared = {} if hxy is None else {"frob2": hxy}
     out: dict[str, float] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateInputWarning)
-        if "linear_cka" in metrics or "linear_cka_debiased" in metrics:
-            biased, debiased = linear_cka_prepared(sx, sy, frob2=hxy)
-            out["linear_cka"], out["linear_cka_debiased"] = float(biased), float(debiased)
-        if "subspace_overlap" in metrics:
-            usable = k is not None and 1 <= k <= min(sx.n - 1, sx.xc.shape[1], sy.xc.shape[1])
-            value = subspace_overlap_prepared(sx, sy, k) if usable else float("nan")
-            out["subspace_overlap"] = float(value)
-    return {m: out[m] for m in metrics if m in out}
+        for name in metrics:
+            spec = get_metric(name)
+            if spec.prepared is None:
+                continue
+            out[name] = spec.compute_prepared(sx, sy, settings, shared)
+    return out
 
 
-def slow_value(name: str, x: Tensor, y: Tensor) -> float:
+def slow_value(name: str, x: Tensor, y: Tensor, settings: MeasureSettings | None = None) -> float:
     """A registered "reps" metric that has no fast path, called directly."""
     spec = get_metric(name)
     if spec.inputs != "reps":
         raise ValueError(f"metric {name!r} needs more than two representations; not cross-run")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateInputWarning)
-        return float(spec.fn(x, y))
+        return spec.compute(x, y, settings or MeasureSettings())
 
 
 def check_metrics(metrics: Iterable[str]) -> tuple[str, ...]:
@@ -201,8 +205,10 @@ def cross_run_alignment(
         for epoch in sorted(set(av) & set(bv)):
             for layer in sorted(av[epoch] & bv[epoch]):
                 units.setdefault((epoch, layer), []).append((arch, a, b))
+    settings = cross_settings(k, slow_max_n)
     params = {
-        m: (f"k={k}" if m == "subspace_overlap" else "" if m in FAST_METRICS else f"n={slow_max_n}")
+        m: get_metric(m).setting_key(settings)
+        + ("" if get_metric(m).prepared else f";n={slow_max_n}")
         for m in metrics
     }
     for (epoch, layer), pairs in sorted(units.items()):
@@ -331,7 +337,8 @@ class _Block:
         k: int,
         slow_max_n: int,
     ) -> list[dict[str, float]]:
-        fast = [m for m in metrics if m in FAST_METRICS]
+        fast = [m for m in metrics if get_metric(m).prepared is not None]
+        settings = cross_settings(k, slow_max_n)
         need = "linear_cka" in fast or "linear_cka_debiased" in fast
         frobs = self.frob2(pairs) if need else [None] * len(pairs)
         out = []
@@ -339,11 +346,11 @@ class _Block:
             sa, sb = self.stats[a], self.stats[b]
             values = pair_values(sa, sb, fast, k, hxy=hxy)
             for m in metrics:
-                if m not in FAST_METRICS:
+                if m not in fast:
                     values[m] = (
                         float("nan")
                         if sa.degenerate or sb.degenerate
-                        else slow_value(m, sa.xc[:slow_max_n], sb.xc[:slow_max_n])
+                        else slow_value(m, sa.xc[:slow_max_n], sb.xc[:slow_max_n], settings)
                     )
             out.append(values)
         return out

@@ -8,18 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from xmsem.alignment import quantity
 from xmsem.analysis.aggregate import layer_order
-from xmsem.plots import heatmap_figure, plt, save_figure
-
-EPOCH_METRICS_LIVE = (
-    "linear_cka",
-    "linear_cka_debiased",
-    "rbf_cka",
-    "subspace_overlap",
-    "transfer_ratio",
-    "stitch_penalty",
-)
-EPOCH_METRICS_CROSS = ("seed_linear_cka", "seed_linear_cka_debiased", "seed_subspace_overlap")
+from xmsem.analysis.plots import heatmap_figure, plt, save_figure
+from xmsem.analysis.report import headline
 
 
 def _safe(name: str) -> str:
@@ -44,19 +36,18 @@ def _band_plot(ax, series: dict[str, list[dict]], x_key: str = "epoch") -> None:
 def metric_vs_epoch(summary: list[dict], out: Path) -> list[Path]:
     """One figure per (dataset, arch, metric): a line per layer with its CI band."""
     paths = []
-    wanted = {("live", m) for m in EPOCH_METRICS_LIVE} | {
-        ("cross_run", m) for m in EPOCH_METRICS_CROSS
-    }
     groups: dict[tuple, dict[str, list[dict]]] = {}
     for r in summary:
-        if (r["source"], r["metric"]) in wanted and r["epoch"] is not None and r["layer"]:
+        wanted = r["source"] == "cross_run" or (r["source"] == "live" and "~" in r["arch"])
+        if wanted and headline(r["metric"]) and r["epoch"] is not None and r["layer"]:
             key = (r["dataset"], r["arch"], r["metric"])
             groups.setdefault(key, {}).setdefault(r["layer"], []).append(r)
     for (ds, arch, metric), series in sorted(groups.items()):
         fig, ax = plt.subplots(figsize=(5, 3.5))
         ordered = dict(sorted(series.items(), key=lambda kv: layer_order(kv[0])))
         _band_plot(ax, ordered)
-        ax.set(xlabel="epoch", ylabel=metric, title=f"{ds}: {metric} — {arch}")
+        q = quantity(metric)
+        ax.set(xlabel="epoch", ylabel=q.axis_label(), title=f"{ds}: {q.label} — {arch}")
         ax.title.set_fontsize(9)
         fig.tight_layout()
         paths.append(save_figure(fig, out / f"{_safe(ds)}__{_safe(metric)}__{_safe(arch)}.png"))

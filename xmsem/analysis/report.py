@@ -6,17 +6,16 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from xmsem.alignment import order, quantity
+from xmsem.alignment.registry import CROSS_PREFIX
 from xmsem.analysis.aggregate import layer_order
 from xmsem.analysis.discovery import Run
 
-PAIR_METRICS = (
-    "linear_cka",
-    "linear_cka_debiased",
-    "subspace_overlap",
-    "transfer_ratio",
-    "stitch_penalty",
-)
-CROSS_METRICS = ("seed_linear_cka", "seed_linear_cka_debiased", "seed_subspace_overlap")
+
+def headline(metric: str) -> bool:
+    """An alignment number the report tabulates (labels and selection from the registry)."""
+    q = quantity(metric)
+    return q.headline and q.higher_is_aligned is not None
 
 
 def num(value: float | None) -> str:
@@ -163,13 +162,12 @@ def _dataset_sections(idx: _Index, ds: str, types: Mapping[str, str], k: int) ->
             ],
             rows,
         )
-    live_pairs = sorted(
-        {
-            r["arch"]
-            for r in idx.select(dataset=ds, source="live")
-            if _pair(r["arch"]) and r["metric"] in PAIR_METRICS
-        }
-    )
+    live = [
+        r
+        for r in idx.select(dataset=ds, source="live")
+        if _pair(r["arch"]) and headline(r["metric"])
+    ]
+    live_pairs = sorted({r["arch"] for r in live})
     canonical = list(
         dict.fromkeys(
             a
@@ -180,43 +178,27 @@ def _dataset_sections(idx: _Index, ds: str, types: Mapping[str, str], k: int) ->
     for pair in canonical:
         a, b = _pair(pair)
         rev = f"{b}~{a}"
-        cols = [
-            ("linear_cka", pair),
-            ("linear_cka_debiased", pair),
-            ("subspace_overlap", pair),
-            ("transfer_ratio", pair),
-            ("transfer_ratio", rev),
-            ("stitch_penalty", pair),
-            ("stitch_penalty", rev),
-        ]
+        mine = [r for r in live if r["arch"] in (pair, rev)]
+        header = ["epoch", "layer"]
+        cols: list[tuple[str, str]] = []
+        notes = []
+        for m in order(r["metric"] for r in mine):
+            q = quantity(m)
+            if q.symmetric:
+                cols.append((m, pair))
+                header.append(q.label)
+            else:
+                cols += [(m, pair), (m, rev)]
+                header += [f"{q.label} {a}→{b}", f"{q.label} {b}→{a}"]
+                notes.append(f"{q.label} `A→B`: {q.direction}.")
         keys = sorted(
-            {
-                (r["epoch"], r["layer"])
-                for r in idx.rows
-                if r["dataset"] == ds
-                and r["arch"] in (pair, rev)
-                and r["metric"] in PAIR_METRICS
-                and r["source"] == "live"
-            },
+            {(r["epoch"], r["layer"]) for r in mine},
             key=lambda t: (t[0], layer_order(t[1] or "")),
         )
         lines += [
             f"### Same-seed alignment `{a}` vs `{b}` (live, per run, mean ± std over seeds)",
             "",
-            "transfer ratio / stitching penalty `A→B`: A's probe on mapped B (ratio to "
-            "A's own accuracy) / A stitched into B's tail (B's accuracy minus stitched).",
-            "",
-        ]
-        header = [
-            "epoch",
-            "layer",
-            "linear CKA",
-            "debiased CKA",
-            "subspace overlap",
-            f"transfer ratio {a}→{b}",
-            f"transfer ratio {b}→{a}",
-            f"stitch penalty {a}→{b}",
-            f"stitch penalty {b}→{a}",
+            *([" ".join(notes), ""] if notes else []),
         ]
         rows = [
             [str(e), layer] + [mean_std(idx.get(ds, arch, e, layer, m, "live")) for m, arch in cols]
@@ -240,22 +222,17 @@ def _dataset_sections(idx: _Index, ds: str, types: Mapping[str, str], k: int) ->
                 {(r["epoch"], r["layer"]) for r in cross if r["arch"] == arch},
                 key=lambda t: (t[0], layer_order(t[1] or "")),
             )
+            metrics = order(r["metric"] for r in cross if r["arch"] == arch)
             rows = []
             for e, layer in keys:
-                cells = [idx.get(ds, arch, e, layer, m, "cross_run") for m in CROSS_METRICS]
+                cells = [idx.get(ds, arch, e, layer, m, "cross_run") for m in metrics]
                 n = next((c["n"] for c in cells if c), 0)
                 rows.append([str(e), layer, str(n)] + [mean_std(c) for c in cells] + [ci(cells[0])])
             lines += [f"#### `{arch}`", ""]
             lines += table(
-                [
-                    "epoch",
-                    "layer",
-                    "pairs",
-                    "seed linear CKA",
-                    "seed debiased CKA",
-                    "seed subspace overlap",
-                    "linear CKA 95% CI",
-                ],
+                ["epoch", "layer", "pairs"]
+                + [quantity(m).label for m in metrics]
+                + [f"{quantity(metrics[0]).label} 95% CI"],
                 rows,
             )
         lines += _stability(idx, ds, cross, types)
@@ -269,7 +246,9 @@ def types_rank(arch: str, types: Mapping[str, str]) -> bool:
 
 
 def _stability(idx: _Index, ds: str, cross: list[dict], types: Mapping[str, str]) -> list[str]:
-    within = [r for r in cross if not _pair(r["arch"]) and r["metric"] == "seed_linear_cka"]
+    within = [
+        r for r in cross if not _pair(r["arch"]) and r["metric"] == CROSS_PREFIX + "linear_cka"
+    ]
     if not within:
         return []
     last = max(r["epoch"] for r in within)

@@ -9,7 +9,6 @@ of the checkpoint (``state_dict``), so a resumed run never snapshots an epoch tw
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -115,12 +114,6 @@ def validate_representation_config(cfg: DictConfig) -> None:
         raise ConfigError(f"{key}.subspace_k={rep.subspace_k} exceeds probe_size={rep.probe_size}")
 
 
-def measure_settings(rep: DictConfig) -> MeasureSettings:
-    """The measurement settings of a validated ``callbacks.representations`` node."""
-    names = [f.name for f in dataclasses.fields(MeasureSettings) if f.name in rep]
-    return MeasureSettings(**{n: tuple(rep[n]) if n == "metrics" else rep[n] for n in names})
-
-
 def representation_settings(cfg: DictConfig) -> DictConfig | None:
     """The schema-checked ``callbacks.representations`` node, or None when absent or disabled."""
     node = (cfg.get("callbacks") or {}).get("representations")
@@ -144,7 +137,7 @@ def build_representation_callback(cfg: DictConfig, run_dir: Path, datamodule, co
         epochs=snapshot_epochs(rep.epochs, int(cfg.trainer.max_epochs)),
         layers=layers,
         primary=primary,
-        settings=measure_settings(rep),
+        settings=MeasureSettings.of(rep),
         probe_size=rep.probe_size,
         storage_dtype=rep.storage_dtype,
         layer_cka=rep.layer_cka,
@@ -340,7 +333,8 @@ def log_heatmaps(
     wandb_loggers = [lg for lg in trainer.loggers if type(lg).__name__ == "WandbLogger"]
     if not wandb_loggers:
         return
-    from xmsem.plots import heatmap_image, layer_matrix, member_matrix
+    from xmsem.analysis.plots import heatmap_image
+    from xmsem.snapshots.table import layer_matrix, member_matrix
 
     images = {}
     for member in members:

@@ -14,7 +14,8 @@ comparison pays only for what is new to it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from torch import Tensor
 
@@ -32,14 +33,17 @@ DEFAULT_METRICS = (
     "probe_transfer",
     "stitching",
 )
-_PREPARED = ("linear_cka", "linear_cka_debiased", "subspace_overlap")  # served by RepCache
 
 
-@dataclass(frozen=True)
+@dataclass
 class MeasureSettings:
-    """Research choices of the alignment measurements (documented defaults, see conf/callbacks)."""
+    """Research choices of the alignment measurements: the one schema of these settings.
 
-    metrics: tuple[str, ...] = DEFAULT_METRICS
+    ``xmsem.config.Representations`` (the ``callbacks.representations`` schema) extends it, and
+    ``conf/callbacks/default.yaml`` lists the same keys with the same defaults (a test checks
+    both). A registered metric names the settings it reads in ``MetricSpec.params``."""
+
+    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
     subspace_k: int = 10
     rbf_threshold: float = 1.0
     rbf_max_n: int = 1000
@@ -50,6 +54,13 @@ class MeasureSettings:
     spectral_bands: int = 4
     spectral_k: int = 10
     spectral_max_n: int = 2000
+
+    @classmethod
+    def of(cls, node: Any) -> MeasureSettings:
+        """The measurement settings in ``node`` (a mapping or config with these keys and maybe
+        others, e.g. a validated ``callbacks.representations``)."""
+        names = [f.name for f in fields(cls) if f.name in node]
+        return cls(**{n: list(node[n]) if n == "metrics" else node[n] for n in names})
 
 
 class RepCache:
@@ -95,30 +106,21 @@ def rep_metrics(
 ) -> dict[str, float]:  # fmt: skip
     """Every registered representation-only (``inputs == "reps"``) metric of ``s.metrics``.
 
-    Linear CKA (both estimators) and subspace overlap come from prepared representations when
-    a cache and keys are given (same values, less work)."""
+    Metrics with a prepared fast path (linear CKA, both estimators from one cross product, and
+    subspace overlap) use the cache's prepared representations when a cache and keys are given
+    (same values, less work)."""
     out: dict[str, float] = {}
-    wanted = [m for m in s.metrics if m in al.METRICS and al.METRICS[m].inputs == "reps"]
-    if cache is not None and kx is not None and ky is not None:
-        px, py = cache.prepared(kx, x), cache.prepared(ky, y)
-        if "linear_cka" in wanted or "linear_cka_debiased" in wanted:
-            biased, debiased = al.linear_cka_prepared(px, py)
-            out["linear_cka"], out["linear_cka_debiased"] = float(biased), float(debiased)
-        if "subspace_overlap" in wanted:
-            out["subspace_overlap"] = float(al.subspace_overlap_prepared(px, py, s.subspace_k))
-        out = {m: v for m, v in out.items() if m in wanted}
-    for name in wanted:
-        if name in out:
+    fast = cache is not None and kx is not None and ky is not None
+    shared: dict = {}  # per-pair work shared between metrics (the X^T Y product)
+    for name in s.metrics:
+        spec = al.METRICS.get(name)
+        if spec is None or spec.inputs != "reps":
             continue
-        spec = al.METRICS[name]
-        if name.startswith("rbf_"):  # the n x n kernel: on the first rbf_max_n probe examples,
-            m = min(len(x), s.rbf_max_n)  # a random subset since the probe set is a permutation
-            value = spec.fn(x[:m], y[:m], threshold=s.rbf_threshold)
-        elif name == "subspace_overlap":
-            value = spec.fn(x, y, k=s.subspace_k)
+        if fast and spec.prepared is not None:
+            px, py = cache.prepared(kx, x), cache.prepared(ky, y)
+            out[name] = spec.compute_prepared(px, py, s, shared)
         else:
-            value = spec.fn(x, y)
-        out[name] = float(value)
+            out[name] = spec.compute(x, y, s)
     return out
 
 
@@ -166,10 +168,9 @@ def pair_rows(
                 rows.append(_row(m1, m2, l1, l2, "transfer_acc", res.transfer_acc))
                 rows.append(_row(m1, m2, l1, l2, "transfer_ratio", res.ratio))
         if "spectral" in s.metrics and inputs is not None:
-            m = min(len(x), s.spectral_max_n)
-            table = al.spectral_alignment(
-                inputs[:m], x[:m], y[:m], n_bands=s.spectral_bands, k_neighbors=s.spectral_k
-            )
+            spec = al.METRICS["spectral"]
+            m = spec.limit(s)
+            table = spec.fn(inputs[:m], x[:m], y[:m], **spec.kwargs(s))
             for entry in table:
                 name = f"spectral_{entry['basis']}_band{entry['band']}"
                 rows.append(_row(a, b, la, lb, name, entry["value"]))

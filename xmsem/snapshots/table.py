@@ -1,12 +1,15 @@
-"""``metrics/alignment.csv``: every alignment number of a run, long format, rewritten atomically."""
+"""``metrics/alignment.csv``: every alignment number of a run, long format, rewritten atomically;
+and the layer x layer / member x member matrices read from such rows."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from xmsem.runs.atomic import atomic_write_text
 
@@ -37,3 +40,30 @@ def write_rows(run_dir: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
     writer.writerows(kept)
     writer.writerows(rows)
     return atomic_write_text(alignment_csv(run_dir), buffer.getvalue())
+
+
+def layer_matrix(rows: Iterable[Mapping], member: str) -> tuple[list[str], np.ndarray]:
+    """The symmetric layer x layer ``layer_cka`` matrix of ``member`` from alignment rows."""
+    entries = [r for r in rows if r["metric"] == "layer_cka" and r["member_a"] == member]
+    labels = sorted({r["layer_a"] for r in entries} | {r["layer_b"] for r in entries},
+                    key=lambda s: (len(s), s))  # fmt: skip
+    index = {name: i for i, name in enumerate(labels)}
+    matrix = np.full((len(labels), len(labels)), np.nan)
+    for r in entries:
+        i, j = index[r["layer_a"]], index[r["layer_b"]]
+        matrix[i, j] = matrix[j, i] = float(r["value"])
+    return labels, matrix
+
+
+def member_matrix(rows: Iterable[Mapping], members: Sequence[str], primary: Mapping[str, str],
+                  metric: str = "linear_cka") -> np.ndarray:  # fmt: skip
+    """Member x member ``metric`` at the primary layers (diagonal 1)."""
+    index = {m: i for i, m in enumerate(members)}
+    matrix = np.eye(len(members))
+    for r in rows:
+        a, b = r["member_a"], r["member_b"]
+        if r["metric"] != metric or a == b or a not in index or b not in index:
+            continue
+        if r["layer_a"] == primary.get(a) and r["layer_b"] == primary.get(b):
+            matrix[index[a], index[b]] = matrix[index[b], index[a]] = float(r["value"])
+    return matrix

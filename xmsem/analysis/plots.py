@@ -1,8 +1,8 @@
-"""Figures (matplotlib, Agg backend): heatmaps and metric-vs-epoch curves, as arrays or PNG files."""
+"""Matplotlib (Agg backend) helpers of the analysis figures: heatmaps, saving as PNG + PDF."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -10,33 +10,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-
-
-def layer_matrix(rows: Iterable[Mapping], member: str) -> tuple[list[str], np.ndarray]:
-    """The symmetric layer x layer ``layer_cka`` matrix of ``member`` from alignment rows."""
-    entries = [r for r in rows if r["metric"] == "layer_cka" and r["member_a"] == member]
-    labels = sorted({r["layer_a"] for r in entries} | {r["layer_b"] for r in entries},
-                    key=lambda s: (len(s), s))  # fmt: skip
-    index = {name: i for i, name in enumerate(labels)}
-    matrix = np.full((len(labels), len(labels)), np.nan)
-    for r in entries:
-        i, j = index[r["layer_a"]], index[r["layer_b"]]
-        matrix[i, j] = matrix[j, i] = float(r["value"])
-    return labels, matrix
-
-
-def member_matrix(rows: Iterable[Mapping], members: Sequence[str], primary: Mapping[str, str],
-                  metric: str = "linear_cka") -> np.ndarray:  # fmt: skip
-    """Member x member ``metric`` at the primary layers (diagonal 1)."""
-    index = {m: i for i, m in enumerate(members)}
-    matrix = np.eye(len(members))
-    for r in rows:
-        a, b = r["member_a"], r["member_b"]
-        if r["metric"] != metric or a == b or a not in index or b not in index:
-            continue
-        if r["layer_a"] == primary.get(a) and r["layer_b"] == primary.get(b):
-            matrix[index[a], index[b]] = matrix[index[b], index[a]] = float(r["value"])
-    return matrix
 
 
 def heatmap_figure(matrix: np.ndarray, labels: Sequence[str], title: str,

@@ -1,0 +1,1 @@
+"""Launching jobs: GPU-slot scheduling of the ``local_gpus`` launcher (``gpus``)."""
