@@ -78,6 +78,10 @@ class RepCache:
             self._prepared[key] = al.prepare(x)
         return self._prepared[key]
 
+    def add_prepared(self, key: Key, prepared: al.Prepared) -> None:
+        """Register a representation prepared elsewhere (e.g. a view into a stack of copies)."""
+        self._prepared[key] = prepared
+
     def probe(self, key: Key, x: Tensor) -> al.LinearProbe:
         """The probe fitted on the fit half of ``x`` (once per key)."""
         if key not in self._probes:

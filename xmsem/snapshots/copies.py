@@ -1,0 +1,105 @@
+"""Snapshot work over the copies of a seed ensemble (``ensemble=K``: models ``<member>.<k>``).
+
+Every copy is a model like any other, but the K copies of one member are prepared together: per
+(member, layer) the K representations are stacked and centred at once
+(:func:`xmsem.alignment.batched.prepare_stack`), and the :class:`~xmsem.snapshots.measure.RepCache`
+serves each copy's prepared representation as a view into that stack, so the pairwise and
+per-model rows (:func:`~xmsem.snapshots.measure.pair_rows`, ``member_rows``) pay nothing again.
+
+Which pairs a snapshot compares (:func:`plan_pairs`):
+
+* members of the SAME copy (``pgnn.k`` vs ``mlp.k``; with K = 1 the plain members): every
+  configured metric, probe transfer, stitching and RBF CKA included -- the paired
+  cross-architecture comparison, identical data order and copy index;
+* copies of the SAME member (``pgnn.i`` vs ``pgnn.j``, i < j: K(K-1)/2 pairs), with
+  ``seed_pairs`` on: only the cheap metrics (:data:`SEED_PAIR_METRICS`: linear CKA biased and
+  debiased, subspace overlap), all pairs from batched products (:func:`seed_pair_rows`);
+* different members of different copies are not compared live; the sweep analysis computes
+  them (different-seed baselines) from the saved snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from torch import Tensor
+
+from xmsem.alignment.batched import (
+    PreparedStack,
+    linear_cka_stack,
+    prepare_stack,
+    subspace_overlap_stack,
+)
+from xmsem.snapshots.measure import MeasureSettings, RepCache, Row, _row
+
+SEED_PAIR_METRICS = ("linear_cka", "linear_cka_debiased", "subspace_overlap")
+Split = Callable[[str], tuple[str, "int | None"]]
+
+
+def group_copies(models: Iterable[str], split: Split) -> dict[str, list[str]]:
+    """member -> its models in copy order (``pgnn`` -> [pgnn.0, pgnn.1, ...]; [pgnn] alone)."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for model in models:
+        member, copy = split(model)
+        groups.setdefault(member, []).append((copy or 0, model))
+    return {member: [m for _, m in sorted(items)] for member, items in groups.items()}
+
+
+def plan_pairs(models: list[str], split: Split) -> list[tuple[str, str]]:
+    """The (a, b) pairs of models that get every metric: different members, same copy, in the
+    order of ``models``."""
+    out = []
+    for i, a in enumerate(models):
+        for b in models[i + 1 :]:
+            (ma, ka), (mb, kb) = split(a), split(b)
+            if ma != mb and ka == kb:
+                out.append((a, b))
+    return out
+
+
+def prepare_copies(
+    reps: Mapping[str, Mapping[str, Tensor]], groups: Mapping[str, list[str]], cache: RepCache
+) -> dict[tuple[str, str], PreparedStack]:
+    """(member, layer) -> the prepared stack of its copies; registers every copy's prepared
+    representation in ``cache`` under (model, layer)."""
+    stacks: dict[tuple[str, str], PreparedStack] = {}
+    for member, models in groups.items():
+        layers = [la for la in reps[models[0]] if all(la in reps[m] for m in models)]
+        for layer in layers:
+            stack = prepare_stack([reps[m][layer] for m in models])
+            for k, model in enumerate(models):
+                cache.add_prepared((model, layer), stack.prepared(k))
+            stacks[(member, layer)] = stack
+    return stacks
+
+
+def seed_pair_rows(
+    stacks: Mapping[tuple[str, str], PreparedStack],
+    groups: Mapping[str, list[str]],
+    s: MeasureSettings,
+) -> list[Row]:
+    """Rows of every pair of copies i < j of each member at each layer: the metrics of
+    :data:`SEED_PAIR_METRICS` that ``s.metrics`` asks for (member_a = ``pgnn.i``, member_b =
+    ``pgnn.j``, layer_a = layer_b)."""
+    wanted = [m for m in SEED_PAIR_METRICS if m in s.metrics]
+    rows: list[Row] = []
+    for (member, layer), stack in stacks.items():
+        models = groups[member]
+        if len(models) < 2 or not wanted:
+            continue
+        values: dict[str, Tensor] = {}
+        if "linear_cka" in wanted or "linear_cka_debiased" in wanted:
+            values["linear_cka"], values["linear_cka_debiased"] = linear_cka_stack(stack)
+        if "subspace_overlap" in wanted:
+            k = s.subspace_k
+            usable = 1 <= k <= min(stack.n - 1, stack.xc.shape[2])
+            values["subspace_overlap"] = (
+                subspace_overlap_stack(stack, k) if usable else None  # type: ignore[assignment]
+            )
+        for i, a in enumerate(models):
+            for j in range(i + 1, len(models)):
+                for metric in wanted:
+                    matrix = values[metric]
+                    value = float("nan") if matrix is None else float(matrix[i, j])
+                    rows.append(_row(a, models[j], layer, layer, metric, value))
+    return rows
