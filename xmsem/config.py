@@ -78,6 +78,7 @@ class Representations(MeasureSettings):
     drift: bool = True
     latent_r2: bool = True
     heatmaps: bool = True
+    seed_pairs: bool = True
 
 
 @dataclass

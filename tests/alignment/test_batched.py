@@ -87,7 +87,7 @@ def test_degenerate_copy_is_nan_in_its_row_and_column_only():
     assert any(issubclass(w.category, DegenerateInputWarning) for w in caught)
     for m in (biased, debiased, overlap):
         assert math.isfinite(float(m[0, 0]))
-        assert all(math.isnan(float(m[i, j])) for i in range(3) for j in range(3) if 0 < max(i, j))
+        assert all(math.isnan(float(m[i, j])) for i in range(3) for j in range(3) if max(i, j) > 0)
 
 
 def test_low_rank_copy_gives_nan_overlap():

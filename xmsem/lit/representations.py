@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 from xmsem.alignment import prepare
 from xmsem.config import ConfigError, Representations, check_schema, to_plain
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
+from xmsem.snapshots.copies import group_copies, plan_pairs, prepare_copies, seed_pair_rows
 from xmsem.snapshots.measure import RepCache
 from xmsem.snapshots.store import STORAGE_DTYPES, stored_values
 from xmsem.snapshots.table import write_rows
@@ -144,6 +145,7 @@ def build_representation_callback(cfg: DictConfig, run_dir: Path, datamodule, co
         drift=rep.drift,
         latent_r2=rep.latent_r2,
         heatmaps=rep.heatmaps,
+        seed_pairs=rep.seed_pairs,
     )
 
 
@@ -165,11 +167,17 @@ class RepresentationCallback(L.Callback):
         drift: bool = True,
         latent_r2: bool = True,
         heatmaps: bool = True,
+        seed_pairs: bool = True,
+        split: Callable[[str], tuple[str, int | None]] | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
         self.datamodule = datamodule
         self.epochs = list(epochs)
         self.layers, self.primary = layers, primary
+        # model name -> (member, copy): the copies of one member are measured together
+        self.split = split or (lambda name: (name, None))
+        self.groups = group_copies(self.layers, self.split)
+        self.seed_pairs = seed_pairs
         self.settings = settings
         self.probe_size, self.storage_dtype = probe_size, storage_dtype
         self.layer_cka, self.drift, self.latent_r2, self.heatmaps = (
@@ -216,11 +224,20 @@ class RepresentationCallback(L.Callback):
 
     # -- work --------------------------------------------------------------------------------
     def _hidden(self, pl_module) -> dict[str, dict[str, torch.Tensor]]:
+        """{model: {layer: (n, d)}}; the copies of a member in one batched pass when the cohort
+        offers it (``hidden_copies``: {layer: (K, n, d)})."""
         reps = {}
-        for member, layers in self.layers.items():
-            hidden = pl_module.hidden(member, self.probe.x)
-            reps[member] = {layer: hidden[layer].float() for layer in layers}
-        return reps
+        batched = getattr(pl_module, "hidden_copies", None)
+        for member, models in self.groups.items():
+            if batched is not None and len(models) > 1:
+                hidden = batched(member, self.probe.x)
+                for k, model in enumerate(models):
+                    reps[model] = {layer: hidden[layer][k].float() for layer in self.layers[model]}
+                continue
+            for model in models:
+                hidden = pl_module.hidden(model, self.probe.x)
+                reps[model] = {layer: hidden[layer].float() for layer in self.layers[model]}
+        return {model: reps[model] for model in self.layers}
 
     def _tails(self, pl_module):
         def for_member(member: str):
@@ -250,18 +267,21 @@ class RepresentationCallback(L.Callback):
         reps = {m: {layer: t.double() for layer, t in layers.items()} for m, layers in reps.items()}
         cache = RepCache(labels, n_fit, s)
         names = list(self.layers)
+        # the copies of each member centred together; the cache serves views into the stacks
+        stacks = prepare_copies(reps, self.groups, cache)
         rows: list[dict[str, Any]] = []
         tails = self._tails(pl_module) if "stitching" in s.metrics else None
-        for i, a in enumerate(names):
-            for b in names[i + 1 :]:
-                shared = [la for la in self.layers[a] if la in self.layers[b]]
-                pairs = [(la, la) for la in shared]
-                if (self.primary[a], self.primary[b]) not in pairs and self.primary[a] in reps[a] \
-                        and self.primary[b] in reps[b]:  # fmt: skip
-                    pairs.append((self.primary[a], self.primary[b]))
-                stitch = [(self.primary[a], self.primary[b])] if self.primary[a] in reps[a] else []
-                rows += pair_rows(a, b, reps[a], reps[b], pairs, labels, n_fit, s, tails=tails,
-                                  stitch_layers=stitch, inputs=probe.x, cache=cache)  # fmt: skip
+        for a, b in plan_pairs(names, self.split):  # different members of the same copy
+            shared = [la for la in self.layers[a] if la in self.layers[b]]
+            pairs = [(la, la) for la in shared]
+            if (self.primary[a], self.primary[b]) not in pairs and self.primary[a] in reps[a] \
+                    and self.primary[b] in reps[b]:  # fmt: skip
+                pairs.append((self.primary[a], self.primary[b]))
+            stitch = [(self.primary[a], self.primary[b])] if self.primary[a] in reps[a] else []
+            rows += pair_rows(a, b, reps[a], reps[b], pairs, labels, n_fit, s, tails=tails,
+                              stitch_layers=stitch, inputs=probe.x, cache=cache)  # fmt: skip
+        if self.seed_pairs:  # copies of the same member: cheap metrics, all pairs batched
+            rows += seed_pair_rows(stacks, self.groups, s)
         reference = self._drift_reference(epoch) if self.drift else None
         for member in names:
             previous = None
@@ -306,7 +326,7 @@ class RepresentationCallback(L.Callback):
         self.done = sorted(set(self.done) | {epoch})
         seconds = time.perf_counter() - start
         self.seconds[epoch] = seconds
-        scalars = {scalar_name(row): row["value"] for row in rows}
+        scalars = logged_scalars(rows, self.split)
         scalars["time/representations_seconds"] = seconds
         scalars["epoch"] = epoch
         for lg in trainer.loggers:
@@ -314,6 +334,28 @@ class RepresentationCallback(L.Callback):
         if self.heatmaps:
             log_heatmaps(trainer, rows, epoch, list(self.layers), self.primary)
         log.info("snapshot epoch %d: %d rows in %.2fs", epoch, len(rows), seconds)
+
+
+def logged_scalars(
+    rows: Iterable[Mapping[str, Any]], split: Callable[[str], tuple[str, int | None]]
+) -> dict[str, float]:
+    """The scalars sent to the loggers: one per row (:func:`scalar_name`), except the rows of two
+    copies of one member (seed vs seed), which are averaged over the pairs into
+    ``seed/<metric>/<member>/<layer>`` -- 190 pairs x layers x metrics per member would swamp the
+    loggers; every pair is in ``metrics/alignment.csv``."""
+    scalars: dict[str, float] = {}
+    seeds: dict[str, list[float]] = {}
+    for row in rows:
+        a, b = row["member_a"], row["member_b"]
+        member = split(a)[0]
+        if a != b and member == split(b)[0]:
+            layer = row["layer_a"]
+            seeds.setdefault(f"seed/{row['metric']}/{member}/{layer}", []).append(row["value"])
+        else:
+            scalars[scalar_name(row)] = row["value"]
+    for name, values in seeds.items():  # NaN (a degenerate copy) propagates: it is not hidden
+        scalars[name] = sum(values) / len(values)
+    return scalars
 
 
 def scalar_name(row: Mapping[str, Any]) -> str:

@@ -12,8 +12,9 @@ Which pairs a snapshot compares (:func:`plan_pairs`):
   configured metric, probe transfer, stitching and RBF CKA included -- the paired
   cross-architecture comparison, identical data order and copy index;
 * copies of the SAME member (``pgnn.i`` vs ``pgnn.j``, i < j: K(K-1)/2 pairs), with
-  ``seed_pairs`` on: only the cheap metrics (:data:`SEED_PAIR_METRICS`: linear CKA biased and
-  debiased, subspace overlap), all pairs from batched products (:func:`seed_pair_rows`);
+  ``seed_pairs`` on: only the cheap metrics, those with a prepared fast path in the registry
+  (linear CKA biased and debiased, subspace overlap), all pairs from batched products
+  (:func:`seed_pair_rows`);
 * different members of different copies are not compared live; the sweep analysis computes
   them (different-seed baselines) from the saved snapshots.
 """
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from torch import Tensor
 
+from xmsem.alignment import METRICS
 from xmsem.alignment.batched import (
     PreparedStack,
     linear_cka_stack,
@@ -32,7 +34,7 @@ from xmsem.alignment.batched import (
 )
 from xmsem.snapshots.measure import MeasureSettings, RepCache, Row, _row
 
-SEED_PAIR_METRICS = ("linear_cka", "linear_cka_debiased", "subspace_overlap")
+BATCHED = ("linear_cka", "linear_cka_debiased", "subspace_overlap")  # all pairs at once here
 Split = Callable[[str], tuple[str, "int | None"]]
 
 
@@ -73,33 +75,41 @@ def prepare_copies(
     return stacks
 
 
+def seed_pair_metrics(s: MeasureSettings) -> list[str]:
+    """The metrics of ``s.metrics`` measured between copies: those with a prepared fast path."""
+    return [m for m in s.metrics if m in METRICS and METRICS[m].prepared is not None]
+
+
 def seed_pair_rows(
     stacks: Mapping[tuple[str, str], PreparedStack],
     groups: Mapping[str, list[str]],
     s: MeasureSettings,
 ) -> list[Row]:
-    """Rows of every pair of copies i < j of each member at each layer: the metrics of
-    :data:`SEED_PAIR_METRICS` that ``s.metrics`` asks for (member_a = ``pgnn.i``, member_b =
-    ``pgnn.j``, layer_a = layer_b)."""
-    wanted = [m for m in SEED_PAIR_METRICS if m in s.metrics]
+    """Rows of every pair of copies i < j of each member at each layer, for the metrics of
+    :func:`seed_pair_metrics` (member_a = ``pgnn.i``, member_b = ``pgnn.j``, layer_a = layer_b).
+    Linear CKA and subspace overlap come from the batched all-pairs functions; another metric
+    with a prepared fast path, pair by pair from the stack's views."""
+    wanted = seed_pair_metrics(s)
     rows: list[Row] = []
     for (member, layer), stack in stacks.items():
         models = groups[member]
         if len(models) < 2 or not wanted:
             continue
-        values: dict[str, Tensor] = {}
+        values: dict[str, Tensor | None] = {}
         if "linear_cka" in wanted or "linear_cka_debiased" in wanted:
             values["linear_cka"], values["linear_cka_debiased"] = linear_cka_stack(stack)
         if "subspace_overlap" in wanted:
             k = s.subspace_k
             usable = 1 <= k <= min(stack.n - 1, stack.xc.shape[2])
-            values["subspace_overlap"] = (
-                subspace_overlap_stack(stack, k) if usable else None  # type: ignore[assignment]
-            )
+            values["subspace_overlap"] = subspace_overlap_stack(stack, k) if usable else None
+        views = [stack.prepared(i) for i in range(len(models))]
         for i, a in enumerate(models):
             for j in range(i + 1, len(models)):
                 for metric in wanted:
-                    matrix = values[metric]
-                    value = float("nan") if matrix is None else float(matrix[i, j])
+                    if metric in BATCHED:
+                        matrix = values[metric]
+                        value = float("nan") if matrix is None else float(matrix[i, j])
+                    else:
+                        value = METRICS[metric].compute_prepared(views[i], views[j], s)
                     rows.append(_row(a, models[j], layer, layer, metric, value))
     return rows
