@@ -13,12 +13,19 @@ One place decides what degenerate input means, so every metric behaves the same 
 
 from __future__ import annotations
 
+import functools
 import warnings
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
+import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["DegenerateInputWarning", "ROUNDING_TOL"]
+__all__ = ["DegenerateInputWarning", "ROUNDING_TOL", "numpy_io"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 ROUNDING_TOL = 1e-12
 
@@ -27,10 +34,16 @@ class DegenerateInputWarning(UserWarning):
     """Emitted when a metric returns NaN because its input carries no usable signal."""
 
 
-def as_matrix(x: Tensor, name: str) -> Tensor:
-    """Return ``x`` as a 2-D float64 tensor on its own device; 1-D input becomes one column."""
+def as_matrix(x: Tensor | np.ndarray, name: str) -> Tensor:
+    """Return ``x`` as a 2-D float64 tensor on its own device; 1-D input becomes one column.
+
+    A numpy array is accepted (converted without a copy where possible, on the CPU)."""
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(np.ascontiguousarray(x)) if x.dtype != object else x
     if not isinstance(x, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor of shape (n, d), got {type(x).__name__}")
+        raise ValueError(
+            f"{name} must be a torch.Tensor or numpy array of shape (n, d), got {type(x).__name__}"
+        )
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2:
@@ -103,17 +116,19 @@ def cosine_ratio(num: Tensor, den_x: Tensor, den_y: Tensor, what: str, lo: float
     """``num / sqrt(den_x * den_y)`` with the degenerate cases and range guard of this module.
 
     ``den_x`` / ``den_y`` are self-similarities (squared norms in some inner product, so >= 0 up
-    to rounding). A non-positive one means a constant representation -> NaN + warning. The
+    to rounding). A non-positive one means a constant representation -> NaN + warning. The two
+    are never compared with each other (scale invariance). The
     result must lie in ``[lo, 1]``; rounding excursions up to ``ROUNDING_TOL`` are clamped,
     larger ones raise ``RuntimeError``.
     """
-    scale = torch.maximum(den_x.abs(), den_y.abs())
     if not bool(torch.isfinite(num) & torch.isfinite(den_x) & torch.isfinite(den_y)):
         warn_degenerate(what, "non-finite intermediate (overflow?)")
         return nan_like(num)
-    # A self-similarity that is zero or rounding-level relative to the other one: no signal.
-    tiny = 1e-24 * scale if bool(scale > 0) else scale
-    if bool(den_x <= tiny) or bool(den_y <= tiny):
+    # Each side is judged on its own: the metrics are scale invariant, so comparing one side's
+    # self-similarity with the other's (as an earlier version did) turned representations that
+    # differ in overall scale by ~1e6 into NaN. Rounding-level constancy relative to a side's own
+    # raw norm is detected upstream (``is_constant``) where the raw data are known.
+    if bool(den_x <= 0) or bool(den_y <= 0):
         warn_degenerate(what, "a representation is constant (zero self-similarity)")
         return nan_like(num)
     val = num / torch.sqrt(den_x * den_y)
@@ -159,3 +174,20 @@ def check_constant(what: str, pairs: list[tuple[Tensor, Tensor]]) -> bool:
             warn_degenerate(what, "a representation is constant (all examples identical)")
             return True
     return False
+
+
+def numpy_io(fn: Callable[P, R]) -> Callable[P, R]:
+    """Let a metric be called with numpy arrays: when any argument is a ``numpy.ndarray``, a 0-d
+    tensor result comes back as a Python ``float`` and any other tensor result as an ndarray
+    (a numpy caller asked for a number, not a torch object). Torch callers see no change."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        out = fn(*args, **kwargs)
+        if not any(isinstance(a, np.ndarray) for a in (*args, *kwargs.values())):
+            return out
+        if isinstance(out, Tensor):
+            return float(out) if out.ndim == 0 else out.detach().cpu().numpy()  # type: ignore[return-value]
+        return out
+
+    return wrapper

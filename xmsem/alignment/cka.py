@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -60,6 +61,7 @@ from ._checks import (
     cosine_ratio,
     nan_like,
     nonfinite,
+    numpy_io,
     warn_degenerate,
 )
 
@@ -74,8 +76,23 @@ def centre_gram(k: Tensor) -> Tensor:
 
 
 def hsic_unbiased(k: Tensor, l: Tensor) -> Tensor:
-    """Unbiased HSIC_1 of Song et al. (2012, eq. 5) from two n x n Gram matrices (n >= 4)."""
+    """Unbiased HSIC_1 of Song et al. (2012, eq. 5) from two n x n Gram matrices (n >= 4).
+
+    ValueError unless ``k`` and ``l`` are square, of the same size, with n >= 4 (the estimator
+    divides by (n - 1)(n - 2) and n(n - 3)).
+    """
+    for name, g in (("k", k), ("l", l)):
+        if not isinstance(g, Tensor) or g.ndim != 2 or g.shape[0] != g.shape[1]:
+            shape = tuple(g.shape) if isinstance(g, Tensor) else type(g).__name__
+            raise ValueError(f"hsic_unbiased: {name} must be a square (n, n) tensor, got {shape}")
+    if k.shape != l.shape:
+        raise ValueError(
+            f"hsic_unbiased: k and l must have the same shape, got {tuple(k.shape)} and "
+            f"{tuple(l.shape)}"
+        )
     n = k.shape[0]
+    if n < 4:
+        raise ValueError(f"hsic_unbiased needs n >= 4 examples, got n={n}")
     kt = k.clone()
     lt = l.clone()
     kt.diagonal().zero_()
@@ -137,6 +154,7 @@ def _linear_terms_gram(xc: Tensor, yc: Tensor, debiased: bool) -> tuple[Tensor, 
     return (k * l).sum(), (k * k).sum(), (l * l).sum()
 
 
+@numpy_io
 def linear_cka(
     x: Tensor,
     y: Tensor,
@@ -166,8 +184,8 @@ def linear_cka(
     if use_feature:
         # Centre in place when check_pair already made a float64 copy (saves a pass and an
         # allocation); never modify the caller's tensor.
-        xc = x.sub_(mx) if x.data_ptr() != x_in.data_ptr() else x - mx
-        yc = y.sub_(my) if y.data_ptr() != y_in.data_ptr() else y - my
+        xc = x.sub_(mx) if x.data_ptr() != _data_ptr(x_in) else x - mx
+        yc = y.sub_(my) if y.data_ptr() != _data_ptr(y_in) else y - my
         # Fast path: no extra passes over the data. Non-finite input propagates into the
         # products (checked below); ||X_c||_F^2 = tr(X_c^T X_c) and ||X||_F^2 =
         # ||X_c||_F^2 + n ||mean||^2 give the constant-representation test for free.
@@ -190,6 +208,11 @@ def linear_cka(
             return nan_like(x)
         hxy, hxx, hyy = _linear_terms_gram(xc, yc, debiased)
     return cosine_ratio(hxy, hxx, hyy, what, lo=-1.0 if debiased else 0.0)
+
+
+def _data_ptr(a: Tensor | np.ndarray) -> int:
+    """Address of the first element (a numpy array may share memory with its tensor view)."""
+    return a.data_ptr() if isinstance(a, Tensor) else a.__array_interface__["data"][0]
 
 
 def _numpy_median(v: Tensor) -> Tensor:
@@ -256,6 +279,7 @@ def rbf_gram(x: Tensor, threshold: float = 1.0) -> Tensor | None:
     return d2.div_(-2.0 * threshold**2 * med).exp_()  # in place: d2 is ours
 
 
+@numpy_io
 def rbf_cka(x: Tensor, y: Tensor, threshold: float = 1.0, debiased: bool = False) -> Tensor:
     """RBF-kernel CKA between ``x`` (n, p) and ``y`` (n, q); a 0-d float64 tensor.
 

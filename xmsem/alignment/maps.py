@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ._checks import as_matrix
+
 __all__ = ["AffineMap", "fit_affine", "fit_map", "fit_map_both", "MAP_KINDS"]
 
 MAP_KINDS = ("identity", "linear", "orthogonal", "similarity")
@@ -136,6 +138,7 @@ def _check_kind(kind: str) -> None:
 def fit_map(src: Tensor, dst: Tensor, kind: str = "orthogonal") -> AffineMap:
     """Fit a map T with ``T(src) ~ dst`` of the given kind (module doc)."""
     _check_kind(kind)
+    src, dst = as_matrix(src, "src"), as_matrix(dst, "dst")
     if kind == "identity":
         return _identity(src, dst)
     if kind == "linear":
@@ -147,6 +150,7 @@ def fit_map_both(src: Tensor, dst: Tensor, kind: str = "orthogonal") -> tuple[Af
     """``(fit_map(src, dst, kind), fit_map(dst, src, kind))``; the Procrustes kinds share one
     SVD (equal to fitting each direction to rounding)."""
     _check_kind(kind)
+    src, dst = as_matrix(src, "src"), as_matrix(dst, "dst")
     if kind == "identity":
         return _identity(src, dst), _identity(dst, src)
     if kind == "linear":

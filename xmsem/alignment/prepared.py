@@ -114,10 +114,10 @@ def linear_cka_prepared(
 def subspace_overlap_prepared(a: Prepared, b: Prepared, k: int) -> Tensor:
     """Mean cos^2 of the principal angles between the top-k left singular subspaces."""
     if not _check(a, b, "subspace_overlap"):
-        return torch.tensor(float("nan"), dtype=torch.float64)
+        return torch.tensor(float("nan"), dtype=torch.float64, device=a.xc.device)
     ua, ub = a.basis(k), b.basis(k)
     if ua is None or ub is None:
         warn_degenerate("subspace_overlap", f"a representation has numerical rank < k={k}")
-        return torch.tensor(float("nan"), dtype=torch.float64)
+        return torch.tensor(float("nan"), dtype=torch.float64, device=a.xc.device)
     cos = torch.linalg.svdvals(ua.T @ ub).clamp(0.0, 1.0)
     return (cos * cos).mean()

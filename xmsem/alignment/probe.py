@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -68,6 +69,8 @@ class LinearProbe:
 
 
 def _labels(y: Tensor, n: int, name: str) -> Tensor:
+    if isinstance(y, np.ndarray):
+        y = torch.from_numpy(np.ascontiguousarray(y))
     if not isinstance(y, Tensor) or y.ndim != 1 or y.shape[0] != n:
         shape = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
         raise ValueError(f"{name} must be a 1-D tensor of {n} class labels, got {shape}")
@@ -90,8 +93,8 @@ def fit_probe(
     """Fit the L2 multinomial logistic-regression probe of the module doc on x (n, d), y (n,).
 
     ``n_classes`` defaults to ``max(y) + 1``. L-BFGS stops when the largest entry of the gradient
-    of the (mean) loss is below ``tol`` or after ``max_iter`` iterations. Raises ValueError on non-finite features, bad
-    labels, ``l2 < 0`` or ``max_iter < 1``.
+    of the (mean) loss is at most ``tol`` or after ``max_iter`` iterations (nothing else stops
+    it). Raises ValueError on non-finite features, bad labels, ``l2 < 0`` or ``max_iter < 1``.
     """
     x = as_matrix(x, "x")
     y = _labels(y, x.shape[0], "y").to(x.device)
@@ -111,13 +114,19 @@ def fit_probe(
     z /= scale
     w = torch.zeros(x.shape[1], c, dtype=torch.float64, device=x.device)
     b = torch.zeros(c, dtype=torch.float64, device=x.device)
+    # Stop only on the documented criteria: max |grad| <= tol or max_iter iterations. LBFGS's
+    # other exits are disabled: tolerance_change=0 (a tiny loss change is not convergence -- a
+    # hard-coded 1e-10 used to stop far above tol on ill-conditioned probes) and max_eval large
+    # enough never to bind (each iteration's strong-Wolfe search takes at most 25 evaluations).
+    # A step of exactly zero still ends the loop (no progress is possible).
     opt = torch.optim.LBFGS(
         [w, b],
         lr=1.0,
         max_iter=max_iter,
+        max_eval=26 * max_iter,
         history_size=20,
         tolerance_grad=tol,
-        tolerance_change=1e-10,
+        tolerance_change=0.0,
         line_search_fn="strong_wolfe",
     )
 

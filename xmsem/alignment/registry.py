@@ -42,6 +42,7 @@ from typing import Any
 
 from torch import Tensor
 
+from ._checks import numpy_io
 from .cka import linear_cka, rbf_cka
 from .prepared import Prepared, linear_cka_prepared, subspace_overlap_prepared
 from .probe import probe_transfer
@@ -188,6 +189,7 @@ def _subspace_fast(px: Prepared, py: Prepared, params: Mapping, shared: dict) ->
     return subspace_overlap_prepared(px, py, params["k"])
 
 
+@numpy_io
 def subspace_overlap_value(x: Tensor, y: Tensor, k: int = 10) -> Tensor:
     """Mean cos^2 of the principal angles of :func:`subspace_overlap` (top-k subspaces)."""
     return subspace_overlap(x, y, k).mean_cos2

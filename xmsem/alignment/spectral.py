@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -40,8 +41,13 @@ DENSE_MAX = 1500
 
 
 def _knn_indices(z: Tensor, k: int, chunk: int = 1024) -> Tensor:
-    """(n, k) indices of the k nearest neighbours of each row of z (self excluded)."""
+    """(n, k) indices of the k nearest neighbours of each row of z (self excluded).
+
+    Distances from ``|a|^2 + |b|^2 - 2 a.b`` on *centred* rows: distances are translation
+    invariant, but the expansion is not -- with an offset of 1e7 the uncentred terms are ~1e14
+    and cancellation destroys distances of order 1 (wrong neighbours)."""
     n = z.shape[0]
+    z = z - z.mean(dim=0, keepdim=True)
     sq = (z * z).sum(dim=1)
     out = torch.empty(n, k, dtype=torch.long, device=z.device)
     for i in range(0, n, chunk):
@@ -77,7 +83,9 @@ def _cheb_lowest(
     dev = m_op.device
     block = min(n, m + max(8, m // 4))
     gen = torch.Generator(device="cpu").manual_seed(0)
-    v = torch.linalg.qr(torch.randn(n, block, generator=gen, dtype=torch.float64).to(dev)).Q
+    v = torch.linalg.qr(
+        torch.randn(n, block, generator=gen, dtype=torch.float64, device="cpu").to(dev)
+    ).Q
 
     def lap(u: Tensor) -> Tensor:
         return u - m_op @ u
@@ -107,7 +115,10 @@ def knn_graph_laplacian_eigs(
 ) -> tuple[Tensor, Tensor]:
     """Smallest ``n_eigs`` eigenvalues (ascending) and eigenvectors (n, n_eigs) of L_sym of the
     symmetrised kNN graph of ``inputs`` (n, D) (module doc)."""
-    z = as_matrix(inputs, "inputs").flatten(1) if inputs.ndim > 2 else as_matrix(inputs, "inputs")
+    if isinstance(inputs, np.ndarray):
+        inputs = torch.from_numpy(np.ascontiguousarray(inputs))
+    # images (n, C, H, W) are points of R^{CHW}
+    z = as_matrix(inputs.flatten(1) if inputs.ndim > 2 else inputs, "inputs")
     n = z.shape[0]
     if isinstance(k_neighbors, bool) or not isinstance(k_neighbors, int):
         raise ValueError(
@@ -151,6 +162,8 @@ def spectral_alignment(
     if not callable(fn):
         raise ValueError(f"fn must be a metric function fn(x, y), got {fn!r}")
     x, y = check_pair(x, y, min_n=4)
+    if isinstance(inputs, np.ndarray):
+        inputs = torch.from_numpy(np.ascontiguousarray(inputs))
     if inputs.shape[0] != x.shape[0]:
         raise ValueError(
             f"inputs must hold the same n={x.shape[0]} examples as x and y, got n={inputs.shape[0]}"
@@ -165,7 +178,7 @@ def spectral_alignment(
     rows: list[dict] = []
 
     evals, u = knn_graph_laplacian_eigs(inputs.to(x.device), k_neighbors, n_eigs)
-    for b, idx in enumerate(torch.arange(n_eigs).tensor_split(n_bands)):
+    for b, idx in enumerate(torch.arange(n_eigs, device=u.device).tensor_split(n_bands)):
         ub = u[:, idx]
         cx, cy = ub.T @ xc, ub.T @ yc
         rows.append(
@@ -187,7 +200,7 @@ def spectral_alignment(
         int((sx > max(xc.shape) * eps * sx[0]).sum()), int((sy > max(yc.shape) * eps * sy[0]).sum())
     )
     m = min(n_eigs, rank)
-    for b, idx in enumerate(torch.arange(m).tensor_split(min(n_bands, m))):
+    for b, idx in enumerate(torch.arange(m, device=xc.device).tensor_split(min(n_bands, m))):
         xb = (ux[:, idx] * sx[idx]) @ vxh[idx]
         yb = (uy[:, idx] * sy[idx]) @ vyh[idx]
         rows.append(

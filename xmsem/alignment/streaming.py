@@ -95,23 +95,29 @@ class StreamingLinearCKA:
         """Forget all accumulated data."""
         self.n = 0
         self._bad = False
+        self._shape: tuple[int, int, torch.device] | None = None
         self._s: dict[str, Tensor] = {}
 
     def update(self, x: Tensor, y: Tensor) -> None:
         """Add a batch of paired representations (rows are examples)."""
         x, y = check_pair(x, y, min_n=1)
-        if self.n:
-            sx = self._s["shift_x"]
-            if x.shape[1] != sx.shape[0] or y.shape[1] != self._s["shift_y"].shape[0]:
-                raise ValueError(
-                    f"batch widths must stay fixed: expected x (*, {sx.shape[0]}) and "
-                    f"y (*, {self._s['shift_y'].shape[0]}), got {tuple(x.shape)} and "
-                    f"{tuple(y.shape)}"
-                )
-            if x.device != sx.device:
-                raise ValueError(f"batches must stay on device {sx.device}, got {x.device}")
+        # Widths and device are fixed by the first batch even when it is discarded as
+        # non-finite (the shift state then comes from the first finite batch).
+        if self._shape is None:
+            self._shape = (x.shape[1], y.shape[1], x.device)
+        p, q, dev = self._shape
+        if x.shape[1] != p or y.shape[1] != q:
+            raise ValueError(
+                f"batch widths must stay fixed: expected x (*, {p}) and y (*, {q}), got "
+                f"{tuple(x.shape)} and {tuple(y.shape)}"
+            )
+        if x.device != dev:
+            raise ValueError(f"batches must stay on device {dev}, got {x.device}")
         if not all_finite(x, y):
             self._bad = True
+            self.n += x.shape[0]
+            return
+        if self._bad:  # the result is NaN anyway: skip the work
             self.n += x.shape[0]
             return
         if "shift_x" not in self._s:
@@ -165,7 +171,8 @@ class StreamingLinearCKA:
             raise ValueError(f"{what}.compute() needs n >= {min_n} examples, got n={self.n}")
         if self._bad or "shift_x" not in self._s:
             warn_degenerate(what, "input contained NaN or inf")
-            return torch.full((), float("nan"), dtype=torch.float64)
+            dev = self._shape[2] if self._shape is not None else None
+            return torch.full((), float("nan"), dtype=torch.float64, device=dev)
         s, n = self._s, self.n
         mx, my = s["sum_x"] / n, s["sum_y"] / n
         sxx = s["cxx"] - n * torch.outer(mx, mx)
@@ -217,12 +224,14 @@ class MinibatchCKA:
         self.n_batches = 0
         self._bad = False
         self._sums: Tensor | None = None
+        self._device: torch.device | None = None
 
     def update(self, x: Tensor, y: Tensor) -> None:
         """Add one batch (>= 4 paired examples)."""
         x, y = check_pair(x, y, min_n=4)
         self.n += x.shape[0]
         self.n_batches += 1
+        self._device = x.device
         if nonfinite(x, y, what="MinibatchCKA"):
             self._bad = True
             return
@@ -255,7 +264,7 @@ class MinibatchCKA:
             raise ValueError("MinibatchCKA.compute() called before any update()")
         if self._bad or self._sums is None:
             warn_degenerate("MinibatchCKA", "a batch contained NaN/inf or an undefined bandwidth")
-            return torch.full((), float("nan"), dtype=torch.float64)
+            return torch.full((), float("nan"), dtype=torch.float64, device=self._device)
         hxy, hxx, hyy = self._sums.unbind()
         if bool(hxx <= 0) or bool(hyy <= 0):
             warn_degenerate("MinibatchCKA", "a representation is constant in every batch")

@@ -24,6 +24,7 @@ from ._checks import (
     clamp_rounding,
     nan_like,
     nonfinite,
+    numpy_io,
     warn_degenerate,
 )
 
@@ -107,6 +108,7 @@ def subspace_overlap(x: Tensor, y: Tensor, k: int) -> SubspaceOverlap:
     return SubspaceOverlap((cos * cos).mean(), angles)
 
 
+@numpy_io
 def cca_r2(x: Tensor, y: Tensor) -> Tensor:
     """Mean squared canonical correlation R^2_CCA (Kornblith et al. 2019, Table 1; Yanai 1974).
 
@@ -127,6 +129,7 @@ def cca_r2(x: Tensor, y: Tensor) -> Tensor:
     return clamp_rounding((cos * cos).mean(), 0.0, 1.0, "cca_r2")
 
 
+@numpy_io
 def procrustes_distance(x: Tensor, y: Tensor) -> Tensor:
     """Orthogonal Procrustes distance (Ding, Denain, Steinhardt 2021, arXiv 2108.01661, eq. 2).
 
