@@ -8,6 +8,7 @@ from ._checks import DegenerateInputWarning
 from .cka import hsic_unbiased, linear_cka, rbf_cka
 from .latent import latent_r2
 from .maps import AffineMap, fit_map, fit_map_both
+from .null import PermutationNull, permutation_null
 from .pairwise import pairwise
 from .prepared import Prepared, linear_cka_prepared, prepare, subspace_overlap_prepared
 from .probe import LinearProbe, ProbeTransfer, fit_probe, probe_transfer
@@ -58,6 +59,8 @@ __all__ = [
     "linear_stitch",
     "lipschitz_bound",
     "pairwise",
+    "PermutationNull",
+    "permutation_null",
     "probe_transfer",
     "procrustes_distance",
     "rbf_cka",
