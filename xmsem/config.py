@@ -141,12 +141,25 @@ def validate(
         raise ConfigError(f"optim.weight_decay={cfg.optim.weight_decay!r} is invalid: must be >= 0")
 
     _validate_members(cfg.get("model"))
+    _validate_ensemble(cfg)
 
     max_epochs = cfg.trainer.get("max_epochs")
     _positive(max_epochs, "trainer.max_epochs")
 
     for check in extra_checks or []:
         check(cfg)
+
+
+DATA_ORDERS = ("same", "per_copy")
+
+
+def _validate_ensemble(cfg: DictConfig) -> None:
+    """``ensemble`` (copies per member) and ``data_order`` (batch order of the copies)."""
+    _positive(cfg.get("ensemble", 1), "ensemble")
+    _choice(cfg.get("data_order", "same"), "data_order", list(DATA_ORDERS))
+
+
+LABEL_MODES = ("true", "shuffled")
 
 
 def _validate_members(model: Any) -> None:
@@ -165,6 +178,12 @@ def _validate_members(model: Any) -> None:
         if not isinstance(spec, (DictConfig, Mapping)):
             raise ConfigError(f"model.{name} must be a mapping with an 'arch' key, got {spec!r}")
         plain = OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else spec
+        plain = dict(plain)
+        labels = plain.pop("labels", "true")  # xmsem's own member key, not the network's
+        if labels not in LABEL_MODES:
+            raise ConfigError(
+                f"model.{name}.labels={labels!r} is not known; valid: {', '.join(LABEL_MODES)}"
+            )
         try:
             validate_spec(plain)
         except ValueError as err:

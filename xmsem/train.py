@@ -35,28 +35,44 @@ def build_datamodule(cfg: DictConfig):
     data = to_plain(cfg.data)
     common = ("name", "batch_size", "val_size", "split_seed")
     kwargs = {k: v for k, v in data.items() if k not in common}
+    shuffled = any(
+        (spec or {}).get("labels", "true") == "shuffled" for spec in to_plain(cfg.model).values()
+    )
     return TensorDataModule(
         loader=lambda: load_raw(data["name"], **kwargs),
         batch_size=data["batch_size"],
         val_size=data["val_size"],
         split_seed=data["split_seed"],
         seed=cfg.seed,
+        copies=int(cfg.get("ensemble", 1)),
+        data_order=str(cfg.get("data_order", "same")),
+        shuffled_labels=shuffled,
     )
 
 
 def build_cohort(cfg: DictConfig, input_dim: int, num_classes: int):
-    """The CohortModule with every member of ``cfg.model`` built from its own derived seed."""
-    from xmsem.lit.cohort import CohortModule, build_members
+    """The CohortModule with every member of ``cfg.model`` built from its own derived seed
+    (``ensemble=K``: K copies of every member, copy k seeded from (run seed, member, k))."""
+    from xmsem.lit.cohort import CohortModule, build_members, member_options
     from xmsem.models import build_model
 
     specs = to_plain(cfg.model)
+    split = {name: member_options(spec) for name, spec in specs.items()}
+    copies = int(cfg.get("ensemble", 1))
     members = build_members(
-        specs,
+        {name: net for name, (net, _) in split.items()},
         cfg.seed if cfg.seed is not None else 0,
         lambda spec: build_model(spec, input_dim=input_dim, num_classes=num_classes),
+        copies=copies,
     )
     return CohortModule(
-        members, num_classes=num_classes, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
+        members,
+        num_classes=num_classes,
+        lr=cfg.optim.lr,
+        weight_decay=cfg.optim.weight_decay,
+        copies=copies,
+        per_copy=cfg.get("data_order", "same") == "per_copy",
+        labels={name: opts.get("labels", "true") for name, (_, opts) in split.items()},
     )
 
 
@@ -130,7 +146,8 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     cohort = build_cohort(cfg, raw.input_dim, raw.num_classes)
     from xmsem.models import count_parameters
 
-    params = {name: count_parameters(net) for name, net in cohort.members.items()}
+    # parameters of one network per member (every copy of an ensemble has the same count)
+    params = {name: count_parameters(net) // cohort.copies for name, net in cohort.members.items()}
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     resume = ckpt.is_file() and not cfg.force
     loggers = build_loggers(cfg, run_dir)
@@ -160,7 +177,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     fit_seconds = time.perf_counter() - t0
     tested = trainer.test(cohort, datamodule=datamodule, verbose=False)
     results = {k: float(v) for k, v in (tested[0] if tested else {}).items()}
-    for i, name in enumerate(cohort.member_names):
+    for i, name in enumerate(cohort.model_names):
         results[f"val/{name}/best_acc"] = float(cohort.best_val_acc[i])
         results[f"val/{name}/best_epoch"] = int(cohort.best_val_epoch[i])
     results["epochs"] = int(trainer.current_epoch)

@@ -13,6 +13,7 @@ there) and its second half the *eval* half (they are scored there).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -25,8 +26,36 @@ from xmsem.data.tensors import RawSplits
 _EPOCH_STRIDE = 1_000_003  # seed * stride + epoch: distinct streams for every (seed, epoch)
 
 
+def order_seed(seed: int, copy: int) -> int:
+    """Seed of the batch order of ensemble copy ``copy``: the run seed for copy 0 (the order of a
+    plain run), sha256("seed:order:k") mod 2^31 for copy k > 0."""
+    if copy == 0:
+        return seed
+    digest = hashlib.sha256(f"{seed}:order:{copy}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % (2**31)
+
+
+def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
+    """The training permutation of epoch ``epoch`` for order seed ``seed`` (CPU, int64)."""
+    gen = torch.Generator().manual_seed(seed * _EPOCH_STRIDE + epoch)
+    return torch.randperm(n, generator=gen)
+
+
+def shuffled_labels(y: Tensor, seed: int) -> Tensor:
+    """``y`` under a fixed random permutation seeded by the run seed: the labels of a
+    shuffled-label control member (same label counts, no relation to the inputs)."""
+    digest = hashlib.sha256(f"{seed}:labels".encode()).digest()
+    gen = torch.Generator().manual_seed(int.from_bytes(digest[:8], "big") % (2**31))
+    return y[torch.randperm(len(y), generator=gen).to(y.device)]
+
+
 class ShuffledBatches:
-    """Iterable of ``(x, y)`` minibatches: slices of a permutation seeded by (seed, epoch)."""
+    """Iterable of ``(x, y)`` minibatches: slices of a permutation seeded by (seed, epoch).
+
+    ``y_shuffled`` (when given) is yielded as a third element, sliced like ``y``. With
+    ``copies > 1`` and ``per_copy``, copy k reads its own permutation (seed ``order_seed(seed,
+    k)``) and every element gains a leading copy dimension: ``x`` ``(K, B, D)``, ``y`` ``(K, B)``.
+    """
 
     def __init__(
         self,
@@ -35,24 +64,35 @@ class ShuffledBatches:
         batch_size: int,
         seed: int | None,
         epoch_fn: Callable[[], int] | None,
+        y_shuffled: Tensor | None = None,
+        copies: int = 1,
+        per_copy: bool = False,
     ) -> None:
         self.x, self.y, self.batch_size = x, y, batch_size
         self.seed, self.epoch_fn = seed, epoch_fn
+        self.y_shuffled = y_shuffled
+        self.copies, self.per_copy = copies, per_copy and copies > 1 and seed is not None
 
     def __len__(self) -> int:
         return -(-len(self.x) // self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+    def _order(self) -> Tensor:
         n = len(self.x)
         if self.seed is None:  # evaluation order
-            order = torch.arange(n, device=self.x.device)
-        else:
-            epoch = self.epoch_fn() if self.epoch_fn is not None else 0
-            gen = torch.Generator().manual_seed(self.seed * _EPOCH_STRIDE + epoch)
-            order = torch.randperm(n, generator=gen).to(self.x.device)
+            return torch.arange(n, device=self.x.device)
+        epoch = self.epoch_fn() if self.epoch_fn is not None else 0
+        if not self.per_copy:
+            return epoch_permutation(n, self.seed, epoch).to(self.x.device)
+        perms = [epoch_permutation(n, order_seed(self.seed, k), epoch) for k in range(self.copies)]
+        return torch.stack(perms).to(self.x.device)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        order = self._order()
+        n = len(self.x)
+        tensors = (self.x, self.y) if self.y_shuffled is None else (self.x, self.y, self.y_shuffled)
         for start in range(0, n, self.batch_size):
-            idx = order[start : start + self.batch_size]
-            yield self.x[idx], self.y[idx]
+            idx = order[..., start : start + self.batch_size]
+            yield tuple(t[idx] for t in tensors)
 
 
 @dataclass
@@ -110,8 +150,14 @@ class TensorDataModule(L.LightningDataModule):
         split_seed: int,
         seed: int | None,
         eval_batch_size: int = 2048,
+        copies: int = 1,
+        data_order: str = "same",
+        shuffled_labels: bool = False,
     ) -> None:
         super().__init__()
+        self.copies, self.data_order = copies, data_order
+        self.with_shuffled_labels = shuffled_labels
+        self.train_y_shuffled: Tensor | None = None
         self._loader = loader
         self.batch_size, self.val_size, self.split_seed = batch_size, val_size, split_seed
         self.seed = seed if seed is not None else 0
@@ -153,6 +199,8 @@ class TensorDataModule(L.LightningDataModule):
         self.val_x = raw.x_train[self._val_idx].to(device)
         self.val_y = raw.y_train[self._val_idx].to(device)
         self.test_x, self.test_y = raw.x_test.to(device), raw.y_test.to(device)
+        if self.with_shuffled_labels:
+            self.train_y_shuffled = shuffled_labels(self.train_y, self.seed)
 
     def probe_set(self, size: int | None, device: torch.device | str = "cpu") -> ProbeSet:
         """The fixed probe set of ``size`` test examples (whole test split when None)."""
@@ -166,7 +214,11 @@ class TensorDataModule(L.LightningDataModule):
         return self.trainer.current_epoch if self.trainer is not None else 0
 
     def train_dataloader(self) -> ShuffledBatches:
-        return ShuffledBatches(self.train_x, self.train_y, self.batch_size, self.seed, self._epoch)
+        return ShuffledBatches(
+            self.train_x, self.train_y, self.batch_size, self.seed, self._epoch,
+            y_shuffled=self.train_y_shuffled, copies=self.copies,
+            per_copy=self.data_order == "per_copy",
+        )  # fmt: skip
 
     def val_dataloader(self) -> ShuffledBatches:
         return ShuffledBatches(self.val_x, self.val_y, self.eval_batch_size, None, None)

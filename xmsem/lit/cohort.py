@@ -4,6 +4,15 @@ Members share no parameters and their losses are summed, so one Adam step on the
 one independent Adam step per member (Adam's update of a parameter depends only on its own
 gradient). Every member therefore sees the same batches in the same order, which keeps data
 order out of architecture comparisons and lets callbacks compare members live.
+
+Seed ensembles (``ensemble=K > 1``): every member is an :class:`xmsem.models.EnsembleNet` of K
+copies trained in one batched forward/backward; the loss is the sum over copies of each copy's
+mean loss, so copy ``k`` gets exactly the gradient it would get alone. Downstream every copy is a
+*model* named ``<member>.<k>`` (``pgnn.3``); with K == 1 the models are the members themselves
+(``pgnn``) and nothing differs from a plain run. :func:`split_model_name` undoes the naming.
+
+Lean steps: per-step work stays on the device (correct counts and loss sums accumulate in
+device tensors, no ``.item()``, no per-step logging); numbers are read once per epoch.
 """
 
 from __future__ import annotations
@@ -15,40 +24,82 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import MeanMetric, MetricCollection
-from torchmetrics.classification import MulticlassAccuracy
+
+from xmsem.models.ensemble import EnsembleNet
 
 STAGES = ("train", "val", "test")
+LABEL_MODES = ("true", "shuffled")
+# member spec keys that xmsem reads itself and never passes to a network constructor
+MEMBER_KEYS = ("labels",)
 
 
-def member_seed(run_seed: int, member: str) -> int:
-    """Initialisation seed of ``member`` in a run seeded ``run_seed``: sha256("seed:name") mod 2^31.
+def member_seed(run_seed: int, member: str, copy: int = 0) -> int:
+    """Initialisation seed of copy ``copy`` of ``member`` in a run seeded ``run_seed``.
 
-    Depends on nothing else, so adding or removing a member never changes another's initialisation.
+    Copy 0: sha256("seed:name") mod 2^31 (the member of a plain run); copy k > 0:
+    sha256("seed:name:k") mod 2^31. Depends on nothing else, so adding or removing a member or
+    a copy never changes another's initialisation.
     """
-    digest = hashlib.sha256(f"{run_seed}:{member}".encode()).digest()
+    text = f"{run_seed}:{member}" if copy == 0 else f"{run_seed}:{member}:{copy}"
+    digest = hashlib.sha256(text.encode()).digest()
     return int.from_bytes(digest[:8], "big") % (2**31)
+
+
+def split_model_name(name: str) -> tuple[str, int | None]:
+    """``"pgnn.3" -> ("pgnn", 3)``; a plain member name ``"pgnn" -> ("pgnn", None)``."""
+    member, dot, copy = name.rpartition(".")
+    if dot and member and copy.isdigit():
+        return member, int(copy)
+    return name, None
+
+
+def model_names(members: list[str], copies: int) -> list[str]:
+    """Model names of ``members`` with ``copies`` copies each: the members themselves for one
+    copy, else ``<member>.<k>`` for every member, then every copy."""
+    if copies == 1:
+        return list(members)
+    return [f"{m}.{k}" for m in members for k in range(copies)]
+
+
+def member_options(spec: Mapping) -> tuple[dict, dict]:
+    """Split a member spec into (network spec, xmsem's own keys such as ``labels``)."""
+    net = {k: v for k, v in spec.items() if k not in MEMBER_KEYS}
+    opts = {k: spec[k] for k in MEMBER_KEYS if k in spec}
+    return net, opts
 
 
 def build_members(
     specs: Mapping[str, Mapping],
     run_seed: int,
     build: Callable[[Mapping], nn.Module],
+    copies: int = 1,
 ) -> dict[str, nn.Module]:
-    """Build every member with its own derived seed; the global RNG state is left untouched."""
+    """Build every member with its own derived seed; the global RNG state is left untouched.
+
+    With ``copies > 1`` each member is an :class:`EnsembleNet` whose copy k is initialised exactly
+    as a plain member built under ``member_seed(run_seed, name, k)``.
+    """
     members: dict[str, nn.Module] = {}
     for name, spec in specs.items():
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(member_seed(run_seed, name))
-            members[name] = build(spec)
+        nets = []
+        for k in range(copies):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(member_seed(run_seed, name, k))
+                nets.append(build(spec))
+        members[name] = nets[0] if copies == 1 else EnsembleNet.from_copies(nets)
     return members
 
 
 class CohortModule(L.LightningModule):
-    """Trains ``members`` side by side; logs ``<stage>/<member>/{loss,acc}`` per member.
+    """Trains ``members`` side by side; logs ``<stage>/<model>/{loss,acc}`` per model.
 
-    Also tracks, per member, the best validation accuracy and the epoch it was reached at
-    (``val/<member>/best_acc``, ``val/<member>/best_epoch``); both are saved in checkpoints.
+    Also tracks, per model, the best validation accuracy and the epoch it was reached at
+    (``val/<model>/best_acc``, ``val/<model>/best_epoch``); both are saved in checkpoints.
+
+    ``copies``: ensemble size K (every member an :class:`EnsembleNet` of K copies when > 1).
+    ``per_copy``: batches carry one slice per copy (``x`` ``(K, B, ...)``), see the datamodule.
+    ``labels``: member -> ``"true"`` | ``"shuffled"``; a shuffled member trains on the batch's
+    fixed permutation of the training labels (validated and tested on the true ones).
     """
 
     def __init__(
@@ -57,63 +108,111 @@ class CohortModule(L.LightningModule):
         num_classes: int,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        copies: int = 1,
+        per_copy: bool = False,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.members = nn.ModuleDict(dict(members))
         self.lr, self.weight_decay, self.num_classes = lr, weight_decay, num_classes
-        self.metrics = nn.ModuleDict(
-            {
-                f"{stage}_{name}": MetricCollection(
-                    {
-                        "acc": MulticlassAccuracy(num_classes, average="micro"),
-                        "loss": MeanMetric(),
-                    }
-                )
-                for stage in STAGES
-                for name in self.members
-            }
-        )
-        n = len(self.members)
+        self.copies, self.per_copy = int(copies), bool(per_copy and copies > 1)
+        self.labels = {name: (labels or {}).get(name, "true") for name in self.members}
+        self.model_names = model_names(list(self.members), self.copies)
+        n = len(self.model_names)
+        # per-stage sums, on the device, read once per epoch (not saved: reset every epoch)
+        for stage in STAGES:
+            self.register_buffer(f"_{stage}_correct", torch.zeros(n), persistent=False)
+            self.register_buffer(f"_{stage}_loss", torch.zeros(n), persistent=False)
+            self.register_buffer(f"_{stage}_count", torch.zeros(n), persistent=False)
         self.register_buffer("best_val_acc", torch.full((n,), -1.0))
         self.register_buffer("best_val_epoch", torch.full((n,), -1, dtype=torch.long))
+        self._copy_cache: dict[str, tuple[tuple, nn.Module]] = {}
 
     @property
     def member_names(self) -> list[str]:
         return list(self.members.keys())
 
+    @property
+    def needs_shuffled_labels(self) -> bool:
+        return any(mode == "shuffled" for mode in self.labels.values())
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
+    # -- models ------------------------------------------------------------------------------
+    def model(self, name: str) -> nn.Module:
+        """Model ``name`` as a plain network with ``forward(x, return_hidden)``,
+        ``forward_from`` and ``tail_lipschitz``: the member itself, or copy k of an ensemble
+        (a copy of its current weights, rebuilt only after they change)."""
+        member, k = split_model_name(name)
+        if name not in self.model_names or (k is None) != (self.copies == 1):
+            raise KeyError(f"unknown model {name!r}; valid: {', '.join(self.model_names)}")
+        net = self.members[member]
+        if k is None:
+            return net
+        version = tuple(p._version for p in net.parameters()) + (net.training,)
+        hit = self._copy_cache.get(name)
+        if hit is None or hit[0] != version or hit[1].training != net.training:
+            hit = (version, net.copy_module(k))
+            self._copy_cache[name] = hit
+        return hit[1]
+
     # -- steps ---------------------------------------------------------------------------
-    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
-        x, y = batch
+    def _forward_member(self, net: nn.Module, x: Tensor, per_copy: bool) -> Tensor:
+        if self.copies == 1:
+            return net(x).unsqueeze(0)
+        return net(x, per_copy=per_copy)
+
+    def _step(self, batch: tuple[Tensor, ...], stage: str) -> Tensor:
+        x, y = batch[0], batch[1]
+        y_shuffled = batch[2] if len(batch) > 2 else None
+        per_copy = self.per_copy and stage == "train"  # evaluation batches are shared
         total = x.new_zeros(())
+        losses, corrects = [], []
         for name, net in self.members.items():
-            logits = net(x)
-            loss = F.cross_entropy(logits, y)
-            metric = self.metrics[f"{stage}_{name}"]
-            metric["acc"].update(logits.detach(), y)
-            metric["loss"].update(loss.detach(), weight=len(y))
-            total = total + loss
+            logits = self._forward_member(net, x, per_copy)  # (K, B, C)
+            target = y_shuffled if self.labels[name] == "shuffled" and stage == "train" else y
+            if target is None:
+                raise RuntimeError(f"member {name!r} trains on shuffled labels the batch lacks")
+            k, b, c = logits.shape
+            target = target.expand(k, b) if target.dim() == 1 else target
+            if k == 1:  # a plain member: exactly the loss of a plain run
+                loss = F.cross_entropy(logits[0], target[0]).unsqueeze(0)
+            else:
+                loss = F.cross_entropy(logits.reshape(k * b, c), target.reshape(k * b),
+                                       reduction="none").view(k, b).mean(1)  # fmt: skip
+            total = total + loss.sum()
+            losses.append(loss.detach())
+            corrects.append((logits.detach().argmax(-1) == target).sum(1))
+        n = x.shape[1] if per_copy else x.shape[0]
+        getattr(self, f"_{stage}_correct").add_(torch.cat(corrects))
+        getattr(self, f"_{stage}_loss").add_(torch.cat(losses), alpha=n)
+        getattr(self, f"_{stage}_count").add_(n)
         return total
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
         return self._step(batch, "train")
 
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
         self._step(batch, "val")
 
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
         self._step(batch, "test")
 
     # -- epoch ends ----------------------------------------------------------------------
+    def _reset(self, stage: str) -> None:
+        for part in ("correct", "loss", "count"):
+            getattr(self, f"_{stage}_{part}").zero_()
+
     def _log_stage(self, stage: str) -> dict[str, float]:
+        count = getattr(self, f"_{stage}_count").clamp_min(1)
+        acc = (getattr(self, f"_{stage}_correct") / count).tolist()  # the epoch's one host sync
+        loss = (getattr(self, f"_{stage}_loss") / count).tolist()
+        self._reset(stage)
         values: dict[str, float] = {}
-        for name in self.members:
-            metric = self.metrics[f"{stage}_{name}"]
-            for key, value in metric.compute().items():
-                values[f"{stage}/{name}/{key}"] = float(value)
-            metric.reset()
+        for i, name in enumerate(self.model_names):
+            values[f"{stage}/{name}/acc"] = acc[i]
+            values[f"{stage}/{name}/loss"] = loss[i]
         self.log_dict(values, on_step=False, on_epoch=True)
         return values
 
@@ -122,12 +221,11 @@ class CohortModule(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
-            for name in self.members:
-                self.metrics[f"val_{name}"].reset()
+            self._reset("val")
             return
         values = self._log_stage("val")
         best: dict[str, float] = {}
-        for i, name in enumerate(self.members):
+        for i, name in enumerate(self.model_names):
             acc = values[f"val/{name}/acc"]
             if acc > float(self.best_val_acc[i]):
                 self.best_val_acc[i] = acc
@@ -142,8 +240,9 @@ class CohortModule(L.LightningModule):
     # -- representations -------------------------------------------------------------------
     @torch.no_grad()
     def hidden(self, name: str, x: Tensor, batch_size: int = 16384) -> dict[str, Tensor]:
-        """Hidden representations of member ``name`` on ``x`` (eval mode, no grad, batched)."""
-        net = self.members[name]
+        """Hidden representations ``{layer: (n, d)}`` of model ``name`` on ``x`` (eval mode, no
+        grad, batched)."""
+        net = self.model(name)
         was_training = net.training
         net.eval()
         try:
@@ -153,5 +252,22 @@ class CohortModule(L.LightningModule):
                 for layer, h in hid.items():
                     parts.setdefault(layer, []).append(h)
             return {layer: hs[0] if len(hs) == 1 else torch.cat(hs) for layer, hs in parts.items()}
+        finally:
+            net.train(was_training)
+
+    @torch.no_grad()
+    def hidden_copies(self, member: str, x: Tensor, batch_size: int = 4096) -> dict[str, Tensor]:
+        """Hidden representations ``{layer: (K, n, d)}`` of every copy of ``member`` in one
+        batched pass (eval mode, no grad); K = 1 for a plain member."""
+        net = self.members[member]
+        was_training = net.training
+        net.eval()
+        try:
+            parts: dict[str, list[Tensor]] = {}
+            for start in range(0, len(x), batch_size):
+                _, hid = net(x[start : start + batch_size], return_hidden=True)
+                for layer, h in hid.items():
+                    parts.setdefault(layer, []).append(h if self.copies > 1 else h.unsqueeze(0))
+            return {layer: torch.cat(hs, dim=1) for layer, hs in parts.items()}
         finally:
             net.train(was_training)

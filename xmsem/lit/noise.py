@@ -45,7 +45,8 @@ class NoiseRobustnessCallback(L.Callback):
             noisy_probe = probe.x + gaussian_noise(
                 probe.x.shape, sigma, self.seed + 2 * i + 1, device
             )
-            for name, net in pl_module.members.items():
+            for name in pl_module.model_names:
+                net = pl_module.model(name)
                 was = net.training
                 net.eval()
                 correct = sum(

@@ -129,9 +129,13 @@ def build_representation_callback(cfg: DictConfig, run_dir: Path, datamodule, co
     rep = representation_settings(cfg)
     if rep is None:
         return None
+    from xmsem.lit.cohort import split_model_name
+
     specs = to_plain(cfg.model)
-    layers = {m: chosen_layers(rep.layers, spec) for m, spec in specs.items()}
-    primary = {m: spec_layers(spec)[-1] for m, spec in specs.items()}
+    # one entry per model: the members, or every copy <member>.<k> of an ensemble
+    owner = {name: split_model_name(name)[0] for name in cohort.model_names}
+    layers = {name: chosen_layers(rep.layers, specs[m]) for name, m in owner.items()}
+    primary = {name: spec_layers(specs[m])[-1] for name, m in owner.items()}
     return RepresentationCallback(
         run_dir=run_dir,
         datamodule=datamodule,
@@ -241,7 +245,7 @@ class RepresentationCallback(L.Callback):
 
     def _tails(self, pl_module):
         def for_member(member: str):
-            net = pl_module.members[member]
+            net = pl_module.model(member)
 
             def at(layer: str):
                 def tail(h: torch.Tensor) -> torch.Tensor:

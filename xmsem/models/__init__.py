@@ -9,6 +9,7 @@ This package imports nothing else from xmsem.
 from .activations import ACTIVATIONS
 from .base import HiddenNet
 from .correction import LowRankCorrection
+from .ensemble import EnsembleNet, batched_linear
 from .factory import ARCHS, build_model, count_parameters, validate_spec
 from .mlp import MLP
 from .pgnn import PGNN, PGNNBlock, ShapedLinear
@@ -29,6 +30,7 @@ __all__ = [
     "PGNN",
     "SHAPINGS",
     "DiagonalShaping",
+    "EnsembleNet",
     "HiddenNet",
     "IdentityShaping",
     "LowRankCorrection",
@@ -37,6 +39,7 @@ __all__ = [
     "ShapedLinear",
     "Shaping",
     "SpectralShaping",
+    "batched_linear",
     "build_model",
     "build_shaping",
     "count_parameters",
