@@ -88,6 +88,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> list[
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     from xmsem.lit.noise import build_noise_callback
+    from xmsem.lit.progress import EpochLines
     from xmsem.lit.representations import build_representation_callback
     from xmsem.lit.timing import EpochTimer
 
@@ -102,6 +103,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> list[
             save_on_train_epoch_end=True,
         ),
         EpochTimer(),
+        EpochLines(),
     ]
     rep = build_representation_callback(cfg, run_dir, datamodule, cohort)
     if rep is not None:
@@ -152,8 +154,16 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     resume = ckpt.is_file() and not cfg.force
     loggers = build_loggers(cfg, run_dir)
     callbacks = build_callbacks(cfg, run_dir, datamodule, cohort)
+    from xmsem.lit.progress import quiet_lightning, run_summary
+
+    bar = progress_bar(cfg)
+    quiet_lightning(bar)
     trainer: L.Trainer = instantiate(
-        cfg.trainer, logger=loggers, callbacks=callbacks, default_root_dir=str(run_dir)
+        cfg.trainer,
+        logger=loggers,
+        callbacks=callbacks,
+        default_root_dir=str(run_dir),
+        enable_progress_bar=bar,
     )
     device = str(trainer.strategy.root_device)
     if device.startswith("cuda"):
@@ -185,8 +195,17 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     from xmsem.lit.loggers import finish_loggers
 
     finish_loggers(loggers, failed=False)
-    log.info("completed %s: %s", run_dir, results)
+    from xmsem.snapshots.table import read_rows
+
+    log.info("%s", run_summary(results, read_rows(run_dir), run_dir, run_dir.parent))
     return results
+
+
+def progress_bar(cfg: DictConfig) -> bool:
+    """``trainer.enable_progress_bar``; null (the default) = a bar when the terminal is
+    interactive (per-epoch lines are printed either way)."""
+    value = cfg.trainer.get("enable_progress_bar")
+    return sys.stderr.isatty() if value is None else bool(value)
 
 
 # --------------------------------------------------------------------------- hydra task

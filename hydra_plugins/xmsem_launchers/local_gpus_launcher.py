@@ -39,6 +39,7 @@ from xmsem.launch.gpus import (
     run_on_slots,
     summary_line,
 )
+from xmsem.launch.progress import SweepClock
 
 log = logging.getLogger(__name__)
 
@@ -187,15 +188,20 @@ class LocalGpusLauncher(Launcher):
             f"({self.jobs_per_gpu} per GPU, {len(slots)} slots); sweep dir {sweep_dir}"
         )
 
+        clock = SweepClock(len(jobs))
+
         def on_start(job: _Job, slot: Slot) -> None:
             lst = " ".join(filter_overrides(job.overrides))
-            log.info(f"\t#{job.idx} : {lst} -> GPU {slot.gpu} (slot {slot.index})")
+            log.info(clock.line(job.idx - initial_job_idx, f"{lst} -> GPU {slot.gpu} "
+                                f"(slot {slot.index})"))  # fmt: skip
 
         def on_finish(result: JobResult[_Job]) -> None:
+            clock.done()
             state = "ok" if result.ok else f"FAILED (exit {result.returncode})"
             if result.error:
                 state = f"FAILED ({result.error})"
-            log.info(f"\t#{result.job.idx} {state} after {result.seconds:.0f}s: {result.job.dir}")
+            log.info(f"\t#{result.job.idx} {state} after {result.seconds:.0f}s: {result.job.dir} "
+                     f"({clock.finished}/{clock.total} done, {clock.eta()})")  # fmt: skip
 
         results = run_on_slots(
             jobs,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,9 @@ def test_failing_job_does_not_stop_the_sweep_and_rerun_skips(tmp_path: Path) -> 
     assert "data.val_size=5000" in failed[0]
     assert "data.val_size=5000 must be in [1, 600)" in states[failed[0]]["error"]
     assert "1 failed" in proc.stdout and "2 completed" in proc.stdout
+    printed = proc.stdout + proc.stderr
+    assert "job 1/3: " in printed and "job 3/3: " in printed  # job k/N with an ETA
+    assert re.search(r"job 3/3: .* \| ETA \d+s", printed)
     # deterministic folders: the job's overrides name it
     assert all("data.val_size=" in name for name in states)
 
