@@ -20,6 +20,14 @@ Two readings of "what the callback adds":
     python benchmarks/callback_cost.py                    # the fmnist protocol, one seed
     python benchmarks/callback_cost.py --repeats 3        # alternating A/B, 3 times each
     python benchmarks/callback_cost.py --experiment synthetic_pgnn_vs_mlp --epochs 2  # quick
+
+A seed ensemble (``ensemble=20``: 40 networks) trains for hours on a CPU, so its share is
+measured on a short run (``--only-full``: no callbacks=none twin) and projected onto the full
+protocol (``--project-epochs 10``: the default snapshot epochs clipped to 10, i.e. 5 snapshots,
+at the run's mean snapshot seconds, over 10 of its median training epochs)::
+
+    python benchmarks/callback_cost.py --experiment init_sensitivity --epochs 1 --only-full \
+        --project-epochs 10 -- callbacks.representations.probe_size=2000
 """
 
 from __future__ import annotations
@@ -87,6 +95,15 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1, help="A/B pairs, alternating")
+    parser.add_argument(
+        "--only-full", action="store_true", help="skip the callbacks=none runs (share only)"
+    )
+    parser.add_argument(
+        "--project-epochs",
+        type=int,
+        default=None,
+        help="also project the share onto a run of this many epochs (default snapshot epochs)",
+    )
     parser.add_argument("extra", nargs="*", help="more Hydra overrides (after --)")
     args = parser.parse_args()
     base = [f"+experiment={args.experiment}", "hydra.mode=RUN", f"seed={args.seed}", *args.extra]
@@ -96,24 +113,39 @@ def main() -> None:
     full: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeats):
-            plain.append(train(Path(tmp) / f"plain{i}", [*base, "callbacks=none"]))
+            if not args.only_full:
+                plain.append(train(Path(tmp) / f"plain{i}", [*base, "callbacks=none"]))
             full.append(train(Path(tmp) / f"full{i}", base))
     threads = os.environ.get("OMP_NUM_THREADS", "default")
     print(f"callback cost on {' '.join(base)}  (torch threads: {threads})")
     print(f"{'run':24s}{'fit s':>9s}{'wall s':>9s}{'median epoch s':>16s}{'snapshots s':>13s}")
     for i in range(args.repeats):
-        for label, run in (("callbacks=none", plain[i]), ("default (snapshots)", full[i])):
+        pair = [("default (snapshots)", full[i])]
+        if plain:
+            pair.insert(0, ("callbacks=none", plain[i]))
+        for label, run in pair:
             print(f"{label:24s}{run.fit:9.1f}{run.wall:9.1f}{statistics.median(run.epochs):16.2f}"
                   f"{sum(run.snapshots):13.1f}")  # fmt: skip
     last = full[-1]
     print(f"snapshots of the last run: {', '.join(f'{s:.2f}' for s in last.snapshots)} s")
     shares = [run.share for run in full]
-    epoch_ratio = statistics.median(e for r in full for e in r.epochs) / statistics.median(
-        e for r in plain for e in r.epochs
-    )
-    fit_ratio = statistics.mean(r.fit for r in full) / statistics.mean(r.fit for r in plain)
+    if plain:
+        epoch_ratio = statistics.median(e for r in full for e in r.epochs) / statistics.median(
+            e for r in plain for e in r.epochs
+        )
+        fit_ratio = statistics.mean(r.fit for r in full) / statistics.mean(r.fit for r in plain)
     print(f"snapshot share (callback's own timer / rest of training): "
           f"{', '.join(f'{100 * s:.1f}%' for s in shares)}  (target <= {100 * TARGET:.0f}%)")  # fmt: skip
+    if args.project_epochs:
+        from xmsem.lit.representations import snapshot_epochs
+
+        count = len(snapshot_epochs(None, args.project_epochs))
+        snap = statistics.mean(s for r in full for s in r.snapshots)
+        epoch = statistics.median(e for r in full for e in r.epochs)
+        print(f"projected onto {args.project_epochs} epochs ({count} snapshots of {snap:.1f} s, "
+              f"epochs of {epoch:.1f} s): {100 * count * snap / (args.project_epochs * epoch):.1f}%")  # fmt: skip
+    if not plain:
+        return
     print(f"median training epoch, with / without the callback: {epoch_ratio:.3f}")
     print(f"fit ratio, with / without (noisy across processes): {fit_ratio:.3f}")
 

@@ -26,7 +26,7 @@ raise ``RuntimeError`` (a bug), as in ``_checks``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -47,6 +47,13 @@ class PreparedStack:
     hsic: Tensor  # (K,): ||X_k^T X_k||_F^2
     row_sq: Tensor  # (K, n): ||x_i||^2 per copy
     degenerate: list[str | None]
+    _bases: dict[int, tuple[Tensor, Tensor]] = field(default_factory=dict, repr=False)
+
+    def bases(self, k: int) -> tuple[Tensor, Tensor]:
+        """:func:`stack_bases` for this ``k`` (computed once)."""
+        if k not in self._bases:
+            self._bases[k] = stack_bases(self, k)
+        return self._bases[k]
 
     @property
     def k(self) -> int:
@@ -110,7 +117,7 @@ def _cross_frob2(s: PreparedStack) -> Tensor:
     out = torch.diag(s.hsic)
     for i in range(k - 1):
         block = s.xc[i].T @ z[:, (i + 1) * d :]  # (d, (K - i - 1) d)
-        frob2 = block.view(d, k - i - 1, d).square().sum(dim=(0, 2))
+        frob2 = block.square_().view(d, k - i - 1, d).sum(dim=(0, 2))
         out[i, i + 1 :] = frob2
         out[i + 1 :, i] = frob2
     return out
@@ -182,7 +189,7 @@ def subspace_overlap_stack(s: PreparedStack, k: int) -> Tensor:
     if not 1 <= k <= min(s.n, s.xc.shape[2]):
         raise ValueError(f"subspace k={k} must be in 1..min(n, d)={min(s.n, s.xc.shape[2])}")
     bad = _bad_mask(s, "subspace_overlap")
-    u, low = stack_bases(s, k)
+    u, low = s.bases(k)
     if bool(low.any()):
         warn_degenerate("subspace_overlap", f"a representation has numerical rank < k={k}")
     bad = bad | low[:, None] | low[None, :]

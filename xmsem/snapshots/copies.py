@@ -63,14 +63,21 @@ def prepare_copies(
     reps: Mapping[str, Mapping[str, Tensor]], groups: Mapping[str, list[str]], cache: RepCache
 ) -> dict[tuple[str, str], PreparedStack]:
     """(member, layer) -> the prepared stack of its copies; registers every copy's prepared
-    representation in ``cache`` under (model, layer)."""
+    representation in ``cache`` under (model, layer), with its top-k subspace basis (one batched
+    ``eigh`` per stack) when subspace overlap is measured."""
     stacks: dict[tuple[str, str], PreparedStack] = {}
+    k = cache.s.subspace_k
     for member, models in groups.items():
         layers = [la for la in reps[models[0]] if all(la in reps[m] for m in models)]
         for layer in layers:
             stack = prepare_stack([reps[m][layer] for m in models])
-            for k, model in enumerate(models):
-                cache.add_prepared((model, layer), stack.prepared(k))
+            views = [stack.prepared(i) for i in range(len(models))]
+            usable = 1 <= k <= min(stack.n - 1, stack.xc.shape[2])
+            if "subspace_overlap" in cache.s.metrics and usable:
+                for view, u, low in zip(views, *stack.bases(k), strict=True):
+                    view._bases[k] = None if bool(low) else u
+            for model, view in zip(models, views, strict=True):
+                cache.add_prepared((model, layer), view)
             stacks[(member, layer)] = stack
     return stacks
 
