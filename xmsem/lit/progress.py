@@ -123,6 +123,9 @@ _IRRELEVANT: Sequence[str] = (
     r".*does not have many workers which may be a bottleneck.*",  # tensors on the device, by design
     r".*The number of training batches \(\d+\) is smaller than the logging interval.*",
     r".*Checkpoint directory .* exists and is not empty.*",  # a rerun continues its run folder
+    # Lightning's hint on machines with SLURM tools installed; our SLURM launcher (submitit)
+    # starts each job itself, so running outside srun is intended
+    r".*The `srun` command is available on your system but is not used.*",
 )
 
 
