@@ -25,8 +25,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="cross-run metrics (registered two-representation metrics; default: %(default)s)",
     )
     p.add_argument("--subspace-k", type=int, default=10, help="k of subspace overlap (10)")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap generator (0)")
+    p.add_argument(
+        "--interval",
+        choices=["t", "bca"],
+        default="t",
+        help="95%% interval over seeds: Student t (default) or BCa (never narrower than t for "
+        "n <= 10); seed-vs-seed metrics always use the delete-one-seed jackknife",
+    )
+    p.add_argument("--bootstrap", type=int, default=1000, help="BCa resamples (1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the BCa generator (0)")
     p.add_argument(
         "--slow-max-n",
         type=int,
@@ -54,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             metrics=args.metrics,
             subspace_k=args.subspace_k,
             bootstrap=args.bootstrap,
+            interval=args.interval,
             seed=args.seed,
             figures=not args.no_figures,
             use_cache=not args.no_cache,

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from scipy import stats as scipy_stats
 
 from xmsem.alignment import linear_cka
 from xmsem.analysis import AnalysisError, analyze_sweep
@@ -45,7 +46,9 @@ def test_counts_report_and_summary(sweep):
     # within-architecture: C(3, 2) = 3 seed pairs; across: 3 shifted pairs
     for arch in ("pgnn", "mlp", "pgnn~mlp"):
         row = _one(summary, arch=arch, epoch=2, layer="h2", metric="seed_linear_cka")
-        assert row["n"] == 3 and row["source"] == "cross_run"
+        # n = seeds (units), n_values = pairs; the interval resamples seeds (jackknife)
+        assert row["n"] == 3 and row["n_values"] == 3 and row["source"] == "cross_run"
+        assert row["method"] == "jackknife"
         assert 0.0 < row["mean"] < 1.0
         assert row["ci_low"] <= row["mean"] <= row["ci_high"]
     acc = _one(summary, arch="pgnn", metric="test_acc", source="final")
@@ -126,7 +129,10 @@ def test_single_member_runs_are_seeds_of_one_architecture(tmp_path):
     summary = read_summary(analyze_sweep(root, **FAST).summary_csv)
     archs = {r["arch"] for r in _by(summary, metric="seed_linear_cka")}
     assert archs == {"pgnn", "mlp", "pgnn~mlp"}
-    assert _one(summary, arch="mlp", epoch=0, layer="h1", metric="seed_linear_cka")["n"] == 1
+    row = _one(summary, arch="mlp", epoch=0, layer="h1", metric="seed_linear_cka")
+    # one pair of two seeds: n counts seeds, and two are too few for an interval
+    assert (row["n"], row["n_values"], row["note"]) == (2, 1, "n<3")
+    assert math.isnan(row["ci_low"])
     assert {r["dataset"] for r in summary} == {"fmnist"}
 
 
@@ -170,3 +176,42 @@ def test_nan_free_std_for_single_seed(tmp_path):
     acc = _one(summary, arch="pgnn", metric="test_acc")
     assert acc["n"] == 1 and math.isnan(acc["std"])
     assert not _by(summary, metric="seed_linear_cka")
+
+
+def test_paired_csv_nonfinite_listing_and_interval_widths(tmp_path):
+    from xmsem.analysis.aggregate import read_paired
+    from xmsem.analysis.stats import check_interval_widths
+    from xmsem.runs.status import RunStatus
+
+    root = write_sweep(tmp_path / "s", range(4), live=True)
+    accs = {0: (0.81, 0.80), 1: (0.83, 0.80), 2: (0.82, 0.82), 3: (0.86, 0.83)}
+    for seed, (pg, ml) in accs.items():
+        status = RunStatus(root / f"seed={seed}")
+        results = status.read()["results"]
+        results["test/pgnn/acc"], results["test/mlp/acc"] = pg, ml
+        if seed == 3:
+            results["test/mlp/loss"] = float("nan")
+        status.write("completed", results=results)
+    result = analyze_sweep(root, **FAST)
+    summary = read_summary(result.summary_csv)
+    assert check_interval_widths(summary) == []
+    paired = read_paired(result.paired_csv)
+    (acc,) = [r for r in paired if r["metric"] == "test_acc"]
+    ref = scipy_stats.ttest_rel([v[0] for v in accs.values()], [v[1] for v in accs.values()])
+    assert (acc["arch_a"], acc["arch_b"], acc["n"]) == ("pgnn", "mlp", 4)
+    assert acc["p_value"] == pytest.approx(ref.pvalue, rel=1e-9)
+    assert acc["mean_diff"] == pytest.approx(0.0175)
+    (loss,) = [r for r in paired if r["metric"] == "test_loss"]
+    assert (loss["n"], loss["n_nonfinite"]) == (3, 1)
+    cka = [r for r in paired if r["metric"] == "seed_linear_cka" and r["epoch"] == 2]
+    assert cka and all(r["method"] == "jackknife" and r["n"] == 4 for r in cka)
+    mlp_loss = _one(summary, arch="mlp", metric="test_loss", source="final")
+    assert (mlp_loss["n"], mlp_loss["n_nonfinite"]) == (3, 1)
+    report = result.report_md.read_text()
+    assert "### Paired differences by seed" in report
+    assert "| pgnn − mlp | test_acc | 4 | 0.017 |" in report
+    assert "## Non-finite values" in report and "| seed=3 | nan |" in report
+    # untrained reference: the epoch-0 value of the same live group
+    live = _one(summary, arch="pgnn~mlp", epoch=2, layer="h1", metric="linear_cka", source="live")
+    zero = _one(summary, arch="pgnn~mlp", epoch=0, layer="h1", metric="linear_cka", source="live")
+    assert live["untrained"] == pytest.approx(zero["mean"])

@@ -22,6 +22,18 @@ CURVE_METRICS = {
 }
 
 
+def seed_unit(seed: int | None, run_name: str, copy: int | None) -> tuple:
+    """The independent unit of a model: (run seed, copy index) — one initialisation and one
+    data order; a plain member is copy 0 (initialised like copy 0 of an ensemble). Models of
+    different architectures in the same run seed and copy share it (they are paired); a run
+    without a seed is its own unit."""
+    return (seed if seed is not None else f"run:{run_name}", copy or 0)
+
+
+def unit_of(run: Run, model: str) -> tuple:
+    return seed_unit(run.seed, run.name, run.copy_of(model))
+
+
 def layer_label(la: str, lb: str) -> str:
     return la if la == lb else f"{la}~{lb}"
 
@@ -50,6 +62,7 @@ def live_rows(run: Run) -> list[dict]:
                 "run": run.name,
                 "seed": run.seed,
                 "copy": run.copy_of(a),
+                "units": tuple(dict.fromkeys((unit_of(run, a), unit_of(run, b)))),
             }
         )
     return out
@@ -76,6 +89,7 @@ def curve_rows(run: Run) -> list[dict]:
                             "run": run.name,
                             "seed": run.seed,
                             "copy": run.copy_of(model),
+                            "units": (unit_of(run, model),),
                         }
                     )
     return out
@@ -107,6 +121,7 @@ def final_rows(run: Run) -> list[dict]:
                         "run": run.name,
                         "seed": run.seed,
                         "copy": run.copy_of(model),
+                        "units": (unit_of(run, model),),
                     }
                 )
     return out

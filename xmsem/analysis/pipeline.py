@@ -9,10 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xmsem.analysis import collect
-from xmsem.analysis.aggregate import SUMMARY_COLUMNS, aggregate, write_csv
+from xmsem.analysis.aggregate import (
+    NONFINITE_COLUMNS,
+    PAIRED_COLUMNS,
+    SUMMARY_COLUMNS,
+    aggregate,
+    nonfinite_rows,
+    paired_comparisons,
+    write_csv,
+)
 from xmsem.analysis.cache import PairCache
 from xmsem.analysis.crossrun import DEFAULT_METRICS, check_metrics, cross_run_alignment
 from xmsem.analysis.discovery import AnalysisError, Run, discover
+from xmsem.analysis.stats import METHODS
 from xmsem.runs.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -43,6 +52,8 @@ class AnalysisResult:
     summary_csv: Path
     cross_run_csv: Path
     report_md: Path
+    paired_csv: Path | None = None
+    nonfinite_csv: Path | None = None
     figures: list[Path] = field(default_factory=list)
     wandb_dir: Path | None = None
     runs: list[Run] = field(default_factory=list)
@@ -74,6 +85,7 @@ def analyze_sweep(
     use_cache: bool = True,
     wandb: bool = False,
     slow_max_n: int = 2000,
+    interval: str = "t",
 ) -> AnalysisResult:
     """Analyse ``sweep_dir`` into ``out`` (default ``<sweep_dir>/analysis``).
 
@@ -89,6 +101,8 @@ def analyze_sweep(
         raise AnalysisError(f"--metrics: {err}") from None
     if subspace_k < 1:
         raise AnalysisError(f"--subspace-k must be a positive integer, got {subspace_k}")
+    if interval not in METHODS:
+        raise AnalysisError(f"--interval {interval!r} is not known; valid: {', '.join(METHODS)}")
     if bootstrap < 0:
         raise AnalysisError(f"--bootstrap must be >= 0, got {bootstrap}")
     runs = discover(sweep_dir, exclude=out_dir)
@@ -118,12 +132,17 @@ def analyze_sweep(
         computed += res.pairs_computed
         reused += res.pairs_reused
     cache.save()
-    values += [dict(r, source="cross_run") for r in cross_rows]
+    values += [dict(r, source="cross_run", units=_cross_units(r)) for r in cross_rows]
 
-    summary = aggregate(values, resamples=bootstrap, seed=seed)
+    summary = aggregate(values, resamples=bootstrap, seed=seed, method=interval)
+    types = {r.arch(m): _type(r, m) for r in done for m in r.members}
+    paired = paired_comparisons(values, comparisons(types))
+    nonfinite = nonfinite_rows(values)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary_csv = write_csv(out_dir / "summary.csv", summary, SUMMARY_COLUMNS)
     cross_csv = write_csv(out_dir / "cross_run.csv", cross_rows, CROSS_COLUMNS)
+    paired_csv = write_csv(out_dir / "paired.csv", paired, PAIRED_COLUMNS)
+    nonfinite_csv = write_csv(out_dir / "nonfinite.csv", nonfinite, NONFINITE_COLUMNS)
     figure_paths: list[Path] = []
     if figures:
         from xmsem.analysis.figures import all_figures
@@ -131,16 +150,18 @@ def analyze_sweep(
         figure_paths = all_figures(summary, out_dir / "figures")
     from xmsem.analysis.report import build_report
 
-    types = {r.arch(m): r.arch_type(m) for r in done for m in r.members}
     report = build_report(
-        sweep_dir, runs, summary, figure_paths, out_dir, refused, types, subspace_k
-    )
+        sweep_dir, runs, summary, figure_paths, out_dir, refused, types, subspace_k,
+        paired=paired, nonfinite=nonfinite,
+    )  # fmt: skip
     report_md = atomic_write_text(out_dir / "report.md", report + "\n")
     result = AnalysisResult(
         out_dir=out_dir,
         summary_csv=summary_csv,
         cross_run_csv=cross_csv,
         report_md=report_md,
+        paired_csv=paired_csv,
+        nonfinite_csv=nonfinite_csv,
         figures=figure_paths,
         runs=runs,
         pairs_computed=computed,
@@ -154,3 +175,32 @@ def analyze_sweep(
         )
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _cross_units(row: dict) -> tuple:
+    """The two seed units of a cross-run pair (see :func:`collect.seed_unit`)."""
+    a = collect.seed_unit(row["seed_a"], row["run_a"], row.get("copy_a"))
+    b = collect.seed_unit(row["seed_b"], row["run_b"], row.get("copy_b"))
+    return (a, b)
+
+
+def _type(run: Run, member: str) -> str:
+    """A member's architecture type; ``control`` for a shuffled-label control member."""
+    if str(run.members.get(member, {}).get("labels", "true")) == "shuffled":
+        return "control"
+    return run.arch_type(member)
+
+
+def comparisons(types: dict[str, str]) -> list[tuple[str, str]]:
+    """(architecture, its MLP baseline) for every non-MLP, non-control architecture."""
+    from xmsem.analysis.report import baseline_for
+
+    archs = list(types)
+    out = []
+    for arch in archs:
+        if types[arch] in ("mlp", "control"):
+            continue
+        base = baseline_for(arch, archs, types)
+        if base is not None:
+            out.append((arch, base))
+    return out

@@ -33,9 +33,25 @@ def mean_std(row: Mapping | None) -> str:
 
 
 def ci(row: Mapping | None) -> str:
-    if row is None or math.isnan(row["ci_low"]):
+    """``[low, high]``; ``n<3`` where too few seeds gave no interval."""
+    if row is None:
         return "–"
+    if math.isnan(row["ci_low"]):
+        return "n<3" if row.get("note") == "n<3" else "–"
     return f"[{num(row['ci_low'])}, {num(row['ci_high'])}]"
+
+
+def pvalue(p: float) -> str:
+    if p is None or math.isnan(p):
+        return "–"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+STATS_NOTE = (
+    "Intervals are 95% over independent seed units (run seed, copy): Student t over seeds; "
+    "seed-vs-seed metrics use the delete-one-seed jackknife (pairs share seeds, so they are "
+    "not independent). n = seeds; no interval from fewer than 3 (n<3)."
+)
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
@@ -92,6 +108,8 @@ def build_report(
     refused: list[tuple[Run, str]],
     arch_types: Mapping[str, str],
     subspace_k: int,
+    paired: list[dict] | None = None,
+    nonfinite: list[dict] | None = None,
 ) -> str:
     """The markdown report (see the module doc of :mod:`xmsem.analysis`)."""
     idx = _Index(summary)
@@ -101,6 +119,8 @@ def build_report(
         "",
         f"Runs: {len(runs)} — completed {counts['completed']}, failed {counts['failed']}, "
         f"incomplete {counts['incomplete']}. Only completed runs enter the tables.",
+        "",
+        STATS_NOTE,
         "",
     ]
     bad = [r for r in runs if r.state != "completed"]
@@ -113,6 +133,8 @@ def build_report(
     datasets = sorted({r["dataset"] for r in summary})
     for ds in datasets:
         lines += _dataset_sections(idx, ds, arch_types, subspace_k)
+        lines += _paired_section([r for r in paired or [] if r["dataset"] == ds])
+    lines += _nonfinite_section(nonfinite or [])
     if figures:
         lines += ["## Figures", ""]
         lines += [f"- [{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in figures] + [""]
@@ -127,7 +149,7 @@ def _dataset_sections(idx: _Index, ds: str, types: Mapping[str, str], k: int) ->
         lines += [
             "### Accuracy and convergence",
             "",
-            "Test accuracy at the end of training (mean ± std over seeds, 95% bootstrap CI "
+            "Test accuracy at the end of training (mean ± std over seeds, 95% t-interval "
             "of the mean); convergence epoch = the (0-based) epoch of the best validation "
             "accuracy.",
             "",
@@ -214,7 +236,8 @@ def _dataset_sections(idx: _Index, ds: str, types: Mapping[str, str], k: int) ->
             f"(initialisation stability), and `A~B`: seed s_i of A against seed "
             f"s_(i+1 mod S) of B — a *different-seed* baseline for cross-architecture "
             f"alignment (same-seed numbers are the live table above). Subspace overlap "
-            f"uses the top k={k} directions. Mean ± std over pairs (n = pairs).",
+            f"uses the top k={k} directions. Mean ± std over pairs; the interval is the "
+            f"delete-one-seed jackknife (n = seeds, pairs = values).",
             "",
         ]
         for arch in dict.fromkeys(r["arch"] for r in cross):
@@ -227,10 +250,15 @@ def _dataset_sections(idx: _Index, ds: str, types: Mapping[str, str], k: int) ->
             for e, layer in keys:
                 cells = [idx.get(ds, arch, e, layer, m, "cross_run") for m in metrics]
                 n = next((c["n"] for c in cells if c), 0)
-                rows.append([str(e), layer, str(n)] + [mean_std(c) for c in cells] + [ci(cells[0])])
+                pairs = next((c.get("n_values", "–") for c in cells if c), 0)
+                rows.append(
+                    [str(e), layer, str(n), str(pairs)]
+                    + [mean_std(c) for c in cells]
+                    + [ci(cells[0])]
+                )
             lines += [f"#### `{arch}`", ""]
             lines += table(
-                ["epoch", "layer", "pairs"]
+                ["epoch", "layer", "seeds", "pairs"]
                 + [quantity(m).label for m in metrics]
                 + [f"{quantity(metrics[0]).label} 95% CI"],
                 rows,
@@ -274,3 +302,62 @@ def _stability(idx: _Index, ds: str, cross: list[dict], types: Mapping[str, str]
         "difference to the MLP baseline.",
         "",
     ] + table(header, rows)
+
+
+PAIRED_FINAL = ("test_acc", "test_loss", "val_best_acc")
+
+
+def _paired_section(paired: list[dict]) -> list[str]:
+    """Architecture minus its MLP baseline by seed: final results and, at the last epoch,
+    the seed-vs-seed linear CKA per layer."""
+    if not paired:
+        return []
+    rows = [r for r in paired if r["source"] == "final" and r["metric"] in PAIRED_FINAL]
+    cross = [r for r in paired if r["source"] == "cross_run" and r["metric"] == "seed_linear_cka"]
+    if cross:
+        last = max(r["epoch"] for r in cross)
+        rows += sorted(
+            (r for r in cross if r["epoch"] == last), key=lambda r: layer_order(r["layer"] or "")
+        )
+    if not rows:
+        return []
+    body = [
+        [
+            f"{r['arch_a']} − {r['arch_b']}",
+            r["metric"] + (f" (epoch {r['epoch']}, {r['layer']})" if r["layer"] else ""),
+            str(r["n"]),
+            num(r["mean_diff"]),
+            ci(r) if not math.isnan(r["ci_low"]) else ("n<3" if r["note"] == "n<3" else "–"),
+            pvalue(r["p_value"]),
+            num(r["cohens_dz"]),
+            r["method"],
+        ]
+        for r in rows
+    ]
+    return [
+        "### Paired differences by seed",
+        "",
+        "Same run seed and copy (the two share every batch): mean difference, 95% t-interval, "
+        "two-sided paired t-test, Cohen's d_z = mean / sd of the differences. Seed-vs-seed CKA: "
+        "delete-one-seed jackknife of the difference of the two means (d_z undefined). All rows "
+        "are in paired.csv.",
+        "",
+    ] + table(["comparison", "metric", "n", "mean diff", "95% CI", "p", "d_z", "method"], body)
+
+
+def _nonfinite_section(nonfinite: list[dict]) -> list[str]:
+    """Every non-finite value that was left out of a mean (none are dropped silently)."""
+    if not nonfinite:
+        return []
+    body = [
+        [r["dataset"], r["arch"], str(r["epoch"] if r["epoch"] is not None else ""),
+         r["layer"] or "", r["metric"], r["source"], r["run"], r["value"]]
+        for r in nonfinite
+    ]  # fmt: skip
+    return [
+        "## Non-finite values",
+        "",
+        f"{len(nonfinite)} values were NaN or infinite and are left out of the means above "
+        "(counted in summary.csv's n_nonfinite; also in nonfinite.csv).",
+        "",
+    ] + table(["dataset", "arch", "epoch", "layer", "metric", "source", "run", "value"], body)
