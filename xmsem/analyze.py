@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="95%% interval over seeds: Student t (default) or BCa (never narrower than t for "
         "n <= 10); seed-vs-seed metrics always use the delete-one-seed jackknife",
     )
+    p.add_argument(
+        "--convergence-fraction",
+        type=float,
+        default=0.95,
+        help="convergence = first epoch/step with val accuracy >= this fraction of the best (0.95)",
+    )
     p.add_argument("--bootstrap", type=int, default=1000, help="BCa resamples (1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the BCa generator (0)")
     p.add_argument(
@@ -62,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             subspace_k=args.subspace_k,
             bootstrap=args.bootstrap,
             interval=args.interval,
+            convergence_fraction=args.convergence_fraction,
             seed=args.seed,
             figures=not args.no_figures,
             use_cache=not args.no_cache,

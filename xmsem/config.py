@@ -90,6 +90,27 @@ class Noise:
     seed: int = 0
 
 
+@dataclass
+class EarlyStopping:
+    """Schema of ``callbacks.early_stopping`` (xmsem.lit.early_stopping): stop when every
+    monitored model's validation loss has not improved by more than ``min_delta`` for
+    ``patience`` epochs; ``test_on``: ``best`` tests the checkpoint of the lowest mean
+    validation loss, ``last`` the final weights."""
+
+    enabled: bool = False
+    patience: int = 5
+    min_delta: float = 0.0
+    test_on: str = "last"
+
+
+@dataclass
+class Convergence:
+    """Schema of ``callbacks.convergence``: epochs/steps to ``fraction`` x best validation
+    accuracy (xmsem.analysis.convergence)."""
+
+    fraction: float = 0.95
+
+
 # --------------------------------------------------------------------------- helpers
 def check_schema(node: Any, schema: type, key: str) -> Any:
     """Merge ``node`` into ``schema``: unknown keys and wrong types become one-line ConfigErrors."""

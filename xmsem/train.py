@@ -87,6 +87,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> list[
     """Checkpointing (last.ckpt every epoch), epoch timing and the representation callback."""
     from lightning.pytorch.callbacks import ModelCheckpoint
 
+    from xmsem.lit.early_stopping import build_validation_callbacks
     from xmsem.lit.noise import build_noise_callback
     from xmsem.lit.progress import EpochLines
     from xmsem.lit.representations import build_representation_callback
@@ -104,6 +105,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> list[
         ),
         EpochTimer(),
         EpochLines(),
+        *build_validation_callbacks(cfg, run_dir),
     ]
     rep = build_representation_callback(cfg, run_dir, datamodule, cohort)
     if rep is not None:
@@ -115,10 +117,11 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> list[
 
 
 def _extra_checks():
+    from xmsem.lit.early_stopping import validate_early_stopping_config
     from xmsem.lit.noise import validate_noise_config
     from xmsem.lit.representations import validate_representation_config
 
-    return [validate_representation_config, validate_noise_config]
+    return [validate_representation_config, validate_noise_config, validate_early_stopping_config]
 
 
 # --------------------------------------------------------------------------- one run
@@ -185,12 +188,17 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     trainer.fit(cohort, datamodule=datamodule, ckpt_path=str(ckpt) if resume else None)
     fit_seconds = time.perf_counter() - t0
-    tested = trainer.test(cohort, datamodule=datamodule, verbose=False)
-    results = {k: float(v) for k, v in (tested[0] if tested else {}).items()}
+    # read before testing: testing a checkpoint restores the module's and callbacks' state
+    results: dict[str, Any] = {}
     for i, name in enumerate(cohort.model_names):
         results[f"val/{name}/best_acc"] = float(cohort.best_val_acc[i])
         results[f"val/{name}/best_epoch"] = int(cohort.best_val_epoch[i])
     results["epochs"] = int(trainer.current_epoch)
+    results.update(_validation_results(cfg, callbacks))
+    test_ckpt = _test_checkpoint(callbacks)
+    tested = trainer.test(cohort, datamodule=datamodule, verbose=False, ckpt_path=test_ckpt)
+    results.update({k: float(v) for k, v in (tested[0] if tested else {}).items()})
+    results["tested_on"] = "best" if test_ckpt else "last"
     status.write("completed", results=results, fit_seconds=round(fit_seconds, 3))
     from xmsem.lit.loggers import finish_loggers
 
@@ -206,6 +214,34 @@ def progress_bar(cfg: DictConfig) -> bool:
     interactive (per-epoch lines are printed either way)."""
     value = cfg.trainer.get("enable_progress_bar")
     return sys.stderr.isatty() if value is None else bool(value)
+
+
+def _validation_results(cfg: DictConfig, callbacks: list[Any]) -> dict[str, Any]:
+    """Convergence measures per model, and where early stopping stopped (None: it did not)."""
+    from xmsem.lit.early_stopping import ValidationTracker, settings
+
+    tracker = next(c for c in callbacks if isinstance(c, ValidationTracker))
+    _, conv = settings(cfg)
+    out: dict[str, Any] = dict(tracker.results(float(conv.fraction)))
+    out["convergence_fraction"] = float(conv.fraction)
+    out["stopped_epoch"] = tracker.stopped_epoch
+    return out
+
+
+def _test_checkpoint(callbacks: list[Any]) -> str | None:
+    """The best-validation checkpoint when ``test_on=best`` (None: test the final weights)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from xmsem.lit.early_stopping import MONITOR
+
+    for cb in callbacks:
+        if isinstance(cb, ModelCheckpoint) and cb.monitor == MONITOR:
+            if not cb.best_model_path or not Path(cb.best_model_path).is_file():
+                raise RuntimeError(
+                    "callbacks.early_stopping.test_on=best but no best checkpoint was written"
+                )
+            return cb.best_model_path
+    return None
 
 
 # --------------------------------------------------------------------------- hydra task

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from xmsem.analysis.convergence import (
+    DEFAULT_FRACTION,
+    accuracy_auc,
+    epochs_to_fraction,
+    steps_to_fraction,
+)
 from xmsem.analysis.crossrun import Instance
 from xmsem.analysis.discovery import Run, probe_fingerprint, read_alignment_csv, read_metrics_csv
 
@@ -92,6 +98,42 @@ def curve_rows(run: Run) -> list[dict]:
                             "units": (unit_of(run, model),),
                         }
                     )
+    return out
+
+
+def convergence_rows(run: Run, fraction: float = DEFAULT_FRACTION) -> list[dict]:
+    """Per model, from its validation-accuracy curve in the CSV logs (source ``final``):
+    ``epochs_to_target`` / ``steps_to_target`` (first epoch / step with accuracy >= fraction x
+    its best) and ``val_acc_auc`` (mean validation accuracy over the epochs trained); see
+    :mod:`xmsem.analysis.convergence`."""
+    logged = read_metrics_csv(run.path)
+    out = []
+    for member in run.members:
+        key = f"val/{member}/acc"
+        epochs = sorted(e for e, values in logged.items() if key in values)
+        if not epochs:
+            continue
+        acc = [logged[e][key] for e in epochs]
+        steps = [logged[e].get("step", float("nan")) for e in epochs]
+        found = {
+            "epochs_to_target": epochs_to_fraction(acc, fraction),
+            "steps_to_target": steps_to_fraction(acc, steps, fraction),
+            "val_acc_auc": accuracy_auc(acc),
+        }
+        for metric, value in found.items():
+            out.append(
+                {
+                    "dataset": run.dataset,
+                    "arch": run.arch(member),
+                    "epoch": None,
+                    "layer": None,
+                    "metric": metric,
+                    "value": value,
+                    "source": "final",
+                    "run": run.name,
+                    "units": (unit_of(run, member),),
+                }
+            )
     return out
 
 

@@ -188,7 +188,8 @@ def _version_number(path: Path) -> int:
 
 def read_metrics_csv(run_dir: Path) -> dict[int, dict[str, float]]:
     """The Lightning CSV logs of a run merged over ``csv/version_*`` (a later version wins for the
-    same epoch and column): epoch -> {column: value}. Sparse rows are merged per epoch."""
+    same epoch and column): epoch -> {column: value}. Sparse rows are merged per epoch; ``step``
+    is the step of the epoch's last logged row."""
     merged: dict[int, dict[str, float]] = {}
     versions = sorted((Path(run_dir) / "csv").glob("version_*/metrics.csv"), key=_version_number)
     for path in versions:
@@ -200,7 +201,7 @@ def read_metrics_csv(run_dir: Path) -> dict[int, dict[str, float]]:
                     continue
                 target = merged.setdefault(epoch, {})
                 for key, value in row.items():
-                    if key in ("epoch", "step") or value in (None, ""):
+                    if key == "epoch" or value in (None, ""):
                         continue
                     try:
                         target[key] = float(value)

@@ -86,6 +86,7 @@ def analyze_sweep(
     wandb: bool = False,
     slow_max_n: int = 2000,
     interval: str = "t",
+    convergence_fraction: float = 0.95,
 ) -> AnalysisResult:
     """Analyse ``sweep_dir`` into ``out`` (default ``<sweep_dir>/analysis``).
 
@@ -103,6 +104,8 @@ def analyze_sweep(
         raise AnalysisError(f"--subspace-k must be a positive integer, got {subspace_k}")
     if interval not in METHODS:
         raise AnalysisError(f"--interval {interval!r} is not known; valid: {', '.join(METHODS)}")
+    if not 0.0 < convergence_fraction <= 1.0:
+        raise AnalysisError(f"--convergence-fraction must be in (0, 1], got {convergence_fraction}")
     if bootstrap < 0:
         raise AnalysisError(f"--bootstrap must be >= 0, got {bootstrap}")
     runs = discover(sweep_dir, exclude=out_dir)
@@ -118,6 +121,7 @@ def analyze_sweep(
     values: list[dict] = []
     for run in done:
         values += collect.final_rows(run) + collect.curve_rows(run) + collect.live_rows(run)
+        values += collect.convergence_rows(run, convergence_fraction)
 
     order = collect.arch_order(done)
     comparable, refused = collect.probe_groups(done)
@@ -152,7 +156,7 @@ def analyze_sweep(
 
     report = build_report(
         sweep_dir, runs, summary, figure_paths, out_dir, refused, types, subspace_k,
-        paired=paired, nonfinite=nonfinite,
+        paired=paired, nonfinite=nonfinite, convergence_fraction=convergence_fraction,
     )  # fmt: skip
     report_md = atomic_write_text(out_dir / "report.md", report + "\n")
     result = AnalysisResult(

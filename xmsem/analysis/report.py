@@ -110,6 +110,7 @@ def build_report(
     subspace_k: int,
     paired: list[dict] | None = None,
     nonfinite: list[dict] | None = None,
+    convergence_fraction: float = 0.95,
 ) -> str:
     """The markdown report (see the module doc of :mod:`xmsem.analysis`)."""
     idx = _Index(summary)
@@ -132,7 +133,7 @@ def build_report(
         lines += table(["run", "dataset", "why"], [[r.name, r.dataset, why] for r, why in refused])
     datasets = sorted({r["dataset"] for r in summary})
     for ds in datasets:
-        lines += _dataset_sections(idx, ds, arch_types, subspace_k)
+        lines += _dataset_sections(idx, ds, arch_types, subspace_k, convergence_fraction)
         lines += _paired_section([r for r in paired or [] if r["dataset"] == ds])
     lines += _nonfinite_section(nonfinite or [])
     if figures:
@@ -141,23 +142,27 @@ def build_report(
     return "\n".join(lines)
 
 
-def _dataset_sections(idx: _Index, ds: str, types: Mapping[str, str], k: int) -> list[str]:
+def _dataset_sections(
+    idx: _Index, ds: str, types: Mapping[str, str], k: int, fraction: float = 0.95
+) -> list[str]:
     lines = [f"## Dataset `{ds}`", ""]
     final = idx.select(dataset=ds, source="final")
     archs = list(dict.fromkeys(r["arch"] for r in final))
     if archs:
+        pct = f"{100 * fraction:g}%"
         lines += [
             "### Accuracy and convergence",
             "",
-            "Test accuracy at the end of training (mean ± std over seeds, 95% t-interval "
-            "of the mean); convergence epoch = the (0-based) epoch of the best validation "
-            "accuracy.",
+            "Test accuracy (mean ± std over seeds, 95% t-interval of the mean; n = seeds). "
+            f"Convergence: epochs and optimizer steps until the validation accuracy first "
+            f"reaches {pct} of its best, and the area under the validation-accuracy curve / "
+            "epochs (= mean validation accuracy over the epochs trained).",
             "",
         ]
         rows = []
         for arch in archs:
             acc = idx.get(ds, arch, None, None, "test_acc", "final")
-            conv = idx.get(ds, arch, None, None, "best_epoch", "final")
+            ep = idx.get(ds, arch, None, None, "epochs_to_target", "final")
             params = idx.get(ds, arch, None, None, "parameters", "final")
             rows.append(
                 [
@@ -166,20 +171,24 @@ def _dataset_sections(idx: _Index, ds: str, types: Mapping[str, str], k: int) ->
                     mean_std(acc),
                     ci(acc),
                     mean_std(idx.get(ds, arch, None, None, "val_best_acc", "final")),
-                    mean_std(conv),
-                    ci(conv),
+                    mean_std(ep),
+                    ci(ep),
+                    mean_std(idx.get(ds, arch, None, None, "steps_to_target", "final")),
+                    mean_std(idx.get(ds, arch, None, None, "val_acc_auc", "final")),
                     f"{params['mean']:,.0f}" if params else "–",
                 ]
             )
         lines += table(
             [
                 "architecture",
-                "seeds",
+                "n",
                 "test acc",
                 "95% CI",
                 "best val acc",
-                "convergence epoch",
+                f"epochs to {pct} of best",
                 "95% CI",
+                f"steps to {pct}",
+                "val acc AUC / epochs",
                 "parameters",
             ],
             rows,
@@ -304,7 +313,14 @@ def _stability(idx: _Index, ds: str, cross: list[dict], types: Mapping[str, str]
     ] + table(header, rows)
 
 
-PAIRED_FINAL = ("test_acc", "test_loss", "val_best_acc")
+PAIRED_FINAL = (
+    "test_acc",
+    "test_loss",
+    "val_best_acc",
+    "epochs_to_target",
+    "steps_to_target",
+    "val_acc_auc",
+)
 
 
 def _paired_section(paired: list[dict]) -> list[str]:
