@@ -215,3 +215,21 @@ def test_paired_csv_nonfinite_listing_and_interval_widths(tmp_path):
     live = _one(summary, arch="pgnn~mlp", epoch=2, layer="h1", metric="linear_cka", source="live")
     zero = _one(summary, arch="pgnn~mlp", epoch=0, layer="h1", metric="linear_cka", source="live")
     assert live["untrained"] == pytest.approx(zero["mean"])
+
+
+def test_controls_beside_the_alignment_numbers(tmp_path):
+    root = write_sweep(tmp_path / "s", range(3), members=("pgnn", "mlp", "mlp_shuffled"))
+    result = analyze_sweep(root, **FAST)
+    report = result.report_md.read_text()
+    assert "Controls for `pgnn` vs `mlp`" in report
+    assert "| pgnn vs mlp_shuffled | mlp vs mlp_shuffled |" in report
+    # epoch 2, h1: CKA 0.52 + 0.001 * seed, untrained (epoch 0) 0.501, chance 0.05,
+    # pgnn vs shuffled = the synthetic pair value too, CKA(input, h1) 0.3
+    line = next(
+        x for x in report.splitlines() if x.startswith("| 2 | h1 | 0.521 ± 0.001 | 0.501 |")
+    )
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[4] == "0.050" and cells[5] == "0.521" and cells[7] == "0.300"
+    assert cells[11] == "0.062"  # subspace chance
+    paired = {(r["arch_a"], r["arch_b"]) for r in csv.DictReader(result.paired_csv.open())}
+    assert paired == {("pgnn", "mlp")}  # the shuffled control is no baseline

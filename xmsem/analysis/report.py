@@ -236,6 +236,7 @@ def _dataset_sections(
             for e, layer in keys
         ]
         lines += table(header, rows)
+        lines += _controls_table(idx, ds, a, b, keys, types)
     cross = idx.select(dataset=ds, source="cross_run")
     if cross:
         lines += [
@@ -263,13 +264,16 @@ def _dataset_sections(
                 rows.append(
                     [str(e), layer, str(n), str(pairs)]
                     + [mean_std(c) for c in cells]
-                    + [ci(cells[0])]
+                    + [ci(cells[0]), _untrained(cells[0])]
                 )
             lines += [f"#### `{arch}`", ""]
             lines += table(
                 ["epoch", "layer", "seeds", "pairs"]
                 + [quantity(m).label for m in metrics]
-                + [f"{quantity(metrics[0]).label} 95% CI"],
+                + [
+                    f"{quantity(metrics[0]).label} 95% CI",
+                    f"{quantity(metrics[0]).label} untrained",
+                ],
                 rows,
             )
         lines += _stability(idx, ds, cross, types)
@@ -377,3 +381,71 @@ def _nonfinite_section(nonfinite: list[dict]) -> list[str]:
         "(counted in summary.csv's n_nonfinite; also in nonfinite.csv).",
         "",
     ] + table(["dataset", "arch", "epoch", "layer", "metric", "source", "run", "value"], body)
+
+
+def _live(idx: _Index, ds: str, arch: str, epoch, layer: str, metric: str) -> dict | None:
+    return idx.get(ds, arch, epoch, layer, metric, "live")
+
+
+def _either(idx: _Index, ds: str, a: str, b: str, epoch, layer: str, metric: str) -> dict | None:
+    """The live row of pair a~b in whichever order the cohort listed it."""
+    found = _live(idx, ds, f"{a}~{b}", epoch, layer, metric)
+    if found is None and layer:
+        parts = layer.split("~")
+        swapped = "~".join(reversed(parts)) if len(parts) == 2 else layer
+        found = _live(idx, ds, f"{b}~{a}", epoch, swapped, metric)
+    return found
+
+
+def _mean(row: dict | None) -> str:
+    return "–" if row is None else num(row["mean"])
+
+
+def _untrained(row: dict | None) -> str:
+    return "–" if row is None else num(row.get("untrained", math.nan))
+
+
+def _controls_table(
+    idx: _Index, ds: str, a: str, b: str, keys: list, types: Mapping[str, str]
+) -> list[str]:
+    """Each alignment number of the pair beside its controls: the same measurement on the
+    untrained networks (epoch 0), the chance value (exact permutation mean at this n and
+    width), each model against the shuffled-label control member, and CKA(input, layer)."""
+    pair = f"{a}~{b}"
+    controls = [c for c, t in types.items() if t == "control" and c not in (a, b)]
+    header = ["epoch", "layer", "linear CKA", "untrained", "chance"]
+    for c in controls:
+        header += [f"{a} vs {c}", f"{b} vs {c}"]
+    header += [f"CKA(input, {a})", f"CKA(input, {b})", "subspace overlap", "untrained", "chance"]
+    rows = []
+    for e, layer in keys:
+        la, _, lb = (layer or "").partition("~")
+        lb = lb or la
+        cka = _live(idx, ds, pair, e, layer, "linear_cka")
+        sub = _live(idx, ds, pair, e, layer, "subspace_overlap")
+        if cka is None and sub is None:
+            continue
+        row = [str(e), layer, mean_std(cka), _untrained(cka),
+               _mean(_live(idx, ds, pair, e, layer, "linear_cka_null"))]  # fmt: skip
+        for c in controls:
+            row += [
+                _mean(_either(idx, ds, a, c, e, la, "linear_cka")),
+                _mean(_either(idx, ds, b, c, e, lb, "linear_cka")),
+            ]
+        row += [
+            _mean(_live(idx, ds, a, e, la, "input_cka")),
+            _mean(_live(idx, ds, b, e, lb, "input_cka")),
+            mean_std(sub),
+            _untrained(sub),
+            _mean(_live(idx, ds, pair, e, layer, "subspace_overlap_null")),
+        ]
+        rows.append(row)
+    if not rows:
+        return []
+    return [
+        f"Controls for `{a}` vs `{b}`: untrained = the same measurement at epoch 0; chance = "
+        "exact mean over row permutations (unrelated representations of this n and width); "
+        "`vs <control>` = each model against the shuffled-label control member of the same run; "
+        "CKA(input, ·) = how much of the layer is the input geometry. Controls: means over seeds.",
+        "",
+    ] + table(header, rows)

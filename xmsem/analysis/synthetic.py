@@ -62,6 +62,7 @@ def write_run(
     layers = [f"h{i + 1}" for i in range(len(widths))]
     model = {
         m: {"arch": "mlp" if m.startswith("mlp") else "pgnn", "hidden": list(widths)}
+        | ({"labels": "shuffled"} if m.endswith("_shuffled") else {})
         for m in members
     }
     cfg = {
@@ -141,6 +142,8 @@ def _live_rows(epoch: int, members: Sequence[str], layers: list[str], seed: int)
                     ("linear_cka", v),
                     ("linear_cka_debiased", v - 0.1),
                     ("subspace_overlap", v - 0.2),
+                    ("linear_cka_null", 0.05),
+                    ("subspace_overlap_null", 0.0625),
                 ):
                     rows.append(_row(epoch, a, b, layer, layer, metric, value))
             last = layers[-1]
@@ -149,6 +152,7 @@ def _live_rows(epoch: int, members: Sequence[str], layers: list[str], seed: int)
                 rows.append(_row(epoch, x, y, last, last, "stitch_penalty", 1.0 - val))
         for j, la in enumerate(layers):
             rows.append(_row(epoch, a, a, la, la, "probe_acc", 0.6 + 0.1 * j))
+            rows.append(_row(epoch, a, a, la, la, "input_cka", 0.3 - 0.1 * j))
             for lb in layers[j:]:
                 rows.append(_row(epoch, a, a, la, lb, "layer_cka", 1.0 if la == lb else 0.7))
     return rows

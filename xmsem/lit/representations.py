@@ -294,6 +294,7 @@ class RepresentationCallback(L.Callback):
             rows += member_rows(
                 member, reps[member], labels, n_fit, s, layer_cka=self.layer_cka, previous=previous,
                 latents=probe.z if self.latent_r2 else None, cache=cache,
+                inputs=probe.x if s.controls else None,
             )  # fmt: skip
         if self.drift:  # this snapshot is the next one's reference: keep its prepared layers
             self._reference = (epoch, {m: {layer: cache.prepared((m, layer), reps[m][layer])

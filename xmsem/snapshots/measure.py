@@ -20,6 +20,7 @@ from typing import Any
 from torch import Tensor
 
 from xmsem import alignment as al
+from xmsem.alignment.chance import linear_cka_chance, subspace_overlap_chance
 
 Row = dict[str, object]
 Key = tuple[str, str]  # (model, layer)
@@ -54,6 +55,7 @@ class MeasureSettings:
     spectral_bands: int = 4
     spectral_k: int = 10
     spectral_max_n: int = 2000
+    controls: bool = True  # chance rows (<metric>_null) and CKA(input, h) per layer
 
     @classmethod
     def of(cls, node: Any) -> MeasureSettings:
@@ -128,6 +130,23 @@ def rep_metrics(
     return out
 
 
+def null_rows(
+    a: str, b: str, la: str, lb: str, x: Tensor, y: Tensor, s: MeasureSettings, cache: RepCache
+) -> list[Row]:
+    """The chance value of linear CKA and subspace overlap for this pair (``<metric>_null``): the
+    exact mean over row permutations of one side (:mod:`xmsem.alignment.chance`) — what the
+    metric gives for two unrelated representations with these spectra, n and widths."""
+    rows = []
+    if "linear_cka" in s.metrics:
+        px, py = cache.prepared((a, la), x), cache.prepared((b, lb), y)
+        rows.append(_row(a, b, la, lb, "linear_cka_null", linear_cka_chance(px, py)))
+    if "subspace_overlap" in s.metrics:
+        usable = s.subspace_k <= min(x.shape[1], y.shape[1])
+        value = subspace_overlap_chance(x.shape[0], s.subspace_k) if usable else float("nan")
+        rows.append(_row(a, b, la, lb, "subspace_overlap_null", value))
+    return rows
+
+
 def pair_rows(
     a: str,
     b: str,
@@ -156,6 +175,8 @@ def pair_rows(
         x, y = reps_a[la], reps_b[lb]
         for metric, value in rep_metrics(x, y, s, cache, (a, la), (b, lb)).items():
             rows.append(_row(a, b, la, lb, metric, value))
+        if s.controls:
+            rows += null_rows(a, b, la, lb, x, y, s, cache)
         if "probe_transfer" in s.metrics:
             kind = s.transfer_map
             if kind == "identity" and x.shape[1] != y.shape[1]:
@@ -211,14 +232,23 @@ def member_rows(
     previous: Mapping[str, Tensor | al.Prepared] | None = None,
     latents: Tensor | None = None,
     cache: RepCache | None = None,
+    inputs: Tensor | None = None,
 ) -> list[Row]:
-    """Rows describing one model: probe accuracy per layer (``probe_acc``), the layer x layer linear
+    """Rows describing one model: ``input_cka`` = linear CKA between the probe inputs (flattened)
+    and each layer when ``inputs`` are given (how much of a layer is the input geometry: the
+    reference any alignment between models should exceed), probe accuracy per layer (``probe_acc``), the layer x layer linear
     CKA matrix (``layer_cka`` with member_a = member_b), ``drift`` = 1 - linear CKA to ``previous``
     (the same layer at the previous snapshot, as a tensor or already prepared), and with ``latents`` the R^2 of a least-squares
     readout of the known latent factors (``latent_r2``, fit half -> eval half)."""
     cache = cache or RepCache(labels, n_fit, s)
     rows: list[Row] = []
     layers = list(reps)
+    if inputs is not None:
+        pin = cache.prepared(("__input__", "x"), inputs.reshape(len(inputs), -1).double())
+        for layer in layers:
+            ph = cache.prepared((name, layer), reps[layer])
+            rows.append(_row(name, name, layer, layer, "input_cka",
+                             float(al.linear_cka_prepared(pin, ph)[0])))  # fmt: skip
     for layer in layers:
         if "probe_transfer" in s.metrics:
             acc = cache.probe_accuracy((name, layer), reps[layer])
