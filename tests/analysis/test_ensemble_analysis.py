@@ -82,12 +82,13 @@ def test_ensemble_run_is_discovered_as_copies(analyses):
 def test_190_seed_pairs_per_architecture(analyses):
     for result in analyses:
         summary = read_summary(result.summary_csv)
-        for arch, n in (("pgnn", K * (K - 1) // 2), ("mlp", 190), ("pgnn~mlp", K)):
+        # n = seed units (the statistics' sample size), n_values = seed pairs
+        for arch, units, n in (("pgnn", K, K * (K - 1) // 2), ("mlp", 20, 190), ("pgnn~mlp", K, K)):
             for epoch in EPOCHS:
                 rows = [r for r in summary if r["arch"] == arch and r["epoch"] == epoch
                         and r["metric"] == "seed_linear_cka" and r["layer"] == "h2"]  # fmt: skip
-                assert [r["n"] for r in rows] == [n]
-        assert "| h2 | 190 |" in result.report_md.read_text().replace("  ", " ")
+                assert [(r["n"], r["n_values"]) for r in rows] == [(units, n)]
+        assert "| h2 | 20 | 190 |" in result.report_md.read_text().replace("  ", " ")
 
 
 def test_ensemble_analysis_equals_separate_runs(analyses):

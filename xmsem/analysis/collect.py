@@ -108,8 +108,8 @@ def convergence_rows(run: Run, fraction: float = DEFAULT_FRACTION) -> list[dict]
     :mod:`xmsem.analysis.convergence`."""
     logged = read_metrics_csv(run.path)
     out = []
-    for member in run.members:
-        key = f"val/{member}/acc"
+    for model in run.models:
+        key = f"val/{model}/acc"
         epochs = sorted(e for e, values in logged.items() if key in values)
         if not epochs:
             continue
@@ -124,14 +124,16 @@ def convergence_rows(run: Run, fraction: float = DEFAULT_FRACTION) -> list[dict]
             out.append(
                 {
                     "dataset": run.dataset,
-                    "arch": run.arch(member),
+                    "arch": run.arch(model),
                     "epoch": None,
                     "layer": None,
                     "metric": metric,
                     "value": value,
                     "source": "final",
                     "run": run.name,
-                    "units": (unit_of(run, member),),
+                    "seed": run.seed,
+                    "copy": run.copy_of(model),
+                    "units": (unit_of(run, model),),
                 }
             )
     return out
