@@ -79,7 +79,6 @@ class Representations(MeasureSettings):
     latent_r2: bool = True
     heatmaps: bool = True
     seed_pairs: bool = True
-    controls: bool = _MEASURE.controls
 
 
 @dataclass
