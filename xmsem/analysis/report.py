@@ -81,6 +81,11 @@ def _e(epoch) -> int | None:
     return None if epoch in ("", None) else int(epoch)
 
 
+def _rev(arch: str) -> str:
+    a, b = _pair(arch)
+    return f"{b}~{a}"
+
+
 def _pair(arch: str) -> tuple[str, str] | None:
     parts = arch.split("~")
     return (parts[0], parts[1]) if len(parts) == 2 else None
@@ -199,11 +204,19 @@ def _dataset_sections(
         if _pair(r["arch"]) and headline(r["metric"])
     ]
     live_pairs = sorted({r["arch"] for r in live})
+    # the direction the cohort measured the symmetric metrics in (e.g. mlp~mlp_shuffled);
+    # pairs without them: non-MLP first
+    symmetric = {
+        r["arch"]
+        for r in idx.select(dataset=ds, source="live")
+        if r["metric"] in ("linear_cka", "subspace_overlap") and _pair(r["arch"])
+    }
     canonical = list(
         dict.fromkeys(
             a
             for a in live_pairs
-            if f"{_pair(a)[1]}~{_pair(a)[0]}" not in live_pairs or types_rank(a, types)
+            if (a in symmetric)
+            or (_rev(a) not in symmetric and (_rev(a) not in live_pairs or types_rank(a, types)))
         )
     )
     for pair in canonical:
