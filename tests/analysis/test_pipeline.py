@@ -225,8 +225,9 @@ def test_controls_beside_the_alignment_numbers(tmp_path):
     assert "| pgnn vs mlp_shuffled | mlp vs mlp_shuffled |" in report
     # epoch 2, h1: CKA 0.52 + 0.001 * seed, untrained (epoch 0) 0.501, chance 0.05,
     # pgnn vs shuffled = the synthetic pair value too, CKA(input, h1) 0.3
+    section = report[report.index("Controls for `pgnn` vs `mlp`") :]
     line = next(
-        x for x in report.splitlines() if x.startswith("| 2 | h1 | 0.521 ± 0.001 | 0.501 |")
+        x for x in section.splitlines() if x.startswith("| 2 | h1 | 0.521 ± 0.001 | 0.501 |")
     )
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[4] == "0.050" and cells[5] == "0.521" and cells[7] == "0.300"
