@@ -17,6 +17,11 @@
   representations that differ by rotation, translation *and* overall scale map onto each other
   (e.g. a spectrally normalised network against an unconstrained one).
 * identity: ``T(b) = b`` (widths must match).
+
+``normalize`` (``fit_map`` / ``fit_map_both``): each side is first normalised with statistics of
+the data given (:mod:`~xmsem.alignment.normalize`: none, center, unit_norm, standardize), the map
+is fitted between the normalised representations, and the result is returned in raw coordinates,
+``T_raw = N_dst^{-1} o T o N_src`` (:func:`in_raw_coordinates`), so callers apply it to raw data.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ import torch
 from torch import Tensor
 
 from ._checks import as_matrix
+from .normalize import Normalizer, fit_normalizer
 
-__all__ = ["AffineMap", "fit_affine", "fit_map", "fit_map_both", "MAP_KINDS"]
+__all__ = ["AffineMap", "fit_affine", "fit_map", "fit_map_both", "in_raw_coordinates", "MAP_KINDS"]
 
 MAP_KINDS = ("identity", "linear", "orthogonal", "similarity")
 
@@ -119,6 +125,15 @@ def _procrustes_both(src: Tensor, dst: Tensor, scale: bool = False) -> tuple[Aff
     return AffineMap(forward, md - ms @ forward), AffineMap(backward, ms - md @ backward)
 
 
+def in_raw_coordinates(t: AffineMap, n_src: Normalizer, n_dst: Normalizer) -> AffineMap:
+    """``N_dst^{-1} o t o N_src`` as one affine map of raw source features: with
+    ``N(x) = (x - m) / s``, weight ``diag(1/s_src) W diag(s_dst)`` and bias
+    ``(c - (m_src / s_src) W) * s_dst + m_dst``."""
+    weight = (t.weight / n_src.scale[:, None]) * n_dst.scale[None, :]
+    bias = (t.bias - (n_src.mean / n_src.scale) @ t.weight) * n_dst.scale + n_dst.mean
+    return AffineMap(weight, bias)
+
+
 def _identity(src: Tensor, dst: Tensor) -> AffineMap:
     if src.shape[1] != dst.shape[1]:
         raise ValueError(
@@ -135,10 +150,15 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"map must be one of {MAP_KINDS}, got {kind!r}")
 
 
-def fit_map(src: Tensor, dst: Tensor, kind: str = "orthogonal") -> AffineMap:
-    """Fit a map T with ``T(src) ~ dst`` of the given kind (module doc)."""
+def fit_map(
+    src: Tensor, dst: Tensor, kind: str = "orthogonal", normalize: str = "none"
+) -> AffineMap:
+    """Fit a map T with ``T(src) ~ dst`` of the given kind, after ``normalize`` (module doc)."""
     _check_kind(kind)
     src, dst = as_matrix(src, "src"), as_matrix(dst, "dst")
+    if normalize != "none":
+        n_src, n_dst = fit_normalizer(src, normalize), fit_normalizer(dst, normalize)
+        return in_raw_coordinates(fit_map(n_src(src), n_dst(dst), kind), n_src, n_dst)
     if kind == "identity":
         return _identity(src, dst)
     if kind == "linear":
@@ -146,11 +166,17 @@ def fit_map(src: Tensor, dst: Tensor, kind: str = "orthogonal") -> AffineMap:
     return _procrustes_both(src, dst, scale=kind == "similarity")[0]
 
 
-def fit_map_both(src: Tensor, dst: Tensor, kind: str = "orthogonal") -> tuple[AffineMap, AffineMap]:
-    """``(fit_map(src, dst, kind), fit_map(dst, src, kind))``; the Procrustes kinds share one
-    SVD (equal to fitting each direction to rounding)."""
+def fit_map_both(
+    src: Tensor, dst: Tensor, kind: str = "orthogonal", normalize: str = "none"
+) -> tuple[AffineMap, AffineMap]:
+    """``(fit_map(src, dst, kind, normalize), fit_map(dst, src, kind, normalize))``; the
+    Procrustes kinds share one SVD (equal to fitting each direction to rounding)."""
     _check_kind(kind)
     src, dst = as_matrix(src, "src"), as_matrix(dst, "dst")
+    if normalize != "none":
+        n_src, n_dst = fit_normalizer(src, normalize), fit_normalizer(dst, normalize)
+        fwd, back = fit_map_both(n_src(src), n_dst(dst), kind)
+        return in_raw_coordinates(fwd, n_src, n_dst), in_raw_coordinates(back, n_dst, n_src)
     if kind == "identity":
         return _identity(src, dst), _identity(dst, src)
     if kind == "linear":

@@ -44,6 +44,7 @@ from torch import Tensor
 
 from ._checks import numpy_io
 from .cka import linear_cka, rbf_cka
+from .maps import MAP_KINDS
 from .prepared import Prepared, linear_cka_prepared, subspace_overlap_prepared
 from .probe import probe_transfer
 from .spectral import spectral_alignment
@@ -276,17 +277,25 @@ for _spec in (
         label="Procrustes distance", direction=SYMMETRIC,
     ),
     MetricSpec(
-        "probe_transfer", "similarity", frozenset({"orthogonal", "translation"}), "probe",
+        "probe_transfer", "similarity", frozenset({"isotropic_scale", "translation"}), "probe",
         probe_transfer, "A's linear probe on Procrustes-mapped B: transfer / self accuracy.",
         (0.0, float("inf")), label="probe transfer",
         params={"l2": "probe_l2", "max_iter": "probe_max_iter", "tol": "probe_tol",
-                "map": "transfer_map"},
+                "normalize": "normalize"},
         outputs=(
             Quantity("transfer_acc", "transfer accuracy",
                      "A's probe on B's features (mapped into A)", (0.0, 1.0), headline=False),
             Quantity("transfer_ratio", "transfer ratio (transfer / own accuracy)",
                      "A's probe on B's features (mapped into A), over A's own probe accuracy",
                      (0.0, float("inf"))),
+            *(q for kind in MAP_KINDS for q in (
+                Quantity(f"transfer_acc_{kind}", f"transfer accuracy, {kind} map",
+                         f"A's probe on B's features ({kind} map into A)", (0.0, 1.0),
+                         headline=False),
+                Quantity(f"transfer_ratio_{kind}", f"transfer ratio, {kind} map",
+                         f"A's probe on B's features ({kind} map into A), over A's own accuracy",
+                         (0.0, float("inf"))),
+            )),
         ),
     ),
     MetricSpec(

@@ -3,7 +3,11 @@ alignment", arXiv 2502.14047; stitching after Lenc & Vedaldi 2015, Bansal et al.
 
 A map ``S(a) = a W + c`` from member A's layer into member B's layer is fitted by least squares
 on the fit split (``maps.fit_affine``; optional ridge), then B's remaining layers ``tail_b``
-turn ``S(a)`` into logits. Reported on the eval split:
+turn ``S(a)`` into logits. With ``normalize`` (:mod:`~xmsem.alignment.normalize`) the map is
+fitted between the two layers normalised with their fit-split statistics and used in raw
+coordinates, ``S = N_B^{-1} o S' o N_A`` (B's tail reads raw features); without a ridge the
+least-squares stitch is the same for every choice (affine re-parametrisations of either side).
+Reported on the eval split:
 
 * ``stitched_acc`` / ``stitched_loss``: accuracy and mean cross-entropy of ``tail_b(S(a))``;
 * ``own_acc`` / ``own_loss``: the same for ``tail_b(b)`` (needs ``b_eval``);
@@ -30,7 +34,8 @@ import torch
 from torch import Tensor
 
 from ._checks import all_finite, as_matrix
-from .maps import AffineMap, fit_affine
+from .maps import AffineMap, fit_affine, in_raw_coordinates
+from .normalize import check_normalize, fit_normalizer
 from .probe import _labels
 
 __all__ = ["Stitch", "linear_stitch", "lipschitz_bound"]
@@ -81,6 +86,7 @@ def linear_stitch(
     b_eval: Tensor | None = None,
     tail_lipschitz: float | None = None,
     ridge: float = 0.0,
+    normalize: str = "none",
 ) -> Stitch:
     """Stitch A's layer into B's tail with a least-squares affine map (module doc).
 
@@ -118,7 +124,9 @@ def linear_stitch(
     if tail_lipschitz is not None and not (0.0 <= float(tail_lipschitz) < math.inf):
         raise ValueError(f"tail_lipschitz must be a finite number >= 0, got {tail_lipschitz!r}")
 
-    s = fit_affine(a_fit_, b_fit_, ridge=ridge)
+    n_a = fit_normalizer(a_fit_, check_normalize(normalize))
+    n_b = fit_normalizer(b_fit_, normalize)
+    s = in_raw_coordinates(fit_affine(n_a(a_fit_), n_b(b_fit_), ridge=ridge), n_a, n_b)
     fit_gap = float(((s(a_fit_) - b_fit_) ** 2).sum(dim=1).mean())
     sa = s(a_eval_)
 

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_EPOCHS = (0, 1, 2, 5, 10, 20)
 from xmsem.alignment.maps import MAP_KINDS as TRANSFER_MAPS  # noqa: E402
+from xmsem.alignment.normalize import NORMALIZATIONS  # noqa: E402
 
 
 # --------------------------------------------------------------------------- settings
@@ -80,10 +81,14 @@ def validate_representation_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"{key}.storage_dtype={rep.storage_dtype!r}; valid: {', '.join(STORAGE_DTYPES)}"
         )
-    if rep.transfer_map not in TRANSFER_MAPS:
+    bad_maps = [m for m in rep.transfer_maps if m not in TRANSFER_MAPS]
+    if bad_maps or not rep.transfer_maps:
         raise ConfigError(
-            f"{key}.transfer_map={rep.transfer_map!r}; valid: {', '.join(TRANSFER_MAPS)}"
+            f"{key}.transfer_maps: {bad_maps[0] if bad_maps else 'empty list'!r} is not a map; "
+            f"valid: a non-empty list of {', '.join(TRANSFER_MAPS)}"
         )
+    if rep.normalize not in NORMALIZATIONS:
+        raise ConfigError(f"{key}.normalize={rep.normalize!r}; valid: {', '.join(NORMALIZATIONS)}")
     for name in ("subspace_k", "rbf_max_n", "probe_max_iter"):
         if getattr(rep, name) < 1:
             raise ConfigError(f"{key}.{name}={getattr(rep, name)} must be a positive integer")

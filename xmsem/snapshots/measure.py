@@ -51,7 +51,8 @@ class MeasureSettings:
     probe_l2: float = 1e-2
     probe_max_iter: int = 200
     probe_tol: float = 1e-3
-    transfer_map: str = "orthogonal"
+    normalize: str = "standardize"
+    transfer_maps: list[str] = field(default_factory=lambda: ["orthogonal", "linear"])
     spectral_bands: int = 4
     spectral_k: int = 10
     spectral_max_n: int = 2000
@@ -62,7 +63,8 @@ class MeasureSettings:
         """The measurement settings in ``node`` (a mapping or config with these keys and maybe
         others, e.g. a validated ``callbacks.representations``)."""
         names = [f.name for f in fields(cls) if f.name in node]
-        return cls(**{n: list(node[n]) if n == "metrics" else node[n] for n in names})
+        lists = ("metrics", "transfer_maps")
+        return cls(**{n: list(node[n]) if n in lists else node[n] for n in names})
 
 
 class RepCache:
@@ -90,6 +92,7 @@ class RepCache:
             self._probes[key] = al.fit_probe(
                 x[: self.n_fit], self.labels[: self.n_fit], l2=self.s.probe_l2,
                 max_iter=self.s.probe_max_iter, n_classes=self.n_classes, tol=self.s.probe_tol,
+                normalize=self.s.normalize,
             )  # fmt: skip
         return self._probes[key]
 
@@ -163,8 +166,10 @@ def pair_rows(
 ) -> list[Row]:
     """Rows comparing model ``a`` with model ``b`` at each ``(layer_a, layer_b)``.
 
-    ``probe_transfer`` gives, per direction, ``transfer_acc`` and ``transfer_ratio`` (A's probe on B
-    mapped into A, over A's own accuracy; rows with member_a=A, member_b=B). ``stitching`` (needs
+    ``probe_transfer`` gives, per direction and per map of ``s.transfer_maps``,
+    ``transfer_acc_<map>`` and ``transfer_ratio_<map>`` (A's probe on B mapped into A, over A's own
+    accuracy; rows with member_a=A, member_b=B), the first map's also as ``transfer_acc`` /
+    ``transfer_ratio``. Probes, maps and stitches all see features normalised by ``s.normalize``. ``stitching`` (needs
     ``tails``: model -> layer -> (tail function, Lipschitz bound of the tail)) stitches A's layer into
     B's at each pair of ``stitch_layers``, both directions. ``spectral`` needs the probe ``inputs``.
     """
@@ -178,20 +183,23 @@ def pair_rows(
         if s.controls:
             rows += null_rows(a, b, la, lb, x, y, s, cache)
         if "probe_transfer" in s.metrics:
-            kind = s.transfer_map
-            if kind == "identity" and x.shape[1] != y.shape[1]:
-                kind = "orthogonal"
-            maps = al.fit_map_both(y[fit], x[fit], kind)  # (b -> a, a -> b)
-            for (m1, l1, r1), (m2, l2, r2), t in (
-                ((a, la, x), (b, lb, y), maps[0]), ((b, lb, y), (a, la, x), maps[1])
-            ):  # fmt: skip
-                res = al.probe_transfer(
-                    r1[fit], labels[fit], r1[ev], labels[ev], r2[fit], r2[ev], map=kind,
-                    probe=cache.probe((m1, l1), r1), self_acc=cache.probe_accuracy((m1, l1), r1),
-                    transfer=t,
-                )  # fmt: skip
-                rows.append(_row(m1, m2, l1, l2, "transfer_acc", res.transfer_acc))
-                rows.append(_row(m1, m2, l1, l2, "transfer_ratio", res.ratio))
+            for i, kind in enumerate(s.transfer_maps):
+                if kind == "identity" and x.shape[1] != y.shape[1]:
+                    continue  # no identity between different widths (validated for the headline)
+                # (b -> a, a -> b), fitted between the normalised fit halves, in raw coordinates
+                maps = al.fit_map_both(y[fit], x[fit], kind, normalize=s.normalize)
+                for (m1, l1, r1), (m2, l2, r2), t in (
+                    ((a, la, x), (b, lb, y), maps[0]), ((b, lb, y), (a, la, x), maps[1])
+                ):  # fmt: skip
+                    res = al.probe_transfer(
+                        r1[fit], labels[fit], r1[ev], labels[ev], r2[fit], r2[ev], map=kind,
+                        probe=cache.probe((m1, l1), r1), transfer=t, normalize=s.normalize,
+                        self_acc=cache.probe_accuracy((m1, l1), r1),
+                    )  # fmt: skip
+                    names = [f"_{kind}", ""] if i == 0 else [f"_{kind}"]
+                    for suffix in names:
+                        rows.append(_row(m1, m2, l1, l2, f"transfer_acc{suffix}", res.transfer_acc))
+                        rows.append(_row(m1, m2, l1, l2, f"transfer_ratio{suffix}", res.ratio))
         if "spectral" in s.metrics and inputs is not None:
             spec = al.METRICS["spectral"]
             m = spec.limit(s)
@@ -214,6 +222,7 @@ def pair_rows(
                     tail,
                     b_eval=r2[ev],
                     tail_lipschitz=lipschitz,
+                    normalize=s.normalize,
                 )
                 rows.append(_row(m1, m2, l1, l2, "stitch_acc", res.stitched_acc))
                 rows.append(_row(m1, m2, l1, l2, "stitch_penalty", res.own_acc - res.stitched_acc))
