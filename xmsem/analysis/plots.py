@@ -12,11 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def heatmap_figure(matrix: np.ndarray, labels: Sequence[str], title: str,
-                   col_labels: Sequence[str] | None = None) -> plt.Figure:  # fmt: skip
-    """A labelled heatmap with values written in the cells (colour scale [0, 1])."""
-    size = max(3.0, 0.6 * len(labels) + 2)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+def heatmap_axes(ax, matrix: np.ndarray, labels: Sequence[str], title: str,
+                 col_labels: Sequence[str] | None = None):  # fmt: skip
+    """A labelled heatmap on ``ax`` with values written in the cells (colour scale [0, 1])."""
     im = ax.imshow(matrix, vmin=0.0, vmax=1.0, cmap="viridis")
     ax.set_xticks(range(matrix.shape[1]), col_labels or labels, rotation=45, ha="right")
     ax.set_yticks(range(matrix.shape[0]), labels)
@@ -25,7 +23,16 @@ def heatmap_figure(matrix: np.ndarray, labels: Sequence[str], title: str,
             ax.text(j, i, f"{value:.2f}", ha="center", va="center",
                     color="white" if value < 0.6 else "black", fontsize=8)  # fmt: skip
     ax.set_title(title, fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046)
+    return im
+
+
+def heatmap_figure(matrix: np.ndarray, labels: Sequence[str], title: str,
+                   col_labels: Sequence[str] | None = None) -> plt.Figure:  # fmt: skip
+    """A figure holding one :func:`heatmap_axes`."""
+    size = max(3.0, 0.6 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    heatmap_axes(ax, matrix, labels, title, col_labels)
     fig.tight_layout()
     return fig
 
@@ -43,9 +50,10 @@ def heatmap_image(matrix: np.ndarray, labels: Sequence[str], title: str) -> np.n
 
 
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:
-    """Save as PNG (parents created) and close."""
-    path = Path(path)
+    """Save as PNG and, beside it, PDF (parents created); close; return the PNG path."""
+    path = Path(path).with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
+    fig.savefig(path.with_suffix(".pdf"))
     plt.close(fig)
     return path
