@@ -40,8 +40,8 @@ def test_same_seed_different_seed_and_seed_vs_seed_share_one_panel():
     assert draw_alignment(ax, _rows(5), "linear_cka", "h2")
     assert _legend(ax) == [
         "pgnn vs mlp, same seed (95% CI over 5 seeds)",
-        "pgnn vs mlp, different seeds (95% CI over 5 pairs)",
-        "pgnn seed vs seed (95% CI over 5 pairs)",
+        "pgnn vs mlp, different seeds (95% CI over 5 seeds)",
+        "pgnn seed vs seed (95% CI over 5 seeds)",
     ]
     assert (
         ax.get_ylabel()

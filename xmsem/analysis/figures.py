@@ -102,9 +102,9 @@ def draw_alignment(ax, rows: list[dict], metric: str, layer: str) -> bool:
         if same:
             _series(ax, same, f"{name}, same seed", "seeds", "-", colour)
         if diff:
-            _series(ax, diff, f"{name}, different seeds", "pairs", "--", colour)
+            _series(ax, diff, f"{name}, different seeds", "seeds", "--", colour)
     for arch in dict.fromkeys(r["arch"] for r in cross if not _pair(r["arch"])):
-        _series(ax, [r for r in cross if r["arch"] == arch], f"{arch} seed vs seed", "pairs", ":",
+        _series(ax, [r for r in cross if r["arch"] == arch], f"{arch} seed vs seed", "seeds", ":",
                 next(colours))  # fmt: skip
     for source, arch in dict.fromkeys((r["source"], r["arch"]) for r in controls):
         sel = [r for r in controls if (r["source"], r["arch"]) == (source, arch)]
@@ -145,7 +145,7 @@ def draw_stability(ax, rows: list[dict]) -> bool:
         ok = np.array([int(r["n"]) >= MIN_BAND_N for r in sel])
         err = np.where(np.isfinite(err) & ok, err, 0.0)
         ax.errorbar(x, y, yerr=err, marker="o", capsize=3,
-                    label=f"{arch} ({_n_label(sel, 'pairs')})")  # fmt: skip
+                    label=f"{arch} ({_n_label(sel, 'seeds')})")  # fmt: skip
     ax.set_xticks(range(len(layers)), layers)
     ax.set(xlabel="layer", ylabel=quantity(metric).axis_label(),
            title=f"cross-seed stability (epoch {last})")  # fmt: skip

@@ -176,7 +176,7 @@ def analyze_sweep(
         from xmsem.analysis.wandb_summary import log_summary
 
         result.wandb_dir = log_summary(
-            out_dir, sweep_dir.resolve().name, summary, report, figure_paths
+            out_dir, sweep_dir.resolve().name, summary, report, figure_paths, runs=runs
         )
     result.seconds = time.perf_counter() - start
     return result

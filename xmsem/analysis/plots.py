@@ -27,28 +27,6 @@ def heatmap_axes(ax, matrix: np.ndarray, labels: Sequence[str], title: str,
     return im
 
 
-def heatmap_figure(matrix: np.ndarray, labels: Sequence[str], title: str,
-                   col_labels: Sequence[str] | None = None) -> plt.Figure:  # fmt: skip
-    """A figure holding one :func:`heatmap_axes`."""
-    size = max(3.0, 0.6 * len(labels) + 2)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
-    heatmap_axes(ax, matrix, labels, title, col_labels)
-    fig.tight_layout()
-    return fig
-
-
-def figure_array(fig: plt.Figure) -> np.ndarray:
-    """RGB uint8 array of a figure (closes it)."""
-    fig.canvas.draw()
-    array = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return array
-
-
-def heatmap_image(matrix: np.ndarray, labels: Sequence[str], title: str) -> np.ndarray:
-    return figure_array(heatmap_figure(matrix, labels, title))
-
-
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:
     """Save as PNG and, beside it, PDF (parents created); close; return the PNG path."""
     path = Path(path).with_suffix(".png")

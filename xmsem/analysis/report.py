@@ -146,7 +146,7 @@ def build_report(
             "## Figures",
             "",
             "Each figure is a PNG with a PDF beside it. Bands: 95% CI over "
-            "the number of seeds (or seed pairs) the legend gives; none below 3.",
+            "the number of seeds the legend gives; none below 3.",
             "",
         ]
         for p in figures:
