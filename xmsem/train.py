@@ -200,8 +200,9 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     results.update({k: float(v) for k, v in (tested[0] if tested else {}).items()})
     results["tested_on"] = "best" if test_ckpt else "last"
     status.write("completed", results=results, fit_seconds=round(fit_seconds, 3))
-    from xmsem.lit.loggers import finish_loggers
+    from xmsem.lit.loggers import finish_loggers, log_artifacts
 
+    log_artifacts(loggers, (cfg.get("logger") or {}).get("wandb"), run_dir)
     finish_loggers(loggers, failed=False)
     from xmsem.snapshots.table import read_rows
 

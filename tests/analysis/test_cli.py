@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from tests.lit.test_wandb_logger import wait_for_exit_record
 from xmsem.analysis.synthetic import write_run, write_sweep
 from xmsem.analyze import main
+from xmsem.lit.loggers import stable_run_id
 
 
 def test_exit_2_with_one_line_for_missing_dir(tmp_path, capsys):
@@ -56,7 +60,11 @@ def test_wandb_offline_summary_run(tmp_path, monkeypatch):
     files = {p.name for p in (runs[0] / "files").rglob("*") if p.is_file()}
     assert {"report.md", "summary.csv"} <= files
     assert any(name.endswith(".table.json") for name in files)
-    assert list(runs[0].glob("run-*.wandb"))
+    (run_file,) = runs[0].glob("run-*.wandb")
+    # the summary links every training run by the wandb id that run was logged under
+    _, config = wait_for_exit_record(run_file)
+    links = {x["run"]: x["wandb_id"] for x in json.loads(config["runs"])}
+    assert links == {f"seed={s}": stable_run_id(root / f"seed={s}") for s in (0, 1)}
 
 
 @pytest.mark.parametrize("flag", ["--help"])

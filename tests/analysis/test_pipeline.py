@@ -151,15 +151,19 @@ def test_figures_written_and_linked(sweep):
     result = analyze_sweep(sweep, subspace_k=4, bootstrap=50, figures=True)
     names = {p.name for p in result.figures}
     for expected in (
-        "synthetic__val_acc.png",
-        "synthetic__stability.png",
-        "synthetic__layer_cka__pgnn.png",
-        "synthetic__linear_cka__pgnn_mlp.png",
-        "synthetic__seed_linear_cka__pgnn.png",
+        "synthetic_summary.png",
+        "synthetic_accuracy.png",
+        "synthetic_stability.png",
+        "synthetic_layer_cka.png",
+        "synthetic_linear_cka.png",  # same seed, different seeds, seed vs seed: one figure
+        "synthetic_transfer_ratio.png",
     ):
         assert expected in names
     assert all(p.stat().st_size > 1000 and p.read_bytes()[:4] == b"\x89PNG" for p in result.figures)
-    assert "(figures/synthetic__stability.png)" in result.report_md.read_text()
+    assert all(p.with_suffix(".pdf").read_bytes()[:4] == b"%PDF" for p in result.figures)
+    report = result.report_md.read_text()
+    assert "(figures/synthetic_stability.png)" in report
+    assert "![synthetic_summary](figures/synthetic_summary.png)" in report
 
 
 def test_missing_or_empty_sweep_dir(tmp_path):

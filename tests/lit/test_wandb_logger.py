@@ -6,9 +6,12 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import TINY, compose_cfg
 from tests.lit.wandb_records import history_and_config, records
-from xmsem.lit.loggers import stable_run_id
+from xmsem.lit.loggers import HEATMAP_PRESET, stable_run_id
+from xmsem.snapshots.table import read_rows
 from xmsem.train import run
 
 
@@ -25,7 +28,8 @@ def wait_for_exit_record(path: Path, timeout: float = 60.0):
 def test_offline_wandb_run_has_config_and_alignment_history(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
     run_dir = tmp_path / "run"
-    cfg = compose_cfg([*TINY, "logger=wandb", "callbacks.representations.epochs=[0,2]"], run_dir)
+    cfg = compose_cfg([*TINY, "logger=wandb", "callbacks.representations.epochs=[0,2]",
+                       "logger.wandb.artifacts.reps=true"], run_dir)  # fmt: skip
     run(cfg, run_dir)
 
     run_id = stable_run_id(run_dir)
@@ -47,9 +51,42 @@ def test_offline_wandb_run_has_config_and_alignment_history(tmp_path: Path, monk
     cka = [float(row["align/linear_cka/pgnn~mlp/h2"]) for row in history
            if "align/linear_cka/pgnn~mlp/h2" in row]  # fmt: skip
     assert len(cka) == 2 and all(0.0 <= v <= 1.0 for v in cka)  # epochs 0 and 2
-    images = [row["heatmap/layer_cka/pgnn/_type"] for row in history
-              if "heatmap/layer_cka/pgnn/_type" in row]  # fmt: skip
-    assert len(images) == 2 and json.loads(images[0]) == "images/separated"
-    assert "heatmap/member_cka/filenames" in keys
-    pngs = list(files[0].parent.glob("files/media/images/heatmap/**/*.png"))
-    assert len(pngs) >= 6  # 2 epochs x (2 layer heatmaps + 1 member heatmap)
+    # the alignment scalars are plotted against epochs_trained (exact definitions beat
+    # Lightning's "*" -> trainer/global_step glob)
+    kinds: dict[str, list] = {}
+    for record in records(files[0]):
+        kinds.setdefault(record.WhichOneof("record_type"), []).append(record)
+    steps = {m.metric.name: m.metric.step_metric for m in kinds["metric"] if m.metric.name}
+    assert steps["align/linear_cka/pgnn~mlp/h2"] == "epochs_trained"
+    assert steps["member/probe_acc/mlp/h2"] == "epochs_trained"
+    snapshots = [row for row in history if "align/linear_cka/pgnn~mlp/h2" in row]
+    assert [json.loads(row["epochs_trained"]) for row in snapshots] == [0, 2]
+
+    # a table of the alignment rows per snapshot: the rows of alignment.csv
+    rows = [r for r in read_rows(run_dir) if r["epoch"] == "2"]
+    last = snapshots[-1]
+    assert json.loads(last["alignment/rows/nrows"]) == len(rows)
+    table = json.loads((files[0].parent / "files" / json.loads(last["alignment/rows/path"]))
+                       .read_text())  # fmt: skip
+    assert table["columns"][-1] == "label"
+    logged = {(r[1], r[2], r[3], r[4], r[5]): r[6] for r in table["data"]}
+    for r in rows:
+        key = (r["member_a"], r["member_b"], r["layer_a"], r["layer_b"], r["metric"])
+        assert logged[key] == pytest.approx(float(r["value"]), abs=1e-12)
+
+    # interactive heatmaps: (layer A, layer B, CKA) tables drawn by wandb's heatmap preset
+    panel = json.loads(config["_wandb/visualize/heatmap/layer_cka/pgnn"])
+    assert panel["panel_config"]["panelDefId"] == HEATMAP_PRESET
+    cells = json.loads((files[0].parent / "files" / json.loads(
+        last["heatmap/layer_cka/pgnn_table/path"])).read_text())["data"]  # fmt: skip
+    assert len(cells) == 4 and all(v == pytest.approx(1.0) for a, b, v in cells if a == b)
+    off = next(v for a, b, v in cells if (a, b) == ("h1", "h2"))
+    assert off == pytest.approx(next(float(r["value"]) for r in rows if r["metric"] == "layer_cka"
+                                     and r["member_a"] == "pgnn" and r["layer_b"] == "h2"
+                                     and r["layer_a"] == "h1"), abs=1e-12)  # fmt: skip
+    assert "heatmap/member_cka_table/nrows" in keys
+
+    # artifacts when switched on: reps/ as a "representations" artifact
+    arts = {(a.artifact.name, a.artifact.type) for a in kinds["artifact"]}
+    assert (f"reps-{run_id}", "representations") in arts
+    assert not any(t == "model" for _, t in arts)  # checkpoints stay off by default

@@ -64,6 +64,9 @@ class Run:
     ensemble: int = 1  # copies of every member (``ensemble`` config key)
     results: dict[str, Any] = field(default_factory=dict)
     parameters: dict[str, int] = field(default_factory=dict)
+    # override keys that label a variant: those that differ between the runs of the sweep
+    # (None: every architecture-defining override; see :func:`label_varying_keys`)
+    variant_keys: frozenset[str] | None = None
 
     @property
     def store(self) -> SnapshotStore:
@@ -82,7 +85,7 @@ class Run:
 
     def arch(self, model: str) -> str:
         """The architecture key of ``model`` (a member or a copy of one) in this run."""
-        return architecture_key(self.member_of(model), self.overrides)
+        return architecture_key(self.member_of(model), self.overrides, self.variant_keys)
 
     def arch_type(self, model: str) -> str:
         """The member spec's ``arch`` (``pgnn``, ``mlp``, ...), the member name when unknown."""
@@ -102,15 +105,36 @@ def _override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
 
-def architecture_key(member: str, overrides: list[str]) -> str:
-    """``member`` plus the architecture-defining overrides, sorted: ``pgnn[k=v,...]``."""
+def _defining(key: str) -> bool:
+    return not (key in _IGNORED_KEYS or key.startswith(_IGNORED_PREFIXES))
+
+
+def architecture_key(member: str, overrides: list[str], keys: frozenset[str] | None = None) -> str:
+    """``member`` plus the architecture-defining overrides (only those in ``keys`` when given),
+    sorted: ``pgnn[k=v,...]``."""
     kept = []
     for item in overrides:
         key = _override_key(item)
-        if key in _IGNORED_KEYS or key.startswith(_IGNORED_PREFIXES):
+        if not _defining(key) or (keys is not None and key not in keys):
             continue
         kept.append(item.lstrip("+"))
     return f"{member}[{','.join(sorted(kept))}]" if kept else member
+
+
+def label_varying_keys(runs: list[Run]) -> frozenset[str]:
+    """Label variants by the overrides that vary across ``runs`` only: a key set to the same
+    value in every run (``trainer.max_epochs=2`` for the whole sweep) names no variant, so it is
+    left out of every architecture key (``pgnn``, not ``pgnn[trainer.max_epochs=2]``). Sets
+    ``variant_keys`` of every run; returns the varying keys."""
+    per_run = [
+        {_override_key(o): o.lstrip("+") for o in r.overrides if _defining(_override_key(o))}
+        for r in runs
+    ]
+    keys = set().union(*per_run) if per_run else set()
+    varying = frozenset(k for k in keys if len({d.get(k) for d in per_run}) > 1)
+    for run in runs:
+        run.variant_keys = varying
+    return varying
 
 
 def _is_run_dir(path: Path) -> bool:

@@ -20,7 +20,7 @@ from xmsem.analysis.aggregate import (
 )
 from xmsem.analysis.cache import PairCache
 from xmsem.analysis.crossrun import DEFAULT_METRICS, check_metrics, cross_run_alignment
-from xmsem.analysis.discovery import AnalysisError, Run, discover
+from xmsem.analysis.discovery import AnalysisError, Run, discover, label_varying_keys
 from xmsem.analysis.stats import METHODS
 from xmsem.runs.atomic import atomic_write_text
 
@@ -109,6 +109,7 @@ def analyze_sweep(
     if bootstrap < 0:
         raise AnalysisError(f"--bootstrap must be >= 0, got {bootstrap}")
     runs = discover(sweep_dir, exclude=out_dir)
+    label_varying_keys(runs)
     done = [r for r in runs if r.state == "completed"]
     log.info(
         "%d runs: %d completed, %d failed, %d incomplete",
@@ -175,7 +176,7 @@ def analyze_sweep(
         from xmsem.analysis.wandb_summary import log_summary
 
         result.wandb_dir = log_summary(
-            out_dir, sweep_dir.resolve().name, summary, report, figure_paths
+            out_dir, sweep_dir.resolve().name, summary, report, figure_paths, runs=runs
         )
     result.seconds = time.perf_counter() - start
     return result

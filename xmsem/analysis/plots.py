@@ -12,11 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def heatmap_figure(matrix: np.ndarray, labels: Sequence[str], title: str,
-                   col_labels: Sequence[str] | None = None) -> plt.Figure:  # fmt: skip
-    """A labelled heatmap with values written in the cells (colour scale [0, 1])."""
-    size = max(3.0, 0.6 * len(labels) + 2)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+def heatmap_axes(ax, matrix: np.ndarray, labels: Sequence[str], title: str,
+                 col_labels: Sequence[str] | None = None):  # fmt: skip
+    """A labelled heatmap on ``ax`` with values written in the cells (colour scale [0, 1])."""
     im = ax.imshow(matrix, vmin=0.0, vmax=1.0, cmap="viridis")
     ax.set_xticks(range(matrix.shape[1]), col_labels or labels, rotation=45, ha="right")
     ax.set_yticks(range(matrix.shape[0]), labels)
@@ -25,27 +23,15 @@ def heatmap_figure(matrix: np.ndarray, labels: Sequence[str], title: str,
             ax.text(j, i, f"{value:.2f}", ha="center", va="center",
                     color="white" if value < 0.6 else "black", fontsize=8)  # fmt: skip
     ax.set_title(title, fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    return fig
-
-
-def figure_array(fig: plt.Figure) -> np.ndarray:
-    """RGB uint8 array of a figure (closes it)."""
-    fig.canvas.draw()
-    array = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return array
-
-
-def heatmap_image(matrix: np.ndarray, labels: Sequence[str], title: str) -> np.ndarray:
-    return figure_array(heatmap_figure(matrix, labels, title))
+    ax.figure.colorbar(im, ax=ax, fraction=0.046)
+    return im
 
 
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:
-    """Save as PNG (parents created) and close."""
-    path = Path(path)
+    """Save as PNG and, beside it, PDF (parents created); close; return the PNG path."""
+    path = Path(path).with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
+    fig.savefig(path.with_suffix(".pdf"))
     plt.close(fig)
     return path

@@ -142,8 +142,20 @@ def build_report(
         lines += _paired_section([r for r in paired or [] if r["dataset"] == ds])
     lines += _nonfinite_section(nonfinite or [])
     if figures:
-        lines += ["## Figures", ""]
-        lines += [f"- [{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in figures] + [""]
+        lines += [
+            "## Figures",
+            "",
+            "Each figure is a PNG with a PDF beside it. Bands: 95% CI over "
+            "the number of seeds the legend gives; none below 3.",
+            "",
+        ]
+        for p in figures:
+            rel = p.relative_to(out_dir).as_posix()
+            if p.stem.endswith("_summary"):
+                lines += [f"![{p.stem}]({rel})", ""]
+        lines += [f"- [{p.stem}]({p.relative_to(out_dir).as_posix()}) "
+                  f"([pdf]({p.with_suffix('.pdf').relative_to(out_dir).as_posix()}))"
+                  for p in figures] + [""]  # fmt: skip
     return "\n".join(lines)
 
 

@@ -1,4 +1,6 @@
-"""One wandb run summarising a sweep analysis: the summary table, the report and the figures."""
+"""One wandb run summarising a sweep analysis: the summary table, the report, the figures, and
+links to the training runs: the sweep's wandb group and each run's (stable) wandb id, in the
+config (``runs``) and as a ``runs`` table, so the summary leads to every run it aggregates."""
 
 from __future__ import annotations
 
@@ -6,6 +8,14 @@ import os
 from pathlib import Path
 
 from xmsem.analysis.aggregate import SUMMARY_COLUMNS
+from xmsem.analysis.discovery import Run
+from xmsem.lit.loggers import stable_run_id
+
+
+def _link(run: Run) -> dict[str, str | int | None]:
+    """Where a training run's own wandb run is: its id (the same one training used) and folder."""
+    return {"run": run.name, "state": run.state, "dataset": run.dataset, "seed": run.seed,
+            "wandb_id": stable_run_id(run.path), "path": str(run.path)}  # fmt: skip
 
 
 def log_summary(
@@ -15,6 +25,7 @@ def log_summary(
     report: str,
     figures: list[Path],
     project: str | None = None,
+    runs: list[Run] | None = None,
 ) -> Path | None:
     """Log to one wandb run (job_type ``analysis``, group = the sweep name, mode from
     ``WANDB_MODE``, offline by default, files under ``<out>/wandb``); returns the run folder."""
@@ -30,7 +41,7 @@ def log_summary(
         name=f"analysis-{sweep_name}",
         mode=mode,
         dir=str(root),
-        config={"sweep": sweep_name},
+        config={"sweep": sweep_name, "runs": [_link(r) for r in runs or []]},
         reinit="finish_previous",
     )
     try:
@@ -38,6 +49,10 @@ def log_summary(
         for row in summary:
             table.add_data(*[row.get(c) for c in SUMMARY_COLUMNS])
         payload = {"summary": table, "report": wandb.Html(_markdown_html(report))}
+        links = [_link(r) for r in runs or []]
+        if links:
+            payload["runs"] = wandb.Table(columns=list(links[0]), data=[list(x.values())
+                                                                        for x in links])  # fmt: skip
         for path in figures:
             payload[f"figures/{path.stem}"] = wandb.Image(str(path))
         run.log(payload)

@@ -3,11 +3,19 @@
 wandb is built here rather than by plain ``instantiate`` because it needs, at creation time, the
 fully resolved config (offline runs can lose config set later), a stable run id (so a resumed
 run continues the same wandb run) and a group/name derived from the study.
+
+What a run sends to wandb besides Lightning's scalars (all from the snapshot callback): the
+alignment scalars plotted against ``epochs_trained`` (``define_metric``; Lightning's own x-axis
+is the optimizer step), a ``wandb.Table`` of every alignment row of each snapshot, interactive
+layer x layer / member x member CKA heatmaps (``wandb.plot_table`` with wandb's heatmap preset),
+and, when ``logger.wandb.artifacts.reps`` / ``.checkpoints`` are on, the snapshot files and the
+last checkpoint as artifacts at the end of the run.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +23,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 WANDB_MODES = ("offline", "online", "disabled")
+EPOCH_AXIS = "epochs_trained"  # x-axis of the snapshot scalars: snapshot epoch e = after e epochs
+HEATMAP_PRESET = "wandb/confusion_matrix/v1"  # wandb's interactive heatmap (x, y, value) chart
 
 
 def run_name(cfg: DictConfig) -> str:
@@ -51,6 +61,111 @@ def build_wandb_logger(cfg: DictConfig, node: DictConfig, run_dir: Path) -> Any:
         config=resolved,
         log_model=False,
     )
+
+
+def wandb_runs(loggers: Iterable[Any]) -> list[Any]:
+    r"""The wandb run objects of the ``WandbLogger``\ s among ``loggers``."""
+    return [lg.experiment for lg in loggers if type(lg).__name__ == "WandbLogger"]
+
+
+def define_epoch_axis(run: Any, keys: Iterable[str], defined: set[str]) -> None:
+    """Plot ``keys`` against ``epochs_trained`` (each defined once, exactly by name, since an
+    exact definition wins over Lightning's ``*`` -> ``trainer/global_step`` glob)."""
+    if EPOCH_AXIS not in defined:
+        run.define_metric(EPOCH_AXIS)
+        defined.add(EPOCH_AXIS)
+    for key in keys:
+        if key not in defined and key != EPOCH_AXIS:
+            run.define_metric(key, step_metric=EPOCH_AXIS)
+            defined.add(key)
+
+
+def rows_table(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """The alignment rows of a snapshot as a ``wandb.Table`` (with each metric's human label)."""
+    import wandb
+
+    from xmsem.alignment import quantity
+    from xmsem.snapshots.table import CSV_COLUMNS
+
+    columns = [*CSV_COLUMNS, "label"]
+    data = [[r.get(c) for c in CSV_COLUMNS] + [quantity(str(r["metric"])).label] for r in rows]
+    return wandb.Table(columns=columns, data=data)
+
+
+def heatmap_chart(row_labels: Sequence[str], col_labels: Sequence[str], matrix, title: str,
+                  names: tuple[str, str, str]) -> Any:  # fmt: skip
+    """An interactive heatmap: a table of (row, column, value) cells drawn with wandb's heatmap
+    preset; ``names`` are the table's column names (e.g. layer A, layer B, linear CKA)."""
+    import math
+
+    import wandb
+
+    data = [[r, c, float(matrix[i][j])] for i, r in enumerate(row_labels)
+            for j, c in enumerate(col_labels) if not math.isnan(float(matrix[i][j]))]  # fmt: skip
+    table = wandb.Table(columns=list(names), data=data)
+    fields = {"Actual": names[0], "Predicted": names[1], "nPredictions": names[2]}
+    return wandb.plot_table(HEATMAP_PRESET, table, fields, {"title": title})
+
+
+def log_snapshot(
+    run: Any,
+    rows: Sequence[Mapping[str, Any]],
+    scalars: Mapping[str, float],
+    epoch: int,
+    step: int,
+    defined: set[str],
+    heatmap_members: Sequence[str] = (),
+    primary: Mapping[str, str] | None = None,
+) -> None:
+    """One snapshot to a wandb run, in one ``log`` call: the scalars against ``epochs_trained``,
+    the rows as a table, and (for ``heatmap_members``) the interactive layer x layer CKA heatmap of
+    each and the member x member one at the primary layers."""
+    from xmsem.snapshots.table import layer_matrix, member_matrix
+
+    define_epoch_axis(run, scalars, defined)
+    payload: dict[str, Any] = {**scalars, EPOCH_AXIS: epoch, "trainer/global_step": step}
+    payload["alignment/rows"] = rows_table(rows)
+    names = ("layer A", "layer B", "linear CKA")
+    for member in heatmap_members:
+        labels, matrix = layer_matrix(rows, member)
+        if labels:
+            payload[f"heatmap/layer_cka/{member}"] = heatmap_chart(
+                labels, labels, matrix, f"{member}: layer x layer linear CKA (epoch {epoch})", names
+            )
+    if len(heatmap_members) > 1:
+        members = list(heatmap_members)
+        matrix = member_matrix(rows, members, primary or {})
+        payload["heatmap/member_cka"] = heatmap_chart(
+            members, members, matrix, f"member x member linear CKA, primary layers (epoch {epoch})",
+            ("model A", "model B", "linear CKA"),
+        )  # fmt: skip
+    run.log(payload)
+
+
+def log_artifacts(loggers: Iterable[Any], node: Any, run_dir: Path) -> list[str]:
+    """Upload ``reps/`` and/or ``checkpoints/last.ckpt`` as wandb artifacts when switched on in
+    ``logger.wandb.artifacts``; returns the artifact names."""
+    runs = wandb_runs(loggers)
+    wanted = dict((node or {}).get("artifacts") or {})
+    if not runs or not any(wanted.values()):
+        return []
+    import wandb
+
+    names = []
+    run_id = stable_run_id(run_dir)
+    reps, ckpt = Path(run_dir) / "reps", Path(run_dir) / "checkpoints" / "last.ckpt"
+    for run in runs:
+        if wanted.get("reps") and reps.is_dir():
+            art = wandb.Artifact(f"reps-{run_id}", type="representations")
+            art.add_dir(str(reps))
+            run.log_artifact(art)
+            names.append(art.name)
+        if wanted.get("checkpoints") and ckpt.is_file():
+            art = wandb.Artifact(f"checkpoint-{run_id}", type="model")
+            art.add_file(str(ckpt))
+            run.log_artifact(art)
+            names.append(art.name)
+    return names
 
 
 def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Any]:

@@ -17,16 +17,14 @@ from collections.abc import Mapping, Sequence
 import lightning as L
 
 from xmsem.launch.progress import duration
+from xmsem.lit.cohort import split_model_name
 
 log = logging.getLogger("xmsem.train")
-
-_COPY = re.compile(r"^(?P<arch>.+)\.(?P<copy>\d+)$")
 
 
 def architecture(model: str) -> str:
     """The architecture of a model name: ``pgnn.3`` -> ``pgnn`` (ensemble copies), else itself."""
-    match = _COPY.match(model)
-    return match["arch"] if match else model
+    return split_model_name(model)[0]
 
 
 def per_model(values: Mapping[str, float], digits: int = 3) -> str:

@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 
 from xmsem.alignment import prepare
 from xmsem.config import ConfigError, Representations, check_schema, to_plain
+from xmsem.lit.loggers import log_snapshot, wandb_runs
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
 from xmsem.snapshots.copies import group_copies, plan_pairs, prepare_copies, seed_pair_rows
 from xmsem.snapshots.measure import RepCache
@@ -199,7 +200,10 @@ class RepresentationCallback(L.Callback):
         self.done: list[int] = []
         self.seconds: dict[int, float] = {}
         self.probe = None
-        self._reference: tuple[int, dict] | None = None  # (epoch, prepared layers) for drift
+        self._reference: tuple[int, dict] | None = None
+        self._defined: set[str] = (
+            set()
+        )  # wandb metrics already plotted against epochs_trained  # (epoch, prepared layers) for drift
 
     # -- state (resume) ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -340,9 +344,11 @@ class RepresentationCallback(L.Callback):
         scalars["time/representations_seconds"] = seconds
         scalars["epoch"] = epoch
         for lg in trainer.loggers:
-            lg.log_metrics(scalars, step=trainer.global_step)
-        if self.heatmaps:
-            log_heatmaps(trainer, rows, epoch, list(self.layers), self.primary)
+            if type(lg).__name__ != "WandbLogger":
+                lg.log_metrics(scalars, step=trainer.global_step)
+        for run in wandb_runs(trainer.loggers):
+            log_snapshot(run, rows, scalars, epoch, trainer.global_step, self._defined,
+                         list(self.layers) if self.heatmaps else [], self.primary)  # fmt: skip
         log.info("snapshot epoch %d: %d rows in %.2fs", epoch, len(rows), seconds)
 
 
@@ -376,30 +382,3 @@ def scalar_name(row: Mapping[str, Any]) -> str:
     if row["member_a"] == row["member_b"]:
         return f"member/{row['metric']}/{row['member_a']}/{layer}"
     return f"align/{row['metric']}/{row['member_a']}~{row['member_b']}/{layer}"
-
-
-def log_heatmaps(
-    trainer: L.Trainer, rows, epoch: int, members: list[str], primary: dict[str, str]
-) -> None:
-    """Layer x layer CKA per member and member x member CKA (primary layers) as wandb images."""
-    wandb_loggers = [lg for lg in trainer.loggers if type(lg).__name__ == "WandbLogger"]
-    if not wandb_loggers:
-        return
-    from xmsem.analysis.plots import heatmap_image
-    from xmsem.snapshots.table import layer_matrix, member_matrix
-
-    images = {}
-    for member in members:
-        labels, matrix = layer_matrix(rows, member)
-        if labels:
-            images[f"heatmap/layer_cka/{member}"] = heatmap_image(
-                matrix, labels, f"{member}: layer x layer linear CKA (epoch {epoch})"
-            )
-    if len(members) > 1:
-        matrix = member_matrix(rows, members, primary)
-        images["heatmap/member_cka"] = heatmap_image(
-            matrix, members, f"member x member linear CKA, primary layers (epoch {epoch})"
-        )
-    for lg in wandb_loggers:
-        for key, image in images.items():
-            lg.log_image(key=key, images=[image], step=trainer.global_step)

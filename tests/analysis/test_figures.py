@@ -1,0 +1,115 @@
+"""Figures read like a paper's: labels from the metric registry, integer epoch ticks, bands that
+say what they are (and none below 3 seeds), same-seed / different-seed / seed-vs-seed values in
+one panel, direction written out, short file names, variants labelled by what varies."""
+
+from __future__ import annotations
+
+import pytest
+from matplotlib.collections import PolyCollection
+
+from xmsem.alignment import quantity
+from xmsem.analysis import analyze_sweep
+from xmsem.analysis.discovery import Run, label_varying_keys
+from xmsem.analysis.figures import _safe, draw_accuracy, draw_alignment
+from xmsem.analysis.plots import plt
+
+
+def _row(arch, metric, epoch, mean, n, source="live", layer="h2", half=0.05):
+    return {"dataset": "d", "arch": arch, "epoch": epoch, "layer": layer, "metric": metric,
+            "mean": mean, "std": 0.1, "ci_low": mean - half, "ci_high": mean + half, "n": n,
+            "source": source}  # fmt: skip
+
+
+def _rows(n: int) -> list[dict]:
+    rows = []
+    for e in (0, 1, 2, 5):
+        rows.append(_row("pgnn~mlp", "linear_cka", e, 0.5 + 0.01 * e, n))
+        rows.append(_row("pgnn~mlp", "seed_linear_cka", e, 0.4, n, "cross_run"))
+        rows.append(_row("pgnn", "seed_linear_cka", e, 0.6, n, "cross_run"))
+        rows.append(_row("pgnn~mlp", "transfer_ratio", e, 0.9, n))
+        rows.append(_row("mlp~pgnn", "transfer_ratio", e, 0.8, n))
+    return rows
+
+
+def _legend(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_same_seed_different_seed_and_seed_vs_seed_share_one_panel():
+    fig, ax = plt.subplots()
+    assert draw_alignment(ax, _rows(5), "linear_cka", "h2")
+    assert _legend(ax) == [
+        "pgnn vs mlp, same seed (95% CI over 5 seeds)",
+        "pgnn vs mlp, different seeds (95% CI over 5 seeds)",
+        "pgnn seed vs seed (95% CI over 5 seeds)",
+    ]
+    assert (
+        ax.get_ylabel()
+        == quantity("linear_cka").axis_label()
+        == ("linear CKA (higher = more aligned)")
+    )
+    assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 3  # one band per line
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if 0 <= t <= 5]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # epochs are whole numbers
+    plt.close(fig)
+
+
+def test_no_band_below_three_seeds():
+    fig, ax = plt.subplots()
+    draw_alignment(ax, _rows(2), "linear_cka", "h2")
+    assert not any(isinstance(c, PolyCollection) for c in ax.collections)
+    assert _legend(ax)[0] == "pgnn vs mlp, same seed (2 seeds, no CI)"
+    plt.close(fig)
+
+
+def test_directional_metric_names_both_directions():
+    fig, ax = plt.subplots()
+    draw_alignment(ax, _rows(3), "transfer_ratio", "h2")
+    labels = _legend(ax)
+    assert any(t.startswith("pgnn→mlp") for t in labels)
+    assert any(t.startswith("mlp→pgnn") for t in labels)
+    assert "A's probe on B's features" in quantity("transfer_ratio").direction
+    plt.close(fig)
+
+
+def test_accuracy_panel_uses_registry_label():
+    fig, ax = plt.subplots()
+    assert draw_accuracy(ax, [_row("pgnn", "val_acc", e, 0.8, 4) for e in (1, 2, 3)])
+    assert ax.get_ylabel() == "validation accuracy" and ax.get_xlabel() == "epochs trained"
+    plt.close(fig)
+
+
+def test_long_names_are_short_and_distinct():
+    a = _safe("pgnn[" + ",".join(f"model.pgnn.key{i}=value{i}" for i in range(12)) + "]")
+    b = _safe("pgnn[" + ",".join(f"model.pgnn.key{i}=value{i}" for i in range(13)) + "]")
+    assert len(a) <= 40 and len(b) <= 40 and a != b
+    assert _safe("linear_cka") == "linear_cka"
+
+
+def test_variants_labelled_by_the_keys_that_vary():
+    common = ["trainer.max_epochs=2", "trainer.limit_train_batches=20"]
+    runs = [
+        Run(path=None, name=f"r{i}", state="completed", seed=i,
+            overrides=[*common, f"seed={i}", f"model.pgnn.shaping={shaping}"])
+        for i, shaping in enumerate(["spectral", "none", "spectral"])
+    ]  # fmt: skip
+    runs[0].members = {"pgnn": {}}
+    assert label_varying_keys(runs) == {"model.pgnn.shaping"}
+    assert runs[0].arch("pgnn") == "pgnn[model.pgnn.shaping=spectral]"
+    same = [Run(path=None, name="r", state="completed", overrides=common)]
+    label_varying_keys(same)
+    assert same[0].arch("pgnn") == "pgnn"  # nothing varies: no clutter
+
+
+@pytest.fixture
+def analysed(tmp_path):
+    from xmsem.analysis.synthetic import write_sweep
+
+    return analyze_sweep(write_sweep(tmp_path / "s", range(3)), subspace_k=4, bootstrap=50)
+
+
+def test_sweep_figures_have_short_names_and_a_summary(analysed):
+    names = [p.name for p in analysed.figures]
+    assert names[0] == "synthetic_summary.png"
+    assert max(len(n) for n in names) <= 40
