@@ -54,6 +54,7 @@ bench: $(STAMP) ## side-by-side performance benchmarks (print ratios)
 	$(PY) benchmarks/cka.py
 	$(PY) benchmarks/callback_cost.py
 	$(PY) benchmarks/analyze_sweep.py
+	$(PY) benchmarks/train_speed.py
 
 clean: ## remove caches (keeps .venv and outputs)
 	rm -rf .pytest_cache .ruff_cache

@@ -77,6 +77,30 @@ def test_fast_least_squares_matches_rank_revealing_solver() -> None:
     assert torch.allclose(_lstsq(a, b), ref, atol=1e-8)
 
 
+def test_rank_deficient_input_never_takes_the_qr_path(monkeypatch) -> None:
+    """Regression (torch 2.11, GPU machine): an exactly rank-deficient ``a`` whose Gram matrix's
+    smallest eigenvalue came out as rounding noise *above* the old QR gate (1e-14 * top) was
+    solved by QR through a noise pivot. Simulate that BLAS: lift the smallest eigenvalue to
+    1e-13 * top. The answer must still be the minimum-norm solution."""
+    from xmsem.alignment.maps import _lstsq
+
+    g = torch.Generator().manual_seed(5)
+    a = torch.randn(500, 30, generator=g, dtype=torch.float64)
+    b = torch.randn(500, 7, generator=g, dtype=torch.float64)
+    a[:, 4] = a[:, 5] * 2.0
+    real = torch.linalg.eigh
+
+    def noisy_eigh(m):
+        evals, evecs = real(m)
+        evals = evals.clone()
+        evals[0] = evals[-1] * 1e-13
+        return evals, evecs
+
+    monkeypatch.setattr(torch.linalg, "eigh", noisy_eigh)
+    ref = torch.linalg.lstsq(a, b, driver="gelsd").solution
+    assert torch.allclose(_lstsq(a, b), ref, atol=1e-8)
+
+
 def test_least_squares_qr_path_for_moderately_ill_conditioned_input(monkeypatch) -> None:
     from xmsem.alignment.maps import _lstsq
 

@@ -170,9 +170,10 @@ def logged_columns(run_dir: Path) -> set[str]:
 
 
 def test_ensemble_run_logs_every_copy_as_a_model(tmp_path: Path, tiny_overrides) -> None:
-    cfg = compose_cfg([*tiny_overrides, "callbacks=none", "ensemble=3"], tmp_path / "ens")
+    cpu = ["callbacks=none", "trainer.accelerator=cpu"]
+    cfg = compose_cfg([*tiny_overrides, *cpu, "ensemble=3"], tmp_path / "ens")
     results = run(cfg, tmp_path / "ens")
-    cfg1 = compose_cfg([*tiny_overrides, "callbacks=none"], tmp_path / "one")
+    cfg1 = compose_cfg([*tiny_overrides, *cpu], tmp_path / "one")
     single = run(cfg1, tmp_path / "one")
     columns = logged_columns(tmp_path / "ens")
     for model in ("pgnn.0", "pgnn.1", "pgnn.2", "mlp.0", "mlp.1", "mlp.2"):

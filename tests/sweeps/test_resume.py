@@ -22,6 +22,7 @@ ARGS = [
     f"trainer.max_epochs={EPOCHS}",
     "callbacks.representations.epochs=[0,2,4,6]",
     "seed=11",
+    "trainer.accelerator=cpu",  # resumed == uninterrupted bit for bit: a CPU guarantee
 ]
 
 

@@ -59,10 +59,11 @@ def _lstsq(a: Tensor, b: Tensor) -> Tensor:
 
     Tall ``a``: the columns that are not identically zero (dead units; their rows of W are 0, as
     in the minimum-norm solution) are solved by the cheapest method that is accurate at their
-    condition number kappa (from the eigenvalues of ``a^T a``): the normal equations
-    ``(a^T a) W = a^T b`` through that eigendecomposition when kappa < 1e4 (squaring costs at
-    most ~1e-8 relative accuracy), Householder QR when kappa < 1e7 (backward stable, relative
-    error ~kappa * eps <= 1e-9). Otherwise, or for wide ``a``, a rank-revealing solver
+    condition number kappa: the normal equations ``(a^T a) W = a^T b`` through the
+    eigendecomposition of ``a^T a`` when kappa < 1e4 by its eigenvalues (squaring costs at most
+    ~1e-8 relative accuracy), Householder QR when kappa < 1e7 by the singular values of R
+    (backward stable, relative error ~kappa * eps <= 1e-9; the Gram's eigenvalues cannot
+    resolve kappa that large). Otherwise, or for wide ``a``, a rank-revealing solver
     (``gelsy`` on CPU, the pseudo-inverse elsewhere).
     """
     if a.shape[0] >= a.shape[1]:
@@ -75,8 +76,14 @@ def _lstsq(a: Tensor, b: Tensor) -> Tensor:
             if bottom > top / _NORMAL_COND**2:
                 w[live] = evecs @ ((evecs.T @ (a[:, live].T @ b)) / evals[:, None])
                 return w
-            if bottom > top / _QR_COND**2:
-                q, r = torch.linalg.qr(a[:, live])
+            # The Gram's eigenvalues carry absolute errors ~ n * eps * top, so below ~1e-13 *
+            # top they cannot tell kappa = 1e7 from exact rank deficiency (an exactly collinear
+            # pair measured 1e-15 * top here; other BLAS builds land above the old 1e-14 gate
+            # and QR then divided by a rounding-error pivot). The QR route is decided on R's own
+            # singular values instead, which are accurate to eps * top.
+            q, r = torch.linalg.qr(a[:, live])
+            s = torch.linalg.svdvals(r)
+            if float(s[-1]) > float(s[0]) / _QR_COND:
                 w[live] = torch.linalg.solve_triangular(r, q.T @ b, upper=True)
                 return w
     if a.device.type == "cpu":
