@@ -42,13 +42,14 @@ def test_every_experiment_composes_and_validates(name: str, tmp_path: Path) -> N
     assert sweep_size(cfg) >= 1
 
 
-def test_fmnist_protocol_is_2_members_x_5_seeds(tmp_path: Path) -> None:
+def test_fmnist_protocol_is_2_members_x_5_seeds_plus_control(tmp_path: Path) -> None:
     cfg = compose_cfg(["+experiment=fmnist_pgnn_vs_mlp"], tmp_path)
     assert cfg.data.name == "fmnist"
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
-    assert sweep_size(cfg) == 5  # seeds 0..4, each job a {pgnn, mlp} cohort
-    assert sorted(cfg.model) == ["mlp", "pgnn"]
-    assert sweep_size(cfg) * len(cfg.model) == 10
+    assert sweep_size(cfg) == 5  # seeds 0..4, each job a {pgnn, mlp} cohort + its control
+    assert sorted(cfg.model) == ["mlp", "mlp_shuffled", "pgnn"]
+    assert cfg.model.mlp_shuffled.labels == "shuffled"
+    assert cfg.model.mlp_shuffled.hidden == cfg.model.mlp.hidden
 
 
 def test_single_member_model_choice(tmp_path: Path) -> None:
