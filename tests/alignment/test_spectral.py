@@ -85,3 +85,26 @@ def test_spectral_alignment_n5000_runs_in_seconds():
     rows = spectral_alignment(inputs, x, y)
     assert time.perf_counter() - t0 < 30.0
     assert len(rows) == 8
+
+
+def test_whole_spectrum_bands_with_permutation_null():
+    """Two representations that agree only in their smooth part (functions of the position on a
+    circle that vary slowly along the kNN graph) and carry independent noise otherwise: the low
+    band is aligned far above its permutation null, the high band is not."""
+    t, pts = _circle(300)
+    smooth = torch.stack([torch.cos(t), torch.sin(t), torch.cos(2 * t), torch.sin(2 * t)], 1)
+    q = torch.linalg.qr(randn(4, 4, seed=5)).Q
+    x = torch.cat([smooth, randn(300, 4, seed=6)], dim=1)
+    y = torch.cat([smooth @ q, randn(300, 4, seed=7)], dim=1)
+    rows = spectral_alignment(pts, x, y, n_bands=3, k_neighbors=8, n_perm=30, seed=1)
+    graph = [r for r in rows if r["basis"] == "graph"]
+    low, high = graph[0], graph[-1]
+    assert len(graph) == 3 and high["eigval_hi"] > 1.0  # the whole spectrum, up to lambda_max
+    assert low["eigval_lo"] == pytest.approx(0.0, abs=1e-10)
+    assert low["value"] > low["null"] + 5 * low["null_sd"] and low["p_value"] == pytest.approx(
+        1 / 31
+    )
+    assert high["value"] < low["value"] and high["p_value"] > 0.05
+    assert abs(high["value"] - high["null"]) < 3 * high["null_sd"]
+    with pytest.raises(ValueError, match="whole spectrum"):
+        spectral_alignment(randn(1600, 2), randn(1600, 3), randn(1600, 3))

@@ -17,40 +17,18 @@ rows), so each permutation costs one cross product O(n p q).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from ._checks import as_matrix, check_pair
+from ._permutation import PermutationNull, permutations, summarise
 from .prepared import Prepared, linear_cka_prepared, prepare, subspace_overlap_prepared
 
 __all__ = ["PermutationNull", "permutation_null"]
 
 _PREPARED = ("linear_cka", "linear_cka_debiased", "subspace_overlap")
-
-
-@dataclass(frozen=True)
-class PermutationNull:
-    """Result of :func:`permutation_null` (floats; ``null`` is the (n_perm,) float64 sample).
-
-    ``chance`` = mean of the null (the chance value), ``sd`` its standard deviation, ``q95``
-    its 95th percentile (5th for a distance: the side that would look "aligned"), ``observed``
-    the metric on the unpermuted pair, ``p_value`` the one-sided permutation p-value (module
-    doc), ``excess = observed - chance``. NaN null values (degenerate input) are dropped from
-    the summaries and counted in ``n_nan``.
-    """
-
-    observed: float
-    chance: float
-    sd: float
-    q95: float
-    p_value: float
-    excess: float
-    n_perm: int
-    n_nan: int
-    null: Tensor
 
 
 def permutation_null(
@@ -80,8 +58,7 @@ def permutation_null(
         raise ValueError(f"n_perm must be an int >= 1, got {n_perm!r}")
     x, y = check_pair(as_matrix(x, "x"), as_matrix(y, "y"), min_n=2)
     n = x.shape[0]
-    gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    perms = [torch.randperm(n, generator=gen, device="cpu").to(x.device) for _ in range(n_perm)]
+    perms = permutations(n, n_perm, seed, x.device)
     name = metric if isinstance(metric, str) else None
     if name is not None:
         from .registry import get_metric  # local: the registry imports the metric modules
@@ -102,7 +79,7 @@ def permutation_null(
         observed = float(fn(x, y))
         values = [float(fn(x, y[p])) for p in perms]
     null = torch.tensor(values, dtype=torch.float64, device=x.device)
-    return _summarise(observed, null, higher)
+    return summarise(observed, null, higher)
 
 
 def _callable(
@@ -139,19 +116,3 @@ def _prepared_null(
     if basis_k is not None and not 1 <= k <= min(x.shape[0] - 1, x.shape[1], y.shape[1]):
         raise ValueError(f"k must be in [1, min(n-1, p, q)], got {k}")
     return value(py), [value(_permuted(py, p, basis_k)) for p in perms]
-
-
-def _summarise(observed: float, null: Tensor, higher: bool) -> PermutationNull:
-    finite = null[torch.isfinite(null)]
-    n_nan = int(null.numel() - finite.numel())
-    nan = float("nan")
-    if finite.numel() == 0 or observed != observed:
-        return PermutationNull(observed, nan, nan, nan, nan, nan, int(null.numel()), n_nan, null)
-    chance = float(finite.mean())
-    sd = float(finite.std()) if finite.numel() > 1 else 0.0
-    q = float(torch.quantile(finite, 0.95 if higher else 0.05))
-    hits = int((finite >= observed).sum()) if higher else int((finite <= observed).sum())
-    p_value = (1 + hits) / (1 + finite.numel())
-    return PermutationNull(
-        observed, chance, sd, q, p_value, observed - chance, int(null.numel()), n_nan, null
-    )

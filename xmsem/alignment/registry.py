@@ -317,11 +317,16 @@ for _spec in (
         "spectral", "similarity", _SIM, "spectral", spectral_alignment,
         "Alignment per kNN-Laplacian / PCA frequency band.",
         label="spectral alignment",
-        params={"n_bands": "spectral_bands", "k_neighbors": "spectral_k"},
+        params={"n_bands": "spectral_bands", "k_neighbors": "spectral_k",
+                "n_perm": "spectral_null_perms"},
         max_n="spectral_max_n",
         outputs=(
             Quantity("spectral_graph", "linear CKA in kNN-graph band", SYMMETRIC),
             Quantity("spectral_pca", "linear CKA in PCA band", SYMMETRIC),
+            Quantity("spectral_graph_null", "permutation null of linear CKA in kNN-graph band",
+                     SYMMETRIC, headline=False),
+            Quantity("spectral_graph_p", "permutation p-value of linear CKA in kNN-graph band",
+                     SYMMETRIC, (0.0, 1.0), None, False),
         ),
     ),
 ):  # fmt: skip

@@ -7,18 +7,34 @@ or i among those of j, Euclidean distance), its symmetric normalised Laplacian
 
     L_sym = I - D^{-1/2} W D^{-1/2},    eigenvalues 0 = lambda_1 <= ... <= lambda_n <= 2,
 
-take the eigenvectors U of the m = min(n_eigs, n) smallest eigenvalues and split them, in
-order, into ``n_bands`` contiguous blocks U_b. For each band the centred representations are
+take the eigenvectors U of the m = min(n_eigs, n) smallest eigenvalues -- or, with
+``n_eigs=None`` (the default), of the WHOLE spectrum (m = n) -- and split them, in order, into
+``n_bands`` contiguous blocks U_b: with the whole spectrum and 3 bands, band 0 is the low, band 1
+the middle and band 2 the high third of the frequencies, so "alignment lives in the smooth
+directions" (arXiv 2508.03649) is a comparison of band 0 with bands 1 and 2. For each band the centred representations are
 projected onto the block, ``P_b X = U_b U_b^T X_c`` (likewise Y), and we report the chosen
 alignment metric between P_b X and P_b Y and the fraction of each representation's variance
 in the band, ``||U_b^T X_c||_F^2 / ||X_c||_F^2``. (The first eigenvector is proportional to
 D^{1/2} 1, not constant, so band 0 can hold a little variance of the centred data.)
 
+Permutation null per band (``n_perm > 0``): the same band metric with the rows of y permuted
+(uniformly over all n examples, before projecting -- :func:`~xmsem.alignment.permutation_null`)
+gives the band's chance value at this n, band size and width; each band row carries ``null``
+(its mean), ``null_sd`` and the one-sided ``p_value``. A band whose value does not exceed its null
+carries no alignment, however large the raw number (projections onto a big band of a small n
+are similar by chance).
+
+Any two representations of the same inputs can be compared: members of one run, or seed-vs-seed
+copies of one architecture.
+
 PCA bands: each representation's own principal components (X_c = U S V^T), the top
 m = min(n_eigs, rank X, rank Y) split into ``n_bands`` blocks; band b compares X's block-b
 component (U_b S_b V_b^T) with Y's block-b component; var_frac = that block's share of sum S^2.
 
-Eigen-solver: dense ``torch.linalg.eigh`` for n <= ``DENSE_MAX``; above it Chebyshev-filtered
+Eigen-solver: the whole spectrum needs every eigenvector, so ``n_eigs=None`` is for n <=
+``DENSE_MAX`` (dense ``torch.linalg.eigh``; the snapshot callback takes the first
+``spectral_max_n`` probe examples, a random subset); measured on two CPU cores, n = 1,000: 0.3 s.
+Lowest eigenvectors only (``n_eigs`` an int): dense ``torch.linalg.eigh`` for n <= ``DENSE_MAX``; above it Chebyshev-filtered
 subspace iteration (Zhou & Saad 2007) on the sparse graph, which converges to residual
 ``||L u - lambda u|| <= 1e-8`` per eigenpair in well under a second at n = 5,000 (dense eigh
 takes ~30 s there on two cores; ``torch.lobpcg`` ~14 s).
@@ -33,6 +49,7 @@ import torch
 from torch import Tensor
 
 from ._checks import all_finite, as_matrix, centre, check_pair
+from ._permutation import null_of_callable
 from .cka import linear_cka
 
 __all__ = ["spectral_alignment", "knn_graph_laplacian_eigs", "DENSE_MAX"]
@@ -143,9 +160,11 @@ def spectral_alignment(
     x: Tensor,
     y: Tensor,
     *,
-    n_bands: int = 4,
+    n_bands: int = 3,
     k_neighbors: int = 10,
-    n_eigs: int = 64,
+    n_eigs: int | None = None,
+    n_perm: int = 0,
+    seed: int = 0,
     metric: str = "linear_cka",
     fn: Callable[[Tensor, Tensor], Tensor] = linear_cka,
 ) -> list[dict]:
@@ -158,6 +177,9 @@ def spectral_alignment(
     "var_frac_y", "eigval_lo", "eigval_hi", "component_lo", "component_hi"}`` (graph rows carry the
     band's Laplacian eigenvalue range, PCA rows its 0-based component range; the other pair is
     None). PCA rows may be fewer than ``n_bands`` when the representations' rank is below it.
+    ``n_eigs=None``: the whole spectrum (n <= ``DENSE_MAX``). ``n_perm > 0`` adds to every graph
+    row the permutation null of its band (``null``, ``null_sd``, ``p_value``; module doc),
+    permutations from ``seed``.
     """
     if not callable(fn):
         raise ValueError(f"fn must be a metric function fn(x, y), got {fn!r}")
@@ -170,8 +192,17 @@ def spectral_alignment(
         )
     if isinstance(n_bands, bool) or not isinstance(n_bands, int) or n_bands < 1:
         raise ValueError(f"n_bands must be an int >= 1, got {n_bands!r}")
-    if not isinstance(n_eigs, int) or n_eigs < n_bands:
-        raise ValueError(f"n_eigs must be an int >= n_bands={n_bands}, got {n_eigs!r}")
+    if n_eigs is None:
+        if x.shape[0] > DENSE_MAX:
+            raise ValueError(
+                f"n_eigs=None (the whole spectrum) needs n <= {DENSE_MAX}, got n={x.shape[0]}; "
+                "pass a subsample (spectral_max_n) or n_eigs for the lowest eigenvectors only"
+            )
+        n_eigs = x.shape[0]
+    if isinstance(n_eigs, bool) or not isinstance(n_eigs, int) or n_eigs < n_bands:
+        raise ValueError(f"n_eigs must be None or an int >= n_bands={n_bands}, got {n_eigs!r}")
+    if isinstance(n_perm, bool) or not isinstance(n_perm, int) or n_perm < 0:
+        raise ValueError(f"n_perm must be an int >= 0, got {n_perm!r}")
     n_eigs = min(n_eigs, x.shape[0])
     xc, yc = centre(x), centre(y)
     tx, ty = (xc * xc).sum(), (yc * yc).sum()
@@ -181,17 +212,23 @@ def spectral_alignment(
     for b, idx in enumerate(torch.arange(n_eigs, device=u.device).tensor_split(n_bands)):
         ub = u[:, idx]
         cx, cy = ub.T @ xc, ub.T @ yc
-        rows.append(
-            _row(
-                "graph",
-                b,
-                metric,
-                fn(ub @ cx, ub @ cy),
-                (cx * cx).sum() / tx,
-                (cy * cy).sum() / ty,
-                eig=(float(evals[idx[0]]), float(evals[idx[-1]])),
-            )
+        row = _row(
+            "graph",
+            b,
+            metric,
+            fn(ub @ cx, ub @ cy),
+            (cx * cx).sum() / tx,
+            (cy * cy).sum() / ty,
+            eig=(float(evals[idx[0]]), float(evals[idx[-1]])),
         )
+        if n_perm:
+
+            def band_metric(a: Tensor, c: Tensor, ub: Tensor = ub) -> Tensor:
+                return fn(ub @ (ub.T @ centre(a)), ub @ (ub.T @ centre(c)))
+
+            null = null_of_callable(band_metric, xc, yc, n_perm, seed)
+            row.update(null=null.chance, null_sd=null.sd, p_value=null.p_value)
+        rows.append(row)
 
     ux, sx, vxh = torch.linalg.svd(xc, full_matrices=False)
     uy, sy, vyh = torch.linalg.svd(yc, full_matrices=False)

@@ -53,9 +53,10 @@ class MeasureSettings:
     probe_tol: float = 1e-3
     normalize: str = "standardize"
     transfer_maps: list[str] = field(default_factory=lambda: ["orthogonal", "linear"])
-    spectral_bands: int = 4
+    spectral_bands: int = 3
     spectral_k: int = 10
-    spectral_max_n: int = 2000
+    spectral_max_n: int = 1000
+    spectral_null_perms: int = 20
     controls: bool = True  # chance rows (<metric>_null) and CKA(input, h) per layer
 
     @classmethod
@@ -205,8 +206,11 @@ def pair_rows(
             m = spec.limit(s)
             table = spec.fn(inputs[:m], x[:m], y[:m], **spec.kwargs(s))
             for entry in table:
-                name = f"spectral_{entry['basis']}_band{entry['band']}"
-                rows.append(_row(a, b, la, lb, name, entry["value"]))
+                base, band = f"spectral_{entry['basis']}", f"_band{entry['band']}"
+                rows.append(_row(a, b, la, lb, base + band, entry["value"]))
+                if "null" in entry:  # the band's permutation null and p-value
+                    rows.append(_row(a, b, la, lb, f"{base}_null{band}", entry["null"]))
+                    rows.append(_row(a, b, la, lb, f"{base}_p{band}", entry["p_value"]))
     if "stitching" in s.metrics and tails:
         for la, lb in stitch_layers:
             for (m1, l1, r1), (m2, l2, r2) in (
