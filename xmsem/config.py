@@ -74,7 +74,9 @@ class Representations(MeasureSettings):
     layers: list[str] | None = None
     probe_size: int | None = None
     storage_dtype: str = "float16"
+    pairs: str = "last"
     layer_cka: bool = True
+    cross_layer_cka: bool = True
     drift: bool = True
     latent_r2: bool = True
     heatmaps: bool = True
