@@ -110,7 +110,7 @@ def validate_representation_config(cfg: DictConfig) -> None:
             if name not in ("primary", "last") and name not in available:
                 raise ConfigError(
                     f"{key}.layers: model.{member} has no layer {name!r}; "
-                    f"valid: {', '.join(available)}, last (= primary)"
+                    f"valid: {', '.join(available)} or primary (= last)"
                 )
         if spec.get("arch") in ("mlp", "pgnn"):  # widths known from the spec alone
             hidden = list(spec.get("hidden") or [])
