@@ -315,3 +315,14 @@ def test_fmnist_cnn_vs_mlp_experiment_validates(tmp_path) -> None:
     validate(cfg, _extra_checks())
     assert list(cfg.model) == ["cnn", "mlp"] and cfg.data.name == "fmnist"
     assert member_layers(cfg.model.cnn) == ["conv1", "conv2", "fc1"]
+
+
+def test_ensembles_refuse_members_they_cannot_vectorise(tmp_path, ext_package) -> None:
+    from xmsem.config import ConfigError, validate
+
+    target = f"+model.net={{_target_: {ext_package}.SmallCNN, layers: [fc1]}}"
+    for extra, kind in ((target, "_target_"), ("+model.cnn={arch: cnn}", "arch cnn")):
+        cfg = compose_cfg(["debug=tiny", "ensemble=3", extra], tmp_path)
+        with pytest.raises(ConfigError, match=f"ensemble=3: model.(net|cnn) \\({kind}"):
+            validate(cfg)
+    validate(compose_cfg(["debug=tiny", "ensemble=1", target], tmp_path))
