@@ -74,7 +74,9 @@ class Representations(MeasureSettings):
     layers: list[str] | None = None
     probe_size: int | None = None
     storage_dtype: str = "float16"
+    pairs: str = "last"
     layer_cka: bool = True
+    cross_layer_cka: bool = True
     drift: bool = True
     latent_r2: bool = True
     heatmaps: bool = True
@@ -163,6 +165,7 @@ def validate(
 
     _validate_members(cfg.get("model"))
     _validate_ensemble(cfg)
+    _validate_vectorisable(cfg)
 
     max_epochs = cfg.trainer.get("max_epochs")
     _positive(max_epochs, "trainer.max_epochs")
@@ -178,6 +181,24 @@ def _validate_ensemble(cfg: DictConfig) -> None:
     """``ensemble`` (copies per member) and ``data_order`` (batch order of the copies)."""
     _positive(cfg.get("ensemble", 1), "ensemble")
     _choice(cfg.get("data_order", "same"), "data_order", list(DATA_ORDERS))
+
+
+VECTORISED_ARCHS = ("mlp", "pgnn")  # what EnsembleNet batches natively
+
+
+def _validate_vectorisable(cfg: DictConfig) -> None:
+    """``ensemble > 1`` batches copies of mlp/pgnn members only: others are refused in one line."""
+    copies = cfg.get("ensemble", 1)
+    if copies == 1:
+        return
+    for name, spec in cfg.model.items():
+        kind = f"_target_ {spec['_target_']}" if "_target_" in spec else f"arch {spec.get('arch')}"
+        if "_target_" in spec or spec.get("arch") not in VECTORISED_ARCHS:
+            raise ConfigError(
+                f"ensemble={copies}: model.{name} ({kind}) cannot be vectorised (ensembles batch "
+                f"{', '.join(VECTORISED_ARCHS)}); use ensemble=1 and seeds, e.g. -m 'seed=range(0,"
+                f"{copies})'"
+            )
 
 
 LABEL_MODES = ("true", "shuffled")
@@ -197,7 +218,9 @@ def _validate_members(model: Any) -> None:
                 f"model.{name}: member names must be identifiers (letters, digits, _)"
             )
         if not isinstance(spec, (DictConfig, Mapping)):
-            raise ConfigError(f"model.{name} must be a mapping with an 'arch' key, got {spec!r}")
+            raise ConfigError(
+                f"model.{name} must be a mapping with an 'arch' or a '_target_' key, got {spec!r}"
+            )
         plain = OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else spec
         plain = dict(plain)
         labels = plain.pop("labels", "true")  # xmsem's own member key, not the network's

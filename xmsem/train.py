@@ -50,9 +50,13 @@ def build_datamodule(cfg: DictConfig):
     )
 
 
-def build_cohort(cfg: DictConfig, input_dim: int, num_classes: int):
+def build_cohort(
+    cfg: DictConfig, input_dim: int, num_classes: int, image_shape: tuple[int, ...] | None = None
+):
     """The CohortModule with every member of ``cfg.model`` built from its own derived seed
-    (``ensemble=K``: K copies of every member, copy k seeded from (run seed, member, k))."""
+    (``ensemble=K``: K copies of every member, copy k seeded from (run seed, member, k)).
+
+    ``image_shape``: the dataset's shape of one example; image members see inputs in it."""
     from xmsem.lit.cohort import CohortModule, build_members, member_options
     from xmsem.models import build_model
 
@@ -62,7 +66,7 @@ def build_cohort(cfg: DictConfig, input_dim: int, num_classes: int):
     members = build_members(
         {name: net for name, (net, _) in split.items()},
         cfg.seed if cfg.seed is not None else 0,
-        lambda spec: build_model(spec, input_dim=input_dim, num_classes=num_classes),
+        lambda spec: build_model(spec, input_dim, num_classes, image_shape=image_shape),
         copies=copies,
     )
     return CohortModule(
@@ -148,7 +152,10 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
     datamodule = build_datamodule(cfg)
     raw = datamodule.prepare()  # a missing dataset fails here, before any training
-    cohort = build_cohort(cfg, raw.input_dim, raw.num_classes)
+    try:  # before any training: a member the data cannot feed is a config error
+        cohort = build_cohort(cfg, raw.input_dim, raw.num_classes, raw.image_shape)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     from xmsem.models import count_parameters
 
     # parameters of one network per member (every copy of an ensemble has the same count)

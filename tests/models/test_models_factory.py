@@ -35,7 +35,7 @@ def test_build_pgnn_with_options() -> None:
     assert count_parameters(model) == structured + bases + corrections
     model.blocks[0].linear.weight.requires_grad_(False)
     assert count_parameters(model, trainable_only=True) == count_parameters(model) - 20 * 16
-    assert set(ARCHS) == {"mlp", "pgnn"}
+    assert set(ARCHS) == {"mlp", "pgnn", "cnn"}
 
 
 def test_spec_may_be_an_omegaconf_config() -> None:
@@ -46,7 +46,7 @@ def test_spec_may_be_an_omegaconf_config() -> None:
 
 
 BAD = [
-    ({"arch": "cnn", "hidden": [4]}, "'arch'.*mlp, pgnn"),
+    ({"arch": "transformer", "hidden": [4]}, "'arch'.*mlp, pgnn, cnn"),
     ({"hidden": [4]}, "'arch'"),
     ({"arch": "mlp", "hidden": [4], "gamma": 1.0}, "'gamma'.*unknown.*arch, activation, hidden"),
     ({"arch": "pgnn", "hidden": [4], "gama": 1.0}, "'gama'.*valid:.*gamma"),

@@ -133,4 +133,5 @@ def load_cifar10(
         ) from err
     x_train, y_train = _to_split(train, batch_dir)
     x_test, y_test = _to_split(test, batch_dir)
-    return RawSplits(x_train, y_train, x_test, y_test, num_classes=NUM_CLASSES, name="cifar10")
+    return RawSplits(x_train, y_train, x_test, y_test, num_classes=NUM_CLASSES, name="cifar10",
+                     image_shape=(3, 32, 32))  # fmt: skip

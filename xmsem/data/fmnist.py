@@ -126,7 +126,8 @@ def read_fmnist_files(files: dict[str, Path]) -> RawSplits:
         }
     x_train, y_train = _to_split(tensors[TRAIN_IMAGES], tensors[TRAIN_LABELS], files[TRAIN_IMAGES])
     x_test, y_test = _to_split(tensors[TEST_IMAGES], tensors[TEST_LABELS], files[TEST_IMAGES])
-    return RawSplits(x_train, y_train, x_test, y_test, num_classes=NUM_CLASSES, name="fmnist")
+    return RawSplits(x_train, y_train, x_test, y_test, num_classes=NUM_CLASSES, name="fmnist",
+                     image_shape=(1, IMAGE_SIZE, IMAGE_SIZE))  # fmt: skip
 
 
 def load_fmnist(data_dir: str | Path | None, download: bool = True) -> RawSplits:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -28,7 +29,9 @@ class RawSplits:
 
     ``x_*`` are float32 ``(N, D)`` (flattened, normalised), ``y_*`` are int64 ``(N,)`` class
     indices in ``[0, num_classes)``. ``z_*`` are the latent factors of the synthetic task
-    (``None`` for real datasets).
+    (``None`` for real datasets). ``image_shape`` is the shape of one example before flattening
+    (``(C, H, W)`` for image datasets, ``None`` for vector data): image models (``cnn`` and
+    ``_target_`` members) receive their inputs reshaped to it.
     """
 
     x_train: Tensor
@@ -39,6 +42,7 @@ class RawSplits:
     name: str
     z_train: Tensor | None = None
     z_test: Tensor | None = None
+    image_shape: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         _check_pair(self.x_train, self.y_train, "train")
@@ -47,6 +51,11 @@ class RawSplits:
             raise ValueError(
                 f"x_train has {self.x_train.shape[1]} features but x_test has "
                 f"{self.x_test.shape[1]}; both splits must share the input dimension"
+            )
+        if self.image_shape is not None and math.prod(self.image_shape) != self.x_train.shape[1]:
+            raise ValueError(
+                f"image_shape {tuple(self.image_shape)} does not hold the "
+                f"{self.x_train.shape[1]} features of x_train"
             )
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")

@@ -85,7 +85,10 @@ def build_members(
         for k in range(copies):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(member_seed(run_seed, name, k))
-                nets.append(build(spec))
+                try:
+                    nets.append(build(spec))
+                except ValueError as err:  # name the member: "model.cnn: model spec key ..."
+                    raise ValueError(f"model.{name}: {err}") from None
         members[name] = nets[0] if copies == 1 else EnsembleNet.from_copies(nets)
     return members
 

@@ -24,9 +24,9 @@ from xmsem.config import ConfigError, Representations, check_schema, to_plain
 from xmsem.lit.loggers import log_snapshot, wandb_runs
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
 from xmsem.snapshots.copies import group_copies, plan_pairs, prepare_copies, seed_pair_rows
-from xmsem.snapshots.measure import RepCache
+from xmsem.snapshots.measure import PAIRINGS, RepCache, cross_layer_rows, layer_pairs
 from xmsem.snapshots.store import STORAGE_DTYPES, stored_values
-from xmsem.snapshots.table import write_rows
+from xmsem.snapshots.table import skip_row, write_rows, write_skipped
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +44,21 @@ def snapshot_epochs(epochs: list[int] | None, max_epochs: int) -> list[int]:
 
 
 def spec_layers(spec: Mapping[str, Any]) -> list[str]:
-    """Hidden layer names of a member spec (``h1`` .. ``hL``, one per hidden width)."""
-    return [f"h{i + 1}" for i in range(len(spec.get("hidden") or []))]
+    """Hidden layer names of a member spec (``h1..hL`` for mlp/pgnn, ``conv1.. fc1..`` for cnn,
+    the listed ``layers`` of a ``_target_`` member)."""
+    from xmsem.models import member_layers
+
+    return member_layers(spec)
 
 
 def chosen_layers(layers: list[str] | None, spec: Mapping[str, Any]) -> list[str]:
-    """The layers of one member to snapshot: all hidden layers, or the named ones (``primary`` =
-    the penultimate layer)."""
+    """The layers of one member to snapshot: all hidden layers, or the named ones (``primary`` or
+    ``last`` = the member's last hidden layer)."""
     available = spec_layers(spec)
     if layers is None:
         return available
-    return list(dict.fromkeys(available[-1] if name == "primary" else name for name in layers))
+    last = ("primary", "last")
+    return list(dict.fromkeys(available[-1] if name in last else name for name in layers))
 
 
 def validate_representation_config(cfg: DictConfig) -> None:
@@ -82,6 +86,8 @@ def validate_representation_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"{key}.storage_dtype={rep.storage_dtype!r}; valid: {', '.join(STORAGE_DTYPES)}"
         )
+    if rep.pairs not in PAIRINGS:
+        raise ConfigError(f"{key}.pairs={rep.pairs!r}; valid: {', '.join(PAIRINGS)}")
     bad_maps = [m for m in rep.transfer_maps if m not in TRANSFER_MAPS]
     if bad_maps or not rep.transfer_maps:
         raise ConfigError(
@@ -101,13 +107,14 @@ def validate_representation_config(cfg: DictConfig) -> None:
     for member, spec in to_plain(cfg.model).items():
         available = spec_layers(spec)
         for name in rep.layers or []:
-            if name != "primary" and name not in available:
+            if name not in ("primary", "last") and name not in available:
                 raise ConfigError(
                     f"{key}.layers: model.{member} has no layer {name!r}; "
-                    f"valid: {', '.join(available)} or primary"
+                    f"valid: {', '.join(available)} or primary (= last)"
                 )
-        hidden = list(spec.get("hidden") or [])
-        widths += [hidden[available.index(layer)] for layer in chosen_layers(rep.layers, spec)]
+        if spec.get("arch") in ("mlp", "pgnn"):  # widths known from the spec alone
+            hidden = list(spec.get("hidden") or [])
+            widths += [hidden[available.index(layer)] for layer in chosen_layers(rep.layers, spec)]
     if "subspace_overlap" in rep.metrics and widths and rep.subspace_k > min(widths):
         raise ConfigError(
             f"{key}.subspace_k={rep.subspace_k} exceeds the narrowest compared layer "
@@ -141,7 +148,9 @@ def build_representation_callback(cfg: DictConfig, run_dir: Path, datamodule, co
     # one entry per model: the members, or every copy <member>.<k> of an ensemble
     owner = {name: split_model_name(name)[0] for name in cohort.model_names}
     layers = {name: chosen_layers(rep.layers, specs[m]) for name, m in owner.items()}
-    primary = {name: spec_layers(specs[m])[-1] for name, m in owner.items()}
+    primary = {
+        name: chosen[-1] for name, chosen in layers.items()
+    }  # each model's last listed layer
     return RepresentationCallback(
         run_dir=run_dir,
         datamodule=datamodule,
@@ -156,6 +165,8 @@ def build_representation_callback(cfg: DictConfig, run_dir: Path, datamodule, co
         latent_r2=rep.latent_r2,
         heatmaps=rep.heatmaps,
         seed_pairs=rep.seed_pairs,
+        pairs=rep.pairs,
+        cross_layer_cka=rep.cross_layer_cka,
     )
 
 
@@ -179,6 +190,8 @@ class RepresentationCallback(L.Callback):
         heatmaps: bool = True,
         seed_pairs: bool = True,
         split: Callable[[str], tuple[str, int | None]] | None = None,
+        pairs: str = "last",
+        cross_layer_cka: bool = True,
     ) -> None:
         self.run_dir = Path(run_dir)
         self.datamodule = datamodule
@@ -196,10 +209,12 @@ class RepresentationCallback(L.Callback):
             latent_r2,
             heatmaps,
         )
+        self.pairs, self.cross_layer_cka = pairs, cross_layer_cka
         self.store = SnapshotStore(self.run_dir)
         self.done: list[int] = []
         self.seconds: dict[int, float] = {}
         self.probe = None
+        self._skips_recorded = False
         self._reference: tuple[int, dict] | None = None
         self._defined: set[str] = (
             set()
@@ -252,9 +267,18 @@ class RepresentationCallback(L.Callback):
                 reps[model] = {layer: hidden[layer].float() for layer in self.layers[model]}
         return {model: reps[model] for model in self.layers}
 
+    def _stitch_skips(self, pl_module) -> dict[str, str]:
+        """Members that cannot be stitched into, with the reason."""
+        from xmsem.models import stitch_support
+
+        reasons = {m: stitch_support(_network(pl_module, m)) for m in self.layers}
+        return {m: reason for m, reason in reasons.items() if reason}
+
     def _tails(self, pl_module):
+        skip = self._stitch_skips(pl_module)
+
         def for_member(member: str):
-            net = pl_module.model(member)
+            net = _network(pl_module, member)
 
             def at(layer: str):
                 def tail(h: torch.Tensor) -> torch.Tensor:
@@ -270,7 +294,7 @@ class RepresentationCallback(L.Callback):
 
             return at
 
-        return {member: for_member(member) for member in self.layers}
+        return {member: for_member(member) for member in self.layers if member not in skip}
 
     def compute_rows(self, pl_module, reps, epoch: int) -> list[dict[str, Any]]:
         """Every alignment row of this snapshot (pairs of members, then each member)."""
@@ -285,14 +309,12 @@ class RepresentationCallback(L.Callback):
         rows: list[dict[str, Any]] = []
         tails = self._tails(pl_module) if "stitching" in s.metrics else None
         for a, b in plan_pairs(names, self.split):  # different members of the same copy
-            shared = [la for la in self.layers[a] if la in self.layers[b]]
-            pairs = [(la, la) for la in shared]
-            if (self.primary[a], self.primary[b]) not in pairs and self.primary[a] in reps[a] \
-                    and self.primary[b] in reps[b]:  # fmt: skip
-                pairs.append((self.primary[a], self.primary[b]))
-            stitch = [(self.primary[a], self.primary[b])] if self.primary[a] in reps[a] else []
+            pairs = layer_pairs(self.layers[a], self.layers[b], self.pairs)
+            stitch = [(self.primary[a], self.primary[b])]
             rows += pair_rows(a, b, reps[a], reps[b], pairs, labels, n_fit, s, tails=tails,
                               stitch_layers=stitch, inputs=probe.x, cache=cache)  # fmt: skip
+            if self.cross_layer_cka:
+                rows += cross_layer_rows(a, b, reps[a], reps[b], cache)
         if self.seed_pairs:  # copies of the same member: cheap metrics, all pairs batched
             rows += seed_pair_rows(stacks, self.groups, s)
         reference = self._drift_reference(epoch) if self.drift else None
@@ -327,8 +349,35 @@ class RepresentationCallback(L.Callback):
             m: {layer: prepare(t) for layer, t in layers.items()} for m, layers in stored.items()
         }
 
+    def skipped(self, pl_module) -> list[dict[str, str]]:
+        """What this run does not measure, and why: stitching into members without a runnable
+        tail, and pairs of models with no layer to compare under ``pairs``."""
+        out: list[dict[str, str]] = []
+        names = list(self.layers)
+        stitching = "stitching" in self.settings.metrics
+        no_tail = self._stitch_skips(pl_module) if stitching else {}
+        for a, b in plan_pairs(names, self.split):
+            if not layer_pairs(self.layers[a], self.layers[b], self.pairs):
+                out.append(skip_row(a, b, "", "", "pairs", f"pairs={self.pairs}: no layer "
+                           "name in common (use pairs=last or pairs=all)"))  # fmt: skip
+            for m1, m2 in ((a, b), (b, a)):
+                if m2 in no_tail:
+                    out.append(skip_row(m1, m2, self.primary[m1], self.primary[m2],
+                                        "stitching", no_tail[m2]))  # fmt: skip
+        return out
+
+    def _record_skips(self, pl_module) -> None:
+        skipped = self.skipped(pl_module)
+        write_skipped(self.run_dir, skipped)
+        for row in skipped:
+            log.warning("skipped %s %s -> %s: %s", row["what"], row["member_a"], row["member_b"],
+                        row["reason"])  # fmt: skip
+
     def _snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
         start = time.perf_counter()
+        if not self._skips_recorded:
+            self._record_skips(pl_module)
+            self._skips_recorded = True
         with torch.no_grad():
             # every number is measured on the snapshot exactly as stored, so that the live
             # metrics, a resumed run and a later analysis of the files all agree
@@ -372,6 +421,12 @@ def logged_scalars(
     for name, values in seeds.items():  # NaN (a degenerate copy) propagates: it is not hidden
         scalars[name] = sum(values) / len(values)
     return scalars
+
+
+def _network(pl_module, model: str):
+    """The plain network of ``model`` (a member, or one copy of an ensemble member)."""
+    get = getattr(pl_module, "model", None)
+    return get(model) if callable(get) else pl_module.members[model]
 
 
 def scalar_name(row: Mapping[str, Any]) -> str:

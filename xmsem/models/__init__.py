@@ -1,4 +1,5 @@
-"""Networks with named hidden representations: the plain MLP and the PGNN.
+"""Networks with named hidden representations: MLP, PGNN, a small CNN, and any nn.Module
+wrapped with the names of its hidden-layer modules (:class:`ExtractedNet`).
 
 Every network returns logits, or with ``return_hidden=True`` logits and an ordered dict
 ``{"h1": ..., "hL": ...}`` of post-activation hidden layers; ``forward_from(layer, h)`` runs the
@@ -8,9 +9,19 @@ This package imports nothing else from xmsem.
 
 from .activations import ACTIVATIONS
 from .base import HiddenNet
+from .cnn import CNN
 from .correction import LowRankCorrection
 from .ensemble import EnsembleNet, batched_linear
-from .factory import ARCHS, build_model, count_parameters, validate_spec
+from .extract import ExtractedNet, stitch_support
+from .factory import (
+    ARCHS,
+    XMSEM_KEYS,
+    build_model,
+    count_parameters,
+    input_shape_of,
+    member_layers,
+    validate_spec,
+)
 from .mlp import MLP
 from .pgnn import PGNN, PGNNBlock, ShapedLinear
 from .shaping import (
@@ -26,6 +37,9 @@ from .shaping import (
 __all__ = [
     "ACTIVATIONS",
     "ARCHS",
+    "CNN",
+    "ExtractedNet",
+    "XMSEM_KEYS",
     "MLP",
     "PGNN",
     "SHAPINGS",
@@ -43,5 +57,8 @@ __all__ = [
     "build_model",
     "build_shaping",
     "count_parameters",
+    "input_shape_of",
+    "member_layers",
+    "stitch_support",
     "validate_spec",
 ]

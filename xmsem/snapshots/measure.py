@@ -105,6 +105,29 @@ class RepCache:
         return self._accuracy[key]
 
 
+PAIRINGS = ("same_name", "last", "all")
+
+
+def layer_pairs(
+    layers_a: list[str], layers_b: list[str], mode: str = "last"
+) -> list[tuple[str, str]]:
+    """The (layer_a, layer_b) pairs two models are compared at (``callbacks.representations.pairs``).
+
+    ``same_name``: the layers whose names both models list, in A's order; ``last``: those plus
+    (A's last listed layer, B's last listed layer); ``all``: every layer of A with every layer of B.
+    A layer missing on one side is never replaced by another: with no common name ``same_name``
+    gives no pairs (the caller records the skip).
+    """
+    if mode not in PAIRINGS:
+        raise ValueError(f"pairs={mode!r}; valid: {', '.join(PAIRINGS)}")
+    if mode == "all":
+        return [(la, lb) for la in layers_a for lb in layers_b]
+    pairs = [(la, la) for la in layers_a if la in layers_b]
+    if mode == "last" and layers_a and layers_b and (layers_a[-1], layers_b[-1]) not in pairs:
+        pairs.append((layers_a[-1], layers_b[-1]))
+    return pairs
+
+
 def _row(a: str, b: str, la: str, lb: str, metric: str, value: float) -> Row:
     return {"member_a": a, "member_b": b, "layer_a": la, "layer_b": lb, "metric": metric,
             "value": float(value)}  # fmt: skip
@@ -172,7 +195,8 @@ def pair_rows(
     accuracy; rows with member_a=A, member_b=B), the first map's also as ``transfer_acc`` /
     ``transfer_ratio``. Probes, maps and stitches all see features normalised by ``s.normalize``. ``stitching`` (needs
     ``tails``: model -> layer -> (tail function, Lipschitz bound of the tail)) stitches A's layer into
-    B's at each pair of ``stitch_layers``, both directions. ``spectral`` needs the probe ``inputs``.
+    B's at each pair of ``stitch_layers``, both directions; a direction into a model missing from
+    ``tails`` (it cannot run its tail) is left out. ``spectral`` needs the probe ``inputs``.
     """
     cache = cache or RepCache(labels, n_fit, s)
     rows: list[Row] = []
@@ -217,6 +241,8 @@ def pair_rows(
                 ((a, la, reps_a[la]), (b, lb, reps_b[lb])),
                 ((b, lb, reps_b[lb]), (a, la, reps_a[la])),
             ):
+                if m2 not in tails:  # no runnable tail (e.g. a _target_ member): recorded by caller
+                    continue
                 tail, lipschitz = tails[m2](l2)
                 res = al.linear_stitch(
                     r1[fit],
@@ -232,6 +258,25 @@ def pair_rows(
                 rows.append(_row(m1, m2, l1, l2, "stitch_penalty", res.own_acc - res.stitched_acc))
                 rows.append(_row(m1, m2, l1, l2, "stitch_loss", res.stitched_loss))
                 rows.append(_row(m1, m2, l1, l2, "stitch_gap", res.gap))
+    return rows
+
+
+def cross_layer_rows(
+    a: str,
+    b: str,
+    reps_a: Mapping[str, Tensor],
+    reps_b: Mapping[str, Tensor],
+    cache: RepCache | None = None,
+) -> list[Row]:
+    """The cross-model layer x layer linear CKA matrix (metric ``cross_layer_cka``): one row per
+    (layer of A, layer of B), biased linear CKA ``||X^T Y||_F^2 / (||X^T X||_F ||Y^T Y||_F)`` of
+    the centred representations (Kornblith et al. 2019), whatever the layers' widths."""
+    rows: list[Row] = []
+    for la, x in reps_a.items():
+        px = cache.prepared((a, la), x) if cache is not None else al.prepare(x)
+        for lb, y in reps_b.items():
+            py = cache.prepared((b, lb), y) if cache is not None else al.prepare(y)
+            rows.append(_row(a, b, la, lb, "cross_layer_cka", al.linear_cka_prepared(px, py)[0]))
     return rows
 
 

@@ -67,3 +67,25 @@ def member_matrix(rows: Iterable[Mapping], members: Sequence[str], primary: Mapp
         if r["layer_a"] == primary.get(a) and r["layer_b"] == primary.get(b):
             matrix[index[a], index[b]] = matrix[index[b], index[a]] = float(r["value"])
     return matrix
+
+
+SKIP_COLUMNS = ("member_a", "member_b", "layer_a", "layer_b", "what", "reason")
+
+
+def skipped_csv(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "metrics" / "skipped.csv"
+
+
+def skip_row(a: str, b: str, la: str, lb: str, what: str, reason: str) -> dict[str, str]:
+    """One thing a run does not measure (``what``: stitching, pairs, ...) and why."""
+    return {"member_a": a, "member_b": b, "layer_a": la, "layer_b": lb, "what": what,
+            "reason": reason}  # fmt: skip
+
+
+def write_skipped(run_dir: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
+    """Write ``metrics/skipped.csv`` (every skipped measurement with its reason), atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SKIP_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(skipped_csv(run_dir), buffer.getvalue())
