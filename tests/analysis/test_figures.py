@@ -55,6 +55,22 @@ def test_same_seed_different_seed_and_seed_vs_seed_share_one_panel():
     plt.close(fig)
 
 
+def test_controls_share_the_panel():
+    rows = _rows(4)
+    for r in rows:
+        if r["metric"] == "linear_cka":
+            r["untrained"] = 0.2
+    rows += [_row("pgnn~mlp", "linear_cka_null", e, 0.05, 4) for e in (0, 1, 2, 5)]
+    fig, ax = plt.subplots()
+    draw_alignment(ax, rows, "linear_cka", "h2")
+    labels = _legend(ax)
+    assert "pgnn vs mlp, chance (permutation null) (95% CI over 4 seeds)" in labels
+    assert "pgnn vs mlp, untrained networks (4 seeds, no CI)" in labels
+    line = next(ln for ln in ax.get_lines() if "untrained" in ln.get_label())
+    assert list(line.get_ydata()) == [0.2] * 4
+    plt.close(fig)
+
+
 def test_no_band_below_three_seeds():
     fig, ax = plt.subplots()
     draw_alignment(ax, _rows(2), "linear_cka", "h2")

@@ -48,24 +48,28 @@ def _pair(arch: str) -> tuple[str, str] | None:
     return (parts[0], parts[1]) if len(parts) == 2 else None
 
 
-def _n_label(rows: list[dict], unit: str) -> str:
-    n = min(int(r["n"]) for r in rows)
-    return f"95% CI over {n} {unit}" if n >= MIN_BAND_N else f"{n} {unit}, no CI"
-
-
 def _series(ax, rows: list[dict], label: str, unit: str, style: str = "-", color=None) -> None:
-    """One line (mean vs epoch) with its 95% CI band when n >= MIN_BAND_N; the label says which."""
+    """One line (mean vs epoch) with its 95% CI band where n >= MIN_BAND_N and the interval is
+    finite; the label says which: ``(95% CI over 5 seeds)`` or ``(2 seeds, no CI)``."""
     rows = sorted(rows, key=lambda r: r["epoch"])
     x = np.array([r["epoch"] for r in rows], dtype=float)
     y = np.array([r["mean"] for r in rows], dtype=float)
-    (line,) = ax.plot(x, y, style, marker="o", ms=3, color=color,
-                      label=f"{label} ({_n_label(rows, unit)})")  # fmt: skip
-    lo = np.array([r["ci_low"] for r in rows], dtype=float)
-    hi = np.array([r["ci_high"] for r in rows], dtype=float)
+    lo = np.array([_float(r["ci_low"]) for r in rows])
+    hi = np.array([_float(r["ci_high"]) for r in rows])
     band = np.array([int(r["n"]) >= MIN_BAND_N for r in rows]) & np.isfinite(lo) & np.isfinite(hi)
+    n = min(int(r["n"]) for r in rows)
+    what = f"95% CI over {n} {unit}" if band.any() else f"{n} {unit}, no CI"
+    (line,) = ax.plot(x, y, style, marker="o", ms=3, color=color, label=f"{label} ({what})")
     if band.any():
         ax.fill_between(x, np.where(band, lo, np.nan), np.where(band, hi, np.nan), alpha=0.2,
                         color=line.get_color(), linewidth=0)  # fmt: skip
+
+
+def _float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def _epoch_axis(ax) -> None:
@@ -82,7 +86,9 @@ def _pair_name(arch: str, symmetric: bool) -> str:
 # --------------------------------------------------------------------------- panels
 def draw_alignment(ax, rows: list[dict], metric: str, layer: str) -> bool:
     """Same-seed (live, solid), different-seed (cross-run, dashed) and seed-vs-seed (dotted)
-    values of ``metric`` at ``layer``, and any control rows (grey); False when nothing to draw."""
+    values of ``metric`` at ``layer``, and their controls in grey: the chance value (permutation
+    null, ``<metric>_null`` rows), the same measurement on the untrained networks (``untrained``)
+    and any other control rows; False when nothing to draw."""
     q = quantity(metric)
     mine = [r for r in rows if r["layer"] == layer and r["epoch"] is not None]
     live = [r for r in mine if r["metric"] == metric and r["source"] == "live" and _pair(r["arch"])]
@@ -106,6 +112,16 @@ def draw_alignment(ax, rows: list[dict], metric: str, layer: str) -> bool:
     for arch in dict.fromkeys(r["arch"] for r in cross if not _pair(r["arch"])):
         _series(ax, [r for r in cross if r["arch"] == arch], f"{arch} seed vs seed", "seeds", ":",
                 next(colours))  # fmt: skip
+    for arch in pairs:  # controls of the same-seed values: chance and the untrained networks
+        null = [r for r in mine if r["metric"] == f"{metric}_null" and r["arch"] == arch]
+        if null:
+            _series(ax, null, f"{_pair_name(arch, q.symmetric)}, chance (permutation null)",
+                    "seeds", "-.", "grey")  # fmt: skip
+        untrained = [dict(r, mean=_float(r.get("untrained")), ci_low=np.nan, ci_high=np.nan)
+                     for r in live if r["arch"] == arch]  # fmt: skip
+        if untrained and all(np.isfinite(r["mean"]) for r in untrained):
+            _series(ax, untrained, f"{_pair_name(arch, q.symmetric)}, untrained networks",
+                    "seeds", ":", "silver")  # fmt: skip
     for source, arch in dict.fromkeys((r["source"], r["arch"]) for r in controls):
         sel = [r for r in controls if (r["source"], r["arch"]) == (source, arch)]
         _series(ax, sel, f"control {source}: {arch}", "seeds", "-.", "grey")
@@ -145,7 +161,7 @@ def draw_stability(ax, rows: list[dict]) -> bool:
         ok = np.array([int(r["n"]) >= MIN_BAND_N for r in sel])
         err = np.where(np.isfinite(err) & ok, err, 0.0)
         ax.errorbar(x, y, yerr=err, marker="o", capsize=3,
-                    label=f"{arch} ({_n_label(sel, 'seeds')})")  # fmt: skip
+                    label=f"{arch} ({min(int(r['n']) for r in sel)} seeds)")  # fmt: skip
     ax.set_xticks(range(len(layers)), layers)
     ax.set(xlabel="layer", ylabel=quantity(metric).axis_label(),
            title=f"cross-seed stability (epoch {last})")  # fmt: skip
