@@ -27,6 +27,16 @@ def heatmap_axes(ax, matrix: np.ndarray, labels: Sequence[str], title: str,
     return im
 
 
+def heatmap_figure(matrix: np.ndarray, labels: Sequence[str], title: str,
+                   col_labels: Sequence[str] | None = None) -> plt.Figure:  # fmt: skip
+    """A figure holding one :func:`heatmap_axes` heatmap, sized to the number of layers."""
+    size = max(3.0, 0.6 * max(matrix.shape) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    heatmap_axes(ax, matrix, labels, title, col_labels=col_labels)
+    fig.tight_layout()
+    return fig
+
+
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:
     """Save as PNG and, beside it, PDF (parents created); close; return the PNG path."""
     path = Path(path).with_suffix(".png")
