@@ -317,16 +317,19 @@ def main(cfg: DictConfig) -> dict[str, Any] | None:
     except ConfigError as err:  # the user's typo: stop everything, leave no run folder behind
         discard_unstarted(run_dir)
         _die(f"config error: {err}")
-    except RunLocked as err:  # another process trains this run: not ours to touch
-        if multirun:
-            log.warning("xmsem: %s", err)
-            return None
-        _die(str(err))
+    except RunLocked as err:  # another process trains this run: skipped, not an error (exit 0,
+        # so launchers running jobs as processes, e.g. local_gpus, do not count it as failed)
+        log.warning("xmsem: %s", err)
+        if not multirun:
+            print(f"xmsem: {err}", file=sys.stderr)
+        return None
     except Exception as err:  # record it; a single run fails loudly, a sweep goes on
         message = _one_line_failure(err)
-        # the disk that failed the run may refuse this write too: then the old file stays
+        # the disk that failed the run may refuse this write too: then the old file stays;
+        # a conflict leaves the folder's (other) run as it was
         with contextlib.suppress(OSError):
-            RunStatus(run_dir).write("failed", error=message or f"{type(err).__name__}: {err}")
+            if not isinstance(err, RunConflict):
+                RunStatus(run_dir).write("failed", error=message or f"{type(err).__name__}: {err}")
         from xmsem.lit.loggers import finish_active_wandb
 
         finish_active_wandb(failed=True)

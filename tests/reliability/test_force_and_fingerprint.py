@@ -37,6 +37,7 @@ def test_other_config_in_a_run_folder_is_one_line_conflict(tmp_path: Path) -> No
     with pytest.raises(RunConflict) as err:
         train(run_dir, ["optim.lr=2e-3"])
     message = str(err.value)
+    assert status(run_dir)["state"] == "completed"  # the folder's run is left as it was
     assert "\n" not in message
     assert "optim.lr: 0.001 -> 0.002" in message and "force=true" in message
 
