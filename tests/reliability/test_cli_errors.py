@@ -32,6 +32,17 @@ def test_valid_command_lines_pass() -> None:
     assert check_key_overrides(["optim.lr=1e-2", "trainer.max_epochs=3", "-m"], CONF_DIR) is None
     assert check_key_overrides(["model=mlp", "model.mlp.hidden=[8]"], CONF_DIR) is None
     assert check_key_overrides(["+trainer.max_epoch=3", "seed=1,2"], CONF_DIR) is None
+    # a key added on the command line may be set further by later overrides
+    added = ["+model.extra={arch: mlp, hidden: [4]}", "model.extra.hidden=[8]"]
+    assert check_key_overrides(added, CONF_DIR) is None
+    assert "model.extra.hiden" in check_key_overrides(
+        [*added[:1], "model.extra.hiden=[8]"], CONF_DIR
+    )
+    # keys of an experiment chosen on the command line exist
+    assert (
+        check_key_overrides(["+experiment=noise_robustness", "callbacks.noise.seed=3"], CONF_DIR)
+        is None
+    )
 
 
 @pytest.mark.parametrize(

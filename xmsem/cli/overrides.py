@@ -72,28 +72,29 @@ def check_key_overrides(argv: list[str], conf_dir: Path) -> str | None:
         except OverrideParseException as err:
             reason = str(err).splitlines()[0] if str(err) else "not key=value"
             return f"cannot parse the override {arg!r} ({reason}); write key=value"
+
+    def first(ov) -> str:  # the override with the first value of a sweep (one job's config)
+        if not ov.is_sweep_override():
+            return ov.input_line
+        values = list(ov.sweep_string_iterator())
+        return f"{ov.get_key_element()}={values[0]}" if values else ov.input_line
+
     groups = {p.name for p in conf_dir.iterdir() if p.is_dir()}
-    first_choices, keys = [], []
+    compose_with, keys = [], []
     for ov in parsed:
         key = ov.get_key_element()
-        if key.startswith("hydra.searchpath"):
+        if key.lstrip("+~").startswith("hydra.searchpath"):
             return None
-        base = key.lstrip("+~").split("@")[0]
-        if base in groups or base.split("/")[0] in groups:
-            if ov.is_sweep_override():
-                values = list(ov.sweep_string_iterator())
-                if values:
-                    first_choices.append(f"{key}={values[0]}")
-            else:
-                first_choices.append(f"{key}={ov.get_value_element_as_str()}")
-            continue
         if ov.key_or_group in _DIR_KEYS and not ov.is_sweep_override():
             problem = _writable_dir_problem(ov.get_value_element_as_str())
             if problem:
                 return problem
-        if ov.is_add() or ov.is_delete() or ov.is_force_add() or key.startswith("hydra."):
-            continue
-        keys.append(ov.key_or_group)
+        base = ov.key_or_group.split("@")[0]
+        is_group = base in groups or base.split("/")[0] in groups
+        if is_group or ov.is_add() or ov.is_delete() or ov.is_force_add():
+            compose_with.append(first(ov))  # group choices and new keys shape the config
+        elif not ov.key_or_group.startswith("hydra."):
+            keys.append(ov.key_or_group)
     if not keys:
         return None
     from hydra import compose, initialize_config_dir
@@ -102,7 +103,7 @@ def check_key_overrides(argv: list[str], conf_dir: Path) -> str | None:
     try:
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=first_choices)
+            cfg = compose(config_name="config", overrides=compose_with)
     except Exception:  # a composition problem of its own: Hydra reports it
         return None
     finally:
