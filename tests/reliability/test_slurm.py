@@ -57,8 +57,9 @@ def _status(job: Path) -> dict:
     return json.loads((job / "status.json").read_text())
 
 
+@pytest.mark.slow  # about a minute on an idle 2-core machine (SLURM scheduling + 2 jobs)
 def test_slurm_sweep_runs_jobs_and_reports_the_failed_one(tmp_path: Path, cluster) -> None:
-    proc = _sweep(tmp_path, ["data=synthetic,fmnist", *SMALL], timeout=400)
+    proc = _sweep(tmp_path, ["data=synthetic,fmnist", *SMALL], timeout=900)
     sweep = tmp_path / "sweeps" / "default"
     jobs = [p for p in sweep.iterdir() if (p / "status.json").is_file()]
     assert len(jobs) == 2, proc.stdout + proc.stderr
