@@ -1,7 +1,8 @@
 """``python -m xmsem.analyze <sweep dir>``: tables, figures and report.md of a whole sweep.
 
 Exit 0 when the analysis was written (failed or incomplete runs are listed in the report),
-2 with one line when the sweep folder is missing, holds no runs, or an argument is invalid.
+1 when it was written but snapshot files were missing (each named on the terminal and in the
+report), 2 with one line when the sweep folder is missing, holds no runs, or an argument is invalid.
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     except AnalysisError as err:
         print(f"xmsem.analyze: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # an unreadable file or an unwritable output folder: one line
+        print(
+            f"xmsem.analyze: {err.strerror or err}: {err.filename or args.sweep_dir}",
+            file=sys.stderr,
+        )
+        return 2
     print(
         f"{len(result.runs)} runs: {len(result.completed)} completed, {len(result.failed)} "
         f"failed, {len(result.incomplete)} incomplete | pairs computed {result.pairs_computed}, "
@@ -87,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"summary: {result.summary_csv}")
     if result.wandb_dir:
         print(f"wandb: {result.wandb_dir}")
+    if result.missing:  # written, but data were missing: say which, and exit 1
+        for line in result.missing:
+            print(f"xmsem.analyze: missing {line}", file=sys.stderr)
+        print(f"xmsem.analyze: {len(result.missing)} snapshot file(s) missing (listed in report.md)",
+              file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 

@@ -7,7 +7,9 @@ express, and raises :class:`ConfigError` with one line naming the bad key and wh
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -50,9 +52,18 @@ class FileData(DataCommon):
     download: bool = True
 
 
+@dataclass
+class FmnistData(FileData):
+    # another system copy; default $XMSEM_FMNIST_DIR, else /usr/share/datasets/fashion-mnist
+    system_dir: str | None = None
+
+
+TEST_SIZES = {"fmnist": 10000, "cifar10": 10000}  # synthetic: data.n_test
+
+
 DATA_SCHEMAS: dict[str, type] = {
     "synthetic": SyntheticData,
-    "fmnist": FileData,
+    "fmnist": FmnistData,
     "cifar10": FileData,
 }
 
@@ -114,6 +125,12 @@ class Convergence:
 
 
 # --------------------------------------------------------------------------- helpers
+def did_you_mean(key: str, valid: list[str] | tuple[str, ...]) -> str:
+    """`` (did you mean 'x'?)`` for the closest valid name, or an empty string."""
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def check_schema(node: Any, schema: type, key: str) -> Any:
     """Merge ``node`` into ``schema``: unknown keys and wrong types become one-line ConfigErrors."""
     try:
@@ -121,9 +138,12 @@ def check_schema(node: Any, schema: type, key: str) -> Any:
     except OmegaConfBaseException as err:
         bad = getattr(err, "full_key", None) or getattr(err, "key", None) or ""
         full = f"{key}.{bad}" if bad else key
-        valid = ", ".join(f.name for f in fields(schema))
+        names = [f.name for f in fields(schema)]
         reason = str(err).splitlines()[0]
-        raise ConfigError(f"{full}: {reason} (valid keys of {key}: {valid})") from None
+        hint = did_you_mean(str(bad).split(".")[-1], names) if bad else ""
+        raise ConfigError(
+            f"{full}: {reason}{hint} (valid keys of {key}: {', '.join(names)})"
+        ) from None
 
 
 def _positive(value: Any, key: str, kind: type = int) -> None:
@@ -145,8 +165,14 @@ def validate(
     Covers: data name and keys, batch size, split sizes, learning rate, model member specs (through
     :func:`xmsem.models.validate_spec`), trainer epochs, and the representation callback settings.
     """
-    if cfg.get("seed") is not None and not isinstance(cfg.seed, int):
-        raise ConfigError(f"seed={cfg.seed!r} is invalid: must be an integer (0 is a valid seed)")
+    seed = cfg.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ConfigError(f"seed={seed!r} is invalid: must be an integer (0 is a valid seed)")
+    if seed is not None and not 0 <= seed < 2**32:
+        raise ConfigError(f"seed={seed} is invalid: must be in [0, 2**32 - 1]")
+    from xmsem.runs.divergence import ON_DIVERGENCE
+
+    _choice(cfg.get("on_divergence", "stop"), "on_divergence", list(ON_DIVERGENCE))
     data = cfg.get("data")
     if data is None or "name" not in data:
         raise ConfigError(f"data.name is missing; valid: {', '.join(sorted(DATA_SCHEMAS))}")
@@ -169,6 +195,8 @@ def validate(
 
     max_epochs = cfg.trainer.get("max_epochs")
     _positive(max_epochs, "trainer.max_epochs")
+    _validate_trainer(cfg.trainer)
+    _validate_probe_size(cfg)
 
     for check in extra_checks or []:
         check(cfg)
@@ -202,6 +230,45 @@ def _validate_vectorisable(cfg: DictConfig) -> None:
 
 
 LABEL_MODES = ("true", "shuffled")
+
+
+def _trainer_arguments() -> list[str]:
+    from lightning.pytorch import Trainer
+
+    return [p for p in inspect.signature(Trainer.__init__).parameters if p != "self"]
+
+
+def _validate_trainer(trainer: Any) -> None:
+    """Every trainer key must be a Trainer argument; a GPU accelerator needs a visible GPU."""
+    valid = _trainer_arguments()
+    for key in trainer:
+        if key != "_target_" and key not in valid:
+            raise ConfigError(f"trainer.{key} is not a Trainer argument{did_you_mean(key, valid)}")
+    accelerator = str(trainer.get("accelerator") or "auto")
+    if accelerator in ("gpu", "cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"trainer.accelerator={accelerator} but no CUDA GPU is visible here; "
+                "use trainer=cpu or trainer=default (auto)"
+            )
+
+
+def _validate_probe_size(cfg: DictConfig) -> None:
+    """probe_size must fit the test split (known from the config before any data is loaded)."""
+    rep = (cfg.get("callbacks") or {}).get("representations")
+    size = rep.get("probe_size") if rep is not None else None
+    if size is None or not isinstance(size, int):
+        return
+    n_test = (
+        cfg.data.get("n_test") if cfg.data.name == "synthetic" else TEST_SIZES.get(cfg.data.name)
+    )
+    if isinstance(n_test, int) and size > n_test:
+        raise ConfigError(
+            f"callbacks.representations.probe_size={size} exceeds the {cfg.data.name} test split "
+            f"({n_test} examples); use at most {n_test} or null for all of it"
+        )
 
 
 def _validate_members(model: Any) -> None:

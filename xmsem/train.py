@@ -7,6 +7,8 @@ skipped, an interrupted one resumes from ``checkpoints/last.ckpt``, a failed one
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import sys
@@ -22,6 +24,9 @@ from omegaconf import DictConfig
 from xmsem.config import ConfigError, to_plain, validate
 from xmsem.runs import RunStatus, environment_info
 from xmsem.runs.allocator import keep_freed_memory
+from xmsem.runs.fingerprint import RunConflict, config_items, describe_difference, fingerprint
+from xmsem.runs.folder import discard_unstarted, remove_stale_temps, retire_attempt
+from xmsem.runs.lock import RunLocked, run_lock
 
 log = logging.getLogger("xmsem.train")
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -104,6 +109,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> list[
             auto_insert_metric_name=False,
             save_last=True,  # Lightning writes last.ckpt only when a top-k file is written too
             save_top_k=1,  # no monitor: keeps the newest epoch file
+            enable_version_counter=False,  # one process per run (flock): never last-v1.ckpt
             every_n_epochs=1,
             save_on_train_epoch_end=True,
         ),
@@ -132,16 +138,38 @@ def _extra_checks():
 def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Validate, then train and test one cohort in ``run_dir``; return the test results.
 
-    Skips a completed run (unless ``force``), resumes from ``checkpoints/last.ckpt`` otherwise.
+    One process per run folder (a second one is skipped, :class:`RunLocked`). Skips a completed
+    run of the same config; ``force=true`` retires the previous attempt to ``retired/``; otherwise
+    resumes from the newest intact checkpoint of this config.
     """
+    validate(cfg, extra_checks=_extra_checks())
+    with run_lock(run_dir):
+        return _run_locked(cfg, run_dir)
+
+
+def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     import lightning as L
     import torch
     from hydra.utils import instantiate
 
-    validate(cfg, extra_checks=_extra_checks())
+    from xmsem.runs.checkpoints import AtomicCheckpointIO, FingerprintStamp, choose_checkpoint
+    from xmsem.runs.divergence import DivergenceGuard, raise_if_diverged
+
     status = RunStatus(run_dir)
+    status.recover()  # a corrupt or wrong-shaped status.json: backed up, then rewritten
+    remove_stale_temps(run_dir)
+    items = config_items(cfg)
+    fp = fingerprint(items)
+    if cfg.force:
+        retire_attempt(run_dir)
     prior = status.read() or {}
-    if prior.get("state") == "completed" and not cfg.force:
+    if prior.get("fingerprint") not in (None, fp):
+        raise RunConflict(
+            f"{run_dir} holds a run of another config "
+            f"({describe_difference(prior.get('config') or {}, items)}); rerun with force=true "
+            "to retire it (moved to retired/) and train this config"
+        )
+    if prior.get("state") == "completed":
         log.info("already completed: %s (force=true retrains)", run_dir)
         return prior.get("results", {})
 
@@ -160,10 +188,10 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
     # parameters of one network per member (every copy of an ensemble has the same count)
     params = {name: count_parameters(net) // cohort.copies for name, net in cohort.members.items()}
-    ckpt = run_dir / "checkpoints" / "last.ckpt"
-    resume = ckpt.is_file() and not cfg.force
+    ckpt = choose_checkpoint(run_dir / "checkpoints", fp, items)
     loggers = build_loggers(cfg, run_dir)
     callbacks = build_callbacks(cfg, run_dir, datamodule, cohort)
+    callbacks += [FingerprintStamp(fp, items), DivergenceGuard(cfg.get("on_divergence", "stop"))]
     from xmsem.lit.progress import quiet_lightning, run_summary
 
     bar = progress_bar(cfg)
@@ -174,6 +202,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         callbacks=callbacks,
         default_root_dir=str(run_dir),
         enable_progress_bar=bar,
+        plugins=[AtomicCheckpointIO()],
     )
     device = str(trainer.strategy.root_device)
     if device.startswith("cuda"):
@@ -183,9 +212,11 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         error=None,
         attempts=int(prior.get("attempts", 0)) + 1,
         started=prior.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        resumed_from=str(ckpt) if resume else None,
+        resumed_from=str(ckpt) if ckpt else None,
         overrides=list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],
         parameters=params,
+        fingerprint=fp,
+        config=items,
         **environment_info(device),
     )
     for lg in loggers:
@@ -193,7 +224,11 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     log.info("run dir %s | members %s | device %s", run_dir, params, device)
 
     t0 = time.perf_counter()
-    trainer.fit(cohort, datamodule=datamodule, ckpt_path=str(ckpt) if resume else None)
+    try:
+        trainer.fit(cohort, datamodule=datamodule, ckpt_path=str(ckpt) if ckpt else None)
+    except Exception as err:  # e.g. an eigensolver on NaN weights: say it diverged, in one line
+        raise_if_diverged(cohort, trainer, err)
+        raise
     fit_seconds = time.perf_counter() - t0
     # read before testing: testing a checkpoint restores the module's and callbacks' state
     results: dict[str, Any] = {}
@@ -253,6 +288,24 @@ def _test_checkpoint(callbacks: list[Any]) -> str | None:
 
 
 # --------------------------------------------------------------------------- hydra task
+# failures that are one line for the user (no traceback): the message says what to do
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _one_line_failure(err: BaseException) -> str | None:
+    """The one-line message of an expected failure, or None for a bug (traceback wanted)."""
+    from xmsem.runs.divergence import Diverged
+
+    if isinstance(err, (Diverged, RunConflict)):
+        return str(err)
+    if isinstance(err, OSError) and err.errno in _DISK_ERRORS:
+        where = err.filename or "the run folder"
+        return f"{os.strerror(err.errno).lower()} writing {where}"
+    if isinstance(err, FileNotFoundError):
+        return str(err)
+    return None
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> dict[str, Any] | None:
     """Hydra task: run one job; in a sweep a failing job is recorded and the sweep goes on."""
@@ -261,33 +314,49 @@ def main(cfg: DictConfig) -> dict[str, Any] | None:
     multirun = hc.mode == RunMode.MULTIRUN
     try:
         return run(cfg, run_dir)
-    except ConfigError as err:  # the user's typo: stop everything, write nothing
+    except ConfigError as err:  # the user's typo: stop everything, leave no run folder behind
+        discard_unstarted(run_dir)
         _die(f"config error: {err}")
+    except RunLocked as err:  # another process trains this run: skipped, not an error (exit 0,
+        # so launchers running jobs as processes, e.g. local_gpus, do not count it as failed)
+        log.warning("xmsem: %s", err)
+        if not multirun:
+            print(f"xmsem: {err}", file=sys.stderr)
+        return None
     except Exception as err:  # record it; a single run fails loudly, a sweep goes on
-        RunStatus(run_dir).write("failed", error=f"{type(err).__name__}: {err}")
+        message = _one_line_failure(err)
+        # the disk that failed the run may refuse this write too: then the old file stays;
+        # a conflict leaves the folder's (other) run as it was
+        with contextlib.suppress(OSError):
+            if not isinstance(err, RunConflict):
+                RunStatus(run_dir).write("failed", error=message or f"{type(err).__name__}: {err}")
         from xmsem.lit.loggers import finish_active_wandb
 
         finish_active_wandb(failed=True)
         if multirun:
-            log.exception("job failed (the sweep goes on): %s", run_dir)
+            if message:
+                log.error("xmsem: job failed (the sweep goes on): %s: %s", run_dir, message)
+            else:
+                log.exception("job failed (the sweep goes on): %s", run_dir)
             return None
-        if isinstance(err, FileNotFoundError):
-            _die(str(err))
+        if message:
+            _die(message, code=2 if isinstance(err, (OSError, RunConflict)) else 1)
         raise
     return None
 
 
-def _die(message: str) -> None:
+def _die(message: str, code: int = 2) -> None:
     print(f"xmsem: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    raise SystemExit(code)
 
 
 def cli(argv: list[str] | None = None) -> None:
     """Command-line entry: check group choices first (one-line errors), then hand over to Hydra."""
     from xmsem.cli.checks import check_group_overrides
+    from xmsem.cli.overrides import check_key_overrides
 
     argv = sys.argv[1:] if argv is None else argv
-    problem = check_group_overrides(argv, CONF_DIR)
+    problem = check_group_overrides(argv, CONF_DIR) or check_key_overrides(argv, CONF_DIR)
     if problem:
         _die(f"error: {problem}")
     main()

@@ -178,8 +178,11 @@ def _available(inst: Instance, cache_epochs: dict) -> dict[int, set[str]]:
         for epoch in store.epochs():
             manifest = store.manifest(epoch) or {}
             layers = (manifest.get("members") or {}).get(inst.member)
-            if layers:
-                found[epoch] = set(layers)
+            folder = store.epoch_dir(epoch) / inst.member
+            # a listed layer whose file is gone is left out here (and named by analysis.integrity)
+            present = {layer for layer in layers or () if (folder / f"{layer}.pt").is_file()}
+            if present:
+                found[epoch] = present
         cache_epochs[key] = found
     return cache_epochs[key]
 

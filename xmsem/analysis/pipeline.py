@@ -21,6 +21,7 @@ from xmsem.analysis.aggregate import (
 from xmsem.analysis.cache import PairCache
 from xmsem.analysis.crossrun import DEFAULT_METRICS, check_metrics, cross_run_alignment
 from xmsem.analysis.discovery import AnalysisError, Run, discover, label_varying_keys
+from xmsem.analysis.integrity import missing_snapshots, report_section
 from xmsem.analysis.stats import METHODS
 from xmsem.runs.atomic import atomic_write_text
 
@@ -60,6 +61,7 @@ class AnalysisResult:
     pairs_computed: int = 0  # (pair of instances, epoch, layer) units computed now
     pairs_reused: int = 0  # ... taken from the cache
     seconds: float = 0.0
+    missing: list[str] = field(default_factory=list)  # snapshot files that should exist
 
     @property
     def completed(self) -> list[Run]:
@@ -111,6 +113,9 @@ def analyze_sweep(
     runs = discover(sweep_dir, exclude=out_dir)
     label_varying_keys(runs)
     done = [r for r in runs if r.state == "completed"]
+    missing = missing_snapshots(runs)
+    for line in missing:
+        log.warning("missing: %s", line)
     log.info(
         "%d runs: %d completed, %d failed, %d incomplete",
         len(runs),
@@ -159,6 +164,7 @@ def analyze_sweep(
         sweep_dir, runs, summary, figure_paths, out_dir, refused, types, subspace_k,
         paired=paired, nonfinite=nonfinite, convergence_fraction=convergence_fraction,
     )  # fmt: skip
+    report += report_section(missing)
     report_md = atomic_write_text(out_dir / "report.md", report + "\n")
     result = AnalysisResult(
         out_dir=out_dir,
@@ -171,6 +177,7 @@ def analyze_sweep(
         runs=runs,
         pairs_computed=computed,
         pairs_reused=reused,
+        missing=missing,
     )
     if wandb:
         from xmsem.analysis.wandb_summary import log_summary

@@ -16,6 +16,7 @@ fixed Fashion-MNIST constants :data:`FMNIST_MEAN` / :data:`FMNIST_STD` and flatt
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,6 +27,7 @@ from torch import Tensor
 from xmsem.data.tensors import RawSplits
 
 SYSTEM_FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+SYSTEM_DIR_ENV = "XMSEM_FMNIST_DIR"  # points at another system copy (e.g. a shared cluster folder)
 APT_PACKAGE = "dataset-fashion-mnist"
 FMNIST_MEAN = 0.2860
 FMNIST_STD = 0.3530
@@ -57,19 +59,28 @@ def _resolve_files(folder: Path) -> dict[str, Path] | None:
     return found
 
 
-def candidate_dirs(data_dir: str | Path | None) -> list[Path]:
+def system_folder(override: str | Path | None = None) -> Path:
+    """The system copy's folder: ``override`` (config ``data.system_dir``), else
+    ``$XMSEM_FMNIST_DIR``, else :data:`SYSTEM_FMNIST_DIR`."""
+    chosen = override or os.environ.get(SYSTEM_DIR_ENV) or SYSTEM_FMNIST_DIR
+    return Path(chosen).expanduser()
+
+
+def candidate_dirs(data_dir: str | Path | None, system: str | Path | None = None) -> list[Path]:
     """Folders searched for the IDX files, in order (before any download)."""
     dirs: list[Path] = []
     if data_dir is not None:
         root = Path(data_dir).expanduser()
         dirs += [root, root / "FashionMNIST" / "raw"]
-    dirs.append(SYSTEM_FMNIST_DIR)
+    dirs.append(system_folder(system))
     return dirs
 
 
-def find_fmnist_files(data_dir: str | Path | None) -> dict[str, Path] | None:
+def find_fmnist_files(
+    data_dir: str | Path | None, system: str | Path | None = None
+) -> dict[str, Path] | None:
     """The four IDX files from the first folder of :func:`candidate_dirs` holding all of them."""
-    for folder in candidate_dirs(data_dir):
+    for folder in candidate_dirs(data_dir, system):
         files = _resolve_files(folder)
         if files is not None:
             return files
@@ -130,15 +141,19 @@ def read_fmnist_files(files: dict[str, Path]) -> RawSplits:
                      image_shape=(1, IMAGE_SIZE, IMAGE_SIZE))  # fmt: skip
 
 
-def load_fmnist(data_dir: str | Path | None, download: bool = True) -> RawSplits:
+def load_fmnist(
+    data_dir: str | Path | None, download: bool = True, system_dir: str | Path | None = None
+) -> RawSplits:
     """Load Fashion-MNIST (60000 train / 10000 test, 784 features, 10 classes).
 
     Reads from ``data_dir`` (directly or ``data_dir/FashionMNIST/raw``), else from
     :data:`SYSTEM_FMNIST_DIR` (Debian package ``dataset-fashion-mnist``), else downloads with
     torchvision into ``data_dir`` if ``download`` is true. Raises FileNotFoundError with one line
     naming all three ways if none works, and ValueError naming the file if a file is malformed.
+    ``system_dir`` (or ``$XMSEM_FMNIST_DIR``) replaces the system folder.
     """
-    files = find_fmnist_files(data_dir)
+    system = system_dir
+    files = find_fmnist_files(data_dir, system)
     if files is not None:
         return read_fmnist_files(files)
     if data_dir is None:
@@ -160,6 +175,7 @@ def load_fmnist(data_dir: str | Path | None, download: bool = True) -> RawSplits
     searched = ", ".join(str(d) for d in candidate_dirs(data_dir)[:-1]) or "data_dir=None"
     raise FileNotFoundError(
         f"Fashion-MNIST IDX files not found: (1) data_dir searched: {searched}; "
-        f"(2) no system copy in {SYSTEM_FMNIST_DIR} (install it with "
-        f"'apt-get install {APT_PACKAGE}'); (3) {download_note}"
+        f"(2) no system copy in {system_folder(system)} (install it with "
+        f"'apt-get install {APT_PACKAGE}', or point data.system_dir / ${SYSTEM_DIR_ENV} at "
+        f"one); (3) {download_note}"
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import lightning as L
 import torch
 from omegaconf import DictConfig
+from torch import Tensor
 
 from xmsem.alignment import prepare
 from xmsem.config import ConfigError, Representations, check_schema, to_plain
@@ -302,6 +304,9 @@ class RepresentationCallback(L.Callback):
         labels, n_fit = probe.y, probe.n_fit
         # float64 once (a no-op for stored_values); every metric computes in float64
         reps = {m: {layer: t.double() for layer, t in layers.items()} for m, layers in reps.items()}
+        bad = _non_finite(reps, epoch)
+        if bad:  # measured on stand-in values so every row exists; the values are then NaN
+            reps = {m: _stand_in(layers) if m in bad else layers for m, layers in reps.items()}
         cache = RepCache(labels, n_fit, s)
         names = list(self.layers)
         # the copies of each member centred together; the cache serves views into the stacks
@@ -311,25 +316,31 @@ class RepresentationCallback(L.Callback):
         for a, b in plan_pairs(names, self.split):  # different members of the same copy
             pairs = layer_pairs(self.layers[a], self.layers[b], self.pairs)
             stitch = [(self.primary[a], self.primary[b])]
-            rows += pair_rows(a, b, reps[a], reps[b], pairs, labels, n_fit, s, tails=tails,
-                              stitch_layers=stitch, inputs=probe.x, cache=cache)  # fmt: skip
+            new = pair_rows(a, b, reps[a], reps[b], pairs, labels, n_fit, s, tails=tails,
+                            stitch_layers=stitch, inputs=probe.x, cache=cache)  # fmt: skip
             if self.cross_layer_cka:
-                rows += cross_layer_rows(a, b, reps[a], reps[b], cache)
+                new += cross_layer_rows(a, b, reps[a], reps[b], cache)
+            rows += _nan_rows(new) if a in bad or b in bad else new
         if self.seed_pairs:  # copies of the same member: cheap metrics, all pairs batched
-            rows += seed_pair_rows(stacks, self.groups, s)
+            rows += [dict(r, value=float("nan")) if r["member_a"] in bad or r["member_b"] in bad
+                     else r for r in seed_pair_rows(stacks, self.groups, s)]  # fmt: skip
         reference = self._drift_reference(epoch) if self.drift else None
         for member in names:
             previous = None
             if self.drift:  # epoch 0 is its own reference: drift 0
                 previous = reps[member] if epoch == 0 else (reference or {}).get(member)
-            rows += member_rows(
+                if member in bad and previous is not None:
+                    previous = reps[member]
+            new = member_rows(
                 member, reps[member], labels, n_fit, s, layer_cka=self.layer_cka, previous=previous,
                 latents=probe.z if self.latent_r2 else None, cache=cache,
                 inputs=probe.x if s.controls else None,
             )  # fmt: skip
+            rows += _nan_rows(new) if member in bad else new
         if self.drift:  # this snapshot is the next one's reference: keep its prepared layers
             self._reference = (epoch, {m: {layer: cache.prepared((m, layer), reps[m][layer])
-                                           for layer in reps[m]} for m in names})  # fmt: skip
+                                           for layer in reps[m]} for m in names
+                                       if m not in bad})  # fmt: skip
         for row in rows:
             row["epoch"] = epoch
         return rows
@@ -437,3 +448,32 @@ def scalar_name(row: Mapping[str, Any]) -> str:
     if row["member_a"] == row["member_b"]:
         return f"member/{row['metric']}/{row['member_a']}/{layer}"
     return f"align/{row['metric']}/{row['member_a']}~{row['member_b']}/{layer}"
+
+
+def _non_finite(reps: dict[str, dict[str, Tensor]], epoch: int) -> set[str]:
+    """Members with a NaN or infinite value in any layer (a diverged run), with a warning each."""
+    bad = set()
+    for member, layers in reps.items():
+        # one float64 sum per layer: NaN or inf if any element is (float16/32 values cannot
+        # overflow a float64 sum)
+        if not all(bool(torch.isfinite(t.sum())) for t in layers.values()):
+            bad.add(member)
+            warnings.warn(
+                f"epoch {epoch}: representations of {member} are not finite (diverged?); "
+                "its alignment values are NaN",
+                stacklevel=2,
+            )
+    return bad
+
+
+def _stand_in(layers: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Finite random values of the same shapes (seeded), measured only for the rows' layout."""
+    gen = torch.Generator().manual_seed(0)
+    return {
+        k: torch.randn(v.shape, generator=gen, dtype=v.dtype).to(v.device)
+        for k, v in layers.items()
+    }
+
+
+def _nan_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [dict(r, value=float("nan")) for r in rows]

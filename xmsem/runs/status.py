@@ -7,6 +7,7 @@ skip (completed), resume (running: the process died) or retry (failed).
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 
 from xmsem.runs.atomic import atomic_write_text
 
+log = logging.getLogger("xmsem.runs")
 STATUS_FILE = "status.json"
 STATES = ("running", "completed", "failed")
 _PACKAGES = (
@@ -77,11 +79,29 @@ class RunStatus:
         return Path(self.run_dir) / STATUS_FILE
 
     def read(self) -> dict[str, Any] | None:
-        """The stored status, or None when the run never started (or the file is unreadable)."""
+        """The stored status, or None when the run never started (or the file is unreadable or
+        not a JSON object)."""
         try:
-            return json.loads(self.path.read_text())
+            data = json.loads(self.path.read_text())
         except (OSError, ValueError):
             return None
+        return data if isinstance(data, dict) else None
+
+    def recover(self) -> Path | None:
+        """Back up a corrupt or wrong-shaped status.json (``status.json.bad-<time>``) and remove
+        it, with a one-line warning; the caller then writes a fresh one. The backup's path, or
+        None when the file is absent or fine."""
+        if not self.path.is_file():
+            return None
+        data = self.read()
+        if data is not None and data.get("state") in STATES:
+            return None
+        backup = self.path.with_name(f"{STATUS_FILE}.bad-{time.strftime('%Y%m%d-%H%M%S')}")
+        self.path.replace(backup)
+        log.warning(
+            "xmsem: %s was unreadable or malformed; backed up to %s", self.path, backup.name
+        )
+        return backup
 
     @property
     def state(self) -> str | None:

@@ -31,11 +31,21 @@ STORAGE_DTYPES = {
 _EPOCH_DIR = re.compile(r"^epoch_(\d+)$")
 
 
-def stored_values(reps: dict[str, dict[str, Tensor]], dtype: str) -> dict[str, dict[str, Tensor]]:
-    """``reps`` rounded to the storage dtype, as float64 (exact): the values the files hold, in
-    the precision every metric computes in."""
+def layer_dtype(value: Tensor, dtype: str) -> torch.dtype:
+    """The dtype one layer is stored in: ``dtype``, unless its finite values exceed that dtype's
+    range (a diverging run's activations beyond float16's 65504 would become inf): then float32."""
     target = STORAGE_DTYPES[dtype]
-    return {m: {k: v.detach().to(target).to(torch.float64) for k, v in layers.items()}
+    if target.is_floating_point and torch.finfo(target).max < torch.finfo(value.dtype).max:
+        finite = value.detach()[torch.isfinite(value.detach())]
+        if finite.numel() and float(finite.abs().max()) > torch.finfo(target).max:
+            return torch.float32
+    return target
+
+
+def stored_values(reps: dict[str, dict[str, Tensor]], dtype: str) -> dict[str, dict[str, Tensor]]:
+    """``reps`` rounded to their storage dtype (:func:`layer_dtype`), as float64 (exact): the
+    values the files hold, in the precision every metric computes in."""
+    return {m: {k: v.detach().to(layer_dtype(v, dtype)).to(torch.float64) for k, v in layers.items()}
             for m, layers in reps.items()}  # fmt: skip
 
 
@@ -65,16 +75,21 @@ class SnapshotStore:
     # -- snapshots --------------------------------------------------------------------------
     def save_epoch(self, epoch: int, reps: dict[str, dict[str, Tensor]], dtype: str) -> None:
         """Save ``reps[member][layer]`` for ``epoch``; the manifest is written last."""
-        target = STORAGE_DTYPES[dtype]
         folder = self.epoch_dir(epoch)
+        promoted = []
         for member, layers in reps.items():
             for layer, value in layers.items():
+                target = layer_dtype(value, dtype)
+                if target != STORAGE_DTYPES[dtype]:
+                    promoted.append(f"{member}/{layer}")
                 atomic_torch_save(value.detach().to("cpu", target), folder / member / f"{layer}.pt")
         manifest = {
             "epoch": epoch,
             "dtype": dtype,
             "members": {m: list(layers) for m, layers in reps.items()},
         }
+        if promoted:  # values beyond the storage dtype's range: these layers are float32
+            manifest["float32_layers"] = promoted
         atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=2) + "\n")
 
     def manifest(self, epoch: int) -> dict | None:

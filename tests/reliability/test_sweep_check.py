@@ -1,0 +1,37 @@
+"""Break 6: a config error in a later job of a sweep must stop the sweep before any job trains."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_bad_later_job_stops_the_sweep_before_training(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "xmsem.train", "-m", "data=synthetic,fmnist", "model=mlp,pgnn",
+         "debug=tiny", f"paths.output_dir={tmp_path}"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert "2 job(s) of this sweep are invalid; nothing was trained" in lines[0]
+    bad = lines[1:]
+    assert len(bad) == 2 and all("data=fmnist" in x and "data.n_train" in x for x in bad)
+    assert {("model=mlp" in x) for x in bad} == {True, False}
+    assert not list(tmp_path.rglob("status.json")) and not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_sweep_jobs_include_experiment_sweeps(tmp_path: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from xmsem.cli.sweep_check import sweep_jobs
+
+    cfg = OmegaConf.create(
+        {"hydra": {"sweeper": {"params": {"seed": "range(0,3)"}},
+                   "overrides": {"task": ["model=mlp,pgnn", "debug=tiny"]}}}
+    )  # fmt: skip
+    jobs = sweep_jobs(cfg)
+    assert len(jobs) == 6 and ["seed=0", "model=mlp", "debug=tiny"] in jobs
