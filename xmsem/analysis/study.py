@@ -241,23 +241,23 @@ def low_frequency(t: Tables) -> list[Finding]:
 
 
 def noise(t: Tables) -> list[Finding]:
-    levels = sorted({r["metric"] for r in t.paired if r["metric"].startswith("noise_acc@")},
-                    key=lambda m: num(m.split("@")[1]))  # fmt: skip
-    levels = [m for m in levels if num(m.split("@")[1]) > 0][-2:]
-    return [
-        paired_claim(
-            t,
-            f"better noise resilience: test accuracy under input noise sigma = {m.split('@')[1]}",
-            m,
-            +1,
-            0.005,
-            source="live",
-            layer="output",
-        )
-        for m in levels
-    ] or [  # fmt: skip
-        Finding("better noise resilience", "no noise rows", "-", INCONCLUSIVE, str(t.folder))
-    ]
+    """Accuracy under test-time input noise, and how little the representations move (linear
+    CKA between clean and noisy representations, the measure that does not inherit the clean
+    accuracy), PGNN vs the same-seed MLP at the two strongest noise levels."""
+    levels = sorted({r["metric"].split("@")[1] for r in t.paired
+                     if r["metric"].startswith("noise_acc@")}, key=num)  # fmt: skip
+    levels = [s for s in levels if num(s) > 0][-2:]
+    out = []
+    for s in levels:
+        out.append(paired_claim(t, f"better noise resilience: test accuracy under input noise "
+                                   f"sigma = {s}", f"noise_acc@{s}", +1, 0.002, source="live",
+                                layer="output"))  # fmt: skip
+        for layer in ("h3",):
+            out.append(paired_claim(t, f"better noise resilience: CKA(clean, noisy) of {layer}, "
+                                       f"sigma = {s}", f"noise_cka@{s}", +1, 0.002,
+                                    source="live", layer=layer))  # fmt: skip
+    return out or [Finding("better noise resilience", "no noise rows", "-", INCONCLUSIVE,
+                           str(t.folder))]  # fmt: skip
 
 
 def stability(t: Tables) -> list[Finding]:

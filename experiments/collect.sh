@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Analyse one finished sweep and copy its report, tables and PNG figures into experiments/<name>/.
+#   experiments/collect.sh <name> [<sweep dir>]      (default sweep dir: outputs/sweeps/<name>)
+# then `python -m xmsem.analysis.study experiments/` rewrites experiments/STUDY.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+name=$1
+sweep=${2:-outputs/sweeps/$name}
+python -m xmsem.analyze "$sweep" --out "$sweep/analysis" -q
+dest=experiments/$name
+mkdir -p "$dest"
+for f in report.md summary.csv paired.csv nonfinite.csv cross_run.csv; do
+  cp "$sweep/analysis/$f" "$dest/"
+done
+rm -rf "$dest/figures"
+mkdir -p "$dest/figures"
+find "$sweep/analysis/figures" -name '*.png' -exec cp {} "$dest/figures/" \;
+# every interval over <= 10 seeds at least as wide as the t-interval (exit 1 and the rows if not)
+python -m xmsem.analysis.stats "$dest/summary.csv"
