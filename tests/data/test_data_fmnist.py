@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -133,9 +132,7 @@ def test_image_label_count_mismatch(tmp_path: Path, idx_writer, no_system_fmnist
     reason="Debian package dataset-fashion-mnist not installed",
 )
 def test_reads_debian_system_copy(tmp_path: Path) -> None:
-    start = time.perf_counter()
     data = load_fmnist(tmp_path / "nothing-here", download=False)
-    elapsed = time.perf_counter() - start
     assert data.x_train.shape == (60000, 784) and data.x_test.shape == (10000, 784)
     assert data.num_classes == 10
     assert torch.bincount(data.y_train).tolist() == [6000] * 10
@@ -143,4 +140,3 @@ def test_reads_debian_system_copy(tmp_path: Path) -> None:
     # The fixed constants are the train-set statistics, so the result is standardised.
     assert abs(data.x_train.mean().item()) < 1e-3
     assert abs(data.x_train.std().item() - 1.0) < 1e-3
-    assert elapsed < 10.0, f"loading the system copy took {elapsed:.1f} s"
