@@ -75,6 +75,17 @@ def test_invariance_copies_rotated_and_shifted_give_one():
     assert torch.allclose(subspace_overlap_stack(s, 3), ones, atol=1e-10)
 
 
+def test_copies_a_million_times_apart_in_scale_still_compare():
+    x = stack(3)
+    x[1] *= 1e6
+    x[2] *= 1e-6
+    biased, debiased = linear_cka_stack(prepare_stack(x))
+    for i in range(3):
+        for j in range(3):
+            ref = float(linear_cka(x[i], x[j]))
+            assert math.isfinite(ref) and float(biased[i, j]) == pytest.approx(ref, abs=1e-10)
+
+
 def test_degenerate_copy_is_nan_in_its_row_and_column_only():
     x = stack(3)
     x[1] = 4.0  # constant representation

@@ -124,11 +124,11 @@ def _cross_frob2(s: PreparedStack) -> Tensor:
 
 
 def _ratio(num: Tensor, dx: Tensor, dy: Tensor, bad: Tensor, lo: float, what: str) -> Tensor:
-    """``num / sqrt(dx dy)`` elementwise, NaN where ``bad`` or a self-term vanishes; the range
-    guard of ``_checks.cosine_ratio`` (clamp rounding, raise beyond)."""
-    scale = torch.maximum(dx.abs(), dy.abs())
-    tiny = 1e-24 * scale
-    bad = bad | (dx <= tiny) | (dy <= tiny) | ~torch.isfinite(num)
+    """``num / sqrt(dx dy)`` elementwise, NaN where ``bad`` or a self-term is not positive (each
+    side judged on its own: scale invariance); the range guard of ``_checks.cosine_ratio``
+    (clamp rounding, raise beyond)."""
+    finite = torch.isfinite(num) & torch.isfinite(dx) & torch.isfinite(dy)
+    bad = bad | (dx <= 0) | (dy <= 0) | ~finite
     val = num / torch.sqrt((dx * dy).clamp_min(torch.finfo(torch.float64).tiny))
     val = torch.where(bad, torch.full_like(val, float("nan")), val)
     ok = val[~bad]
