@@ -169,6 +169,7 @@ def build_representation_callback(cfg: DictConfig, run_dir: Path, datamodule, co
         seed_pairs=rep.seed_pairs,
         pairs=rep.pairs,
         cross_layer_cka=rep.cross_layer_cka,
+        split=split_model_name,
     )
 
 
