@@ -48,7 +48,7 @@ def test_study_page_from_tables(tmp_path: Path) -> None:
     fm = tmp_path / "fmnist_pgnn_vs_mlp"
     summary = [
         dict(dataset="fmnist", arch="pgnn~mlp", epoch=10, layer="h3", metric="linear_cka",
-             mean=0.6, ci_low=0.55, ci_high=0.65, n=5, untrained=0.8, source="live"),
+             mean=0.6, ci_low=0.55, ci_high=0.65, n=5, untrained=0.5, source="live"),
         dict(dataset="fmnist", arch="pgnn~mlp", epoch=10, layer="h3", metric="linear_cka_null",
              mean=0.01, ci_low=0.01, ci_high=0.01, n=5, source="live"),
         dict(dataset="fmnist", arch="mlp~mlp_shuffled", epoch=10, layer="h3",
@@ -75,7 +75,13 @@ def test_study_page_from_tables(tmp_path: Path) -> None:
     assert "**not run here**" in lines["no major advantage on CIFAR-10"]
     cka = next(v for k, v in lines.items() if k.startswith("partial cross-architecture"))
     assert "**supported**" in cka and "MLP vs shuffled-label MLP 0.200" in cka
-    assert "untrained (epoch 0) 0.800" in cka
+    assert "untrained (epoch 0) 0.500" in cka
+    # the same CKA is not "beyond untrained" when untrained networks share more
+    summary[0]["untrained"] = 0.7
+    _write(fm / "summary.csv", summary, SUMMARY_COLUMNS)
+    again = study.render(study.findings(tmp_path))
+    cka = next(line for line in again.splitlines() if "partial cross-architecture" in line)
+    assert "**not supported**" in cka
     stab = next(v for k, v in lines.items() if k.startswith("~20% better stability"))
     assert "**supported**" in stab and "50.0% lower [30.0, 70.0]" in stab
     assert "**not run here**" in lines["better noise resilience"]
