@@ -16,4 +16,4 @@ rm -rf "$dest/figures"
 mkdir -p "$dest/figures"
 find "$sweep/analysis/figures" -name '*.png' -exec cp {} "$dest/figures/" \;
 # every interval over <= 10 seeds at least as wide as the t-interval (exit 1 and the rows if not)
-python -m xmsem.analysis.stats "$dest/summary.csv"
+python -m xmsem.cli.check_intervals "$dest/summary.csv"

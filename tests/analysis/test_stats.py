@@ -228,3 +228,20 @@ def test_width_checker():
             "ci_low": pw.ci_low, "ci_high": pw.ci_high}  # fmt: skip
     assert check_interval_widths([prow]) == []
     assert check_interval_widths([dict(prow, se=pw.se * 1.5)])
+
+
+def test_checker_command_exit_codes(tmp_path, capsys):
+    from xmsem.analysis.stats import main
+
+    x = [0.5, 0.55, 0.6, 0.52, 0.58]
+    est = summarize(x)
+    good = tmp_path / "good.csv"
+    good.write_text(
+        f"arch,metric,n,std,ci_low,ci_high\npgnn,m,5,{est.std!r},{est.ci_low!r},{est.ci_high!r}\n"
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"arch,metric,n,std,ci_low,ci_high\npgnn,m,5,{est.std!r},0.55,0.56\n")
+    assert main([str(good)]) == 0
+    assert main([str(good), str(bad)]) == 1
+    assert "pgnn/m: width 0.01" in capsys.readouterr().out
+    assert main([]) == 2

@@ -46,10 +46,11 @@ def test_fmnist_protocol_is_2_members_x_5_seeds_plus_control(tmp_path: Path) -> 
     cfg = compose_cfg(["+experiment=fmnist_pgnn_vs_mlp"], tmp_path)
     assert cfg.data.name == "fmnist"
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
-    assert sweep_size(cfg) == 5  # seeds 0..4, each job a {pgnn, mlp} cohort + its control
+    assert sweep_size(cfg) == 5  # seeds 0..4, each job a {pgnn, mlp, mlp_shuffled} cohort
     assert sorted(cfg.model) == ["mlp", "mlp_shuffled", "pgnn"]
     assert cfg.model.mlp_shuffled.labels == "shuffled"
-    assert cfg.model.mlp_shuffled.hidden == cfg.model.mlp.hidden
+    assert list(cfg.model.mlp_shuffled.hidden) == list(cfg.model.mlp.hidden)
+    assert cfg.callbacks.early_stopping.enabled and cfg.callbacks.early_stopping.test_on == "best"
 
 
 def test_single_member_model_choice(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def small_tmpfs(tmp_path: Path):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)],
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
         capture_output=True, text=True,
     )  # fmt: skip
     if proc.returncode != 0:
@@ -62,7 +62,7 @@ def test_full_disk_is_one_line_and_rerun_completes(small_tmpfs: Path) -> None:
     run_dir = small_tmpfs / "run"
     args = [*ARGS, f"hydra.run.dir={run_dir}", "paths.output_dir=" + str(small_tmpfs)]
     proc = _train(args)
-    _, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=900)
     lines = [x for x in err.strip().splitlines() if x.startswith("xmsem:")]
     assert proc.returncode == 2, err
     assert len(lines) == 1 and "no space left on device writing " + str(run_dir) in lines[0], err
@@ -71,7 +71,7 @@ def test_full_disk_is_one_line_and_rerun_completes(small_tmpfs: Path) -> None:
     assert not list(run_dir.rglob("*.ckpt"))  # nothing half-written under a real name
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_tmpfs)], check=True)
     proc = _train(args)
-    _, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "completed" and status["attempts"] == 2

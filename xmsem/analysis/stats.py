@@ -323,13 +323,13 @@ def _label(row: Mapping) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m xmsem.analysis.stats <summary.csv> ...``: run :func:`check_interval_widths`
-    on each file; exit 1 and print the problems when any."""
+    """``python -m xmsem.cli.check_intervals <summary.csv> ...``: run
+    :func:`check_interval_widths` on each file; exit 1 and print the problems when any."""
     import csv
 
     paths = sys.argv[1:] if argv is None else argv
     if not paths:
-        print("usage: python -m xmsem.analysis.stats <summary.csv> [...]", file=sys.stderr)
+        print("usage: python -m xmsem.cli.check_intervals <summary.csv> [...]", file=sys.stderr)
         return 2
     bad = 0
     for path in paths:
@@ -341,7 +341,3 @@ def main(argv: list[str] | None = None) -> int:
         if not problems:
             print(f"{path}: ok")
     return 1 if bad else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
