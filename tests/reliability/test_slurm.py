@@ -57,7 +57,8 @@ def _status(job: Path) -> dict:
     return json.loads((job / "status.json").read_text())
 
 
-@pytest.mark.slow  # about a minute on an idle 2-core machine (SLURM scheduling + 2 jobs)
+# about a minute on an idle 2-core machine (SLURM scheduling + 2 jobs): in the fast suite, so
+# every CI run proves launcher=slurm against a real single-node cluster
 def test_slurm_sweep_runs_jobs_and_reports_the_failed_one(tmp_path: Path, cluster) -> None:
     proc = _sweep(tmp_path, ["data=synthetic,fmnist", *SMALL], timeout=900)
     sweep = tmp_path / "sweeps" / "default"
