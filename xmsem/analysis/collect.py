@@ -74,6 +74,23 @@ def live_rows(run: Run) -> list[dict]:
     return out
 
 
+def model_row(run: Run, model: str, epoch, metric: str, value, source: str) -> dict:
+    """One value row of one model of ``run`` (no layer): its architecture and seed unit."""
+    return {
+        "dataset": run.dataset,
+        "arch": run.arch(model),
+        "epoch": epoch,
+        "layer": None,
+        "metric": metric,
+        "value": value,
+        "source": source,
+        "run": run.name,
+        "seed": run.seed,
+        "copy": run.copy_of(model),
+        "units": (unit_of(run, model),),
+    }
+
+
 def curve_rows(run: Run) -> list[dict]:
     """Validation accuracy / loss and train loss per epoch from the CSV logs; ``epoch`` counts the
     epochs trained (Lightning's 0-based epoch + 1, the snapshot convention)."""
@@ -83,21 +100,7 @@ def curve_rows(run: Run) -> list[dict]:
             for pattern, metric in CURVE_METRICS.items():
                 value = values.get(pattern.format(m=model))
                 if value is not None:
-                    out.append(
-                        {
-                            "dataset": run.dataset,
-                            "arch": run.arch(model),
-                            "epoch": epoch + 1,
-                            "layer": None,
-                            "metric": metric,
-                            "value": value,
-                            "source": "live",
-                            "run": run.name,
-                            "seed": run.seed,
-                            "copy": run.copy_of(model),
-                            "units": (unit_of(run, model),),
-                        }
-                    )
+                    out.append(model_row(run, model, epoch + 1, metric, value, "live"))
     return out
 
 
@@ -121,21 +124,7 @@ def convergence_rows(run: Run, fraction: float = DEFAULT_FRACTION) -> list[dict]
             "val_acc_auc": accuracy_auc(acc),
         }
         for metric, value in found.items():
-            out.append(
-                {
-                    "dataset": run.dataset,
-                    "arch": run.arch(model),
-                    "epoch": None,
-                    "layer": None,
-                    "metric": metric,
-                    "value": value,
-                    "source": "final",
-                    "run": run.name,
-                    "seed": run.seed,
-                    "copy": run.copy_of(model),
-                    "units": (unit_of(run, model),),
-                }
-            )
+            out.append(model_row(run, model, None, metric, value, "final"))
     return out
 
 
@@ -153,21 +142,7 @@ def final_rows(run: Run) -> list[dict]:
             found["parameters"] = params
         for metric, value in found.items():
             if value is not None:
-                out.append(
-                    {
-                        "dataset": run.dataset,
-                        "arch": run.arch(model),
-                        "epoch": None,
-                        "layer": None,
-                        "metric": metric,
-                        "value": float(value),
-                        "source": "final",
-                        "run": run.name,
-                        "seed": run.seed,
-                        "copy": run.copy_of(model),
-                        "units": (unit_of(run, model),),
-                    }
-                )
+                out.append(model_row(run, model, None, metric, float(value), "final"))
     return out
 
 
