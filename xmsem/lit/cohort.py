@@ -250,32 +250,31 @@ class CohortModule(L.LightningModule):
     def hidden(self, name: str, x: Tensor, batch_size: int = 16384) -> dict[str, Tensor]:
         """Hidden representations ``{layer: (n, d)}`` of model ``name`` on ``x`` (eval mode, no
         grad, batched)."""
-        net = self.model(name)
-        was_training = net.training
-        net.eval()
-        try:
-            parts: dict[str, list[Tensor]] = {}
-            for start in range(0, len(x), batch_size):
-                _, hid = net(x[start : start + batch_size], return_hidden=True)
-                for layer, h in hid.items():
-                    parts.setdefault(layer, []).append(h)
-            return {layer: hs[0] if len(hs) == 1 else torch.cat(hs) for layer, hs in parts.items()}
-        finally:
-            net.train(was_training)
+        return _hidden_in_batches(self.model(name), x, batch_size, dim=0)
 
     @torch.no_grad()
     def hidden_copies(self, member: str, x: Tensor, batch_size: int = 4096) -> dict[str, Tensor]:
         """Hidden representations ``{layer: (K, n, d)}`` of every copy of ``member`` in one
         batched pass (eval mode, no grad); K = 1 for a plain member."""
-        net = self.members[member]
-        was_training = net.training
-        net.eval()
-        try:
-            parts: dict[str, list[Tensor]] = {}
-            for start in range(0, len(x), batch_size):
-                _, hid = net(x[start : start + batch_size], return_hidden=True)
-                for layer, h in hid.items():
-                    parts.setdefault(layer, []).append(h if self.copies > 1 else h.unsqueeze(0))
-            return {layer: torch.cat(hs, dim=1) for layer, hs in parts.items()}
-        finally:
-            net.train(was_training)
+        hidden = _hidden_in_batches(
+            self.members[member], x, batch_size, dim=1 if self.copies > 1 else 0
+        )
+        return hidden if self.copies > 1 else {k: h.unsqueeze(0) for k, h in hidden.items()}
+
+
+@torch.no_grad()
+def _hidden_in_batches(net: nn.Module, x: Tensor, batch_size: int, dim: int) -> dict[str, Tensor]:
+    """``net``'s hidden layers on ``x`` in eval mode, ``batch_size`` inputs at a time, joined
+    along ``dim`` (the example dimension: 0 for a plain network, 1 for a ``(K, B, d)`` ensemble);
+    the training mode is restored."""
+    was_training = net.training
+    net.eval()
+    try:
+        parts: dict[str, list[Tensor]] = {}
+        for start in range(0, len(x), batch_size):
+            _, hid = net(x[start : start + batch_size], return_hidden=True)
+            for layer, h in hid.items():
+                parts.setdefault(layer, []).append(h)
+        return {k: hs[0] if len(hs) == 1 else torch.cat(hs, dim=dim) for k, hs in parts.items()}
+    finally:
+        net.train(was_training)

@@ -12,7 +12,21 @@ import math
 
 from torch import Tensor, nn
 
-__all__ = ["HiddenNet"]
+__all__ = ["HiddenNet", "run_blocks"]
+
+
+def run_blocks(
+    net: nn.Module, h: Tensor, return_hidden: bool = False
+) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
+    """``net``'s blocks (named ``net.layer_names``) then its readout on the flattened input
+    ``h``; with ``return_hidden`` also each block's post-activation by name. Shared by plain and
+    ensemble networks."""
+    hidden: dict[str, Tensor] = {}
+    for name, block in zip(net.layer_names, net.blocks, strict=True):
+        h = block(h)
+        hidden[name] = h
+    logits = net.readout(h)
+    return (logits, hidden) if return_hidden else logits
 
 
 class HiddenNet(nn.Module):
@@ -49,13 +63,7 @@ class HiddenNet(nn.Module):
         self, x: Tensor, return_hidden: bool = False
     ) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
         """Logits for ``x``; with ``return_hidden`` also ``{"h1": ..., "hL": ...}`` in order."""
-        h = x.flatten(1) if x.dim() > 2 else x
-        hidden: dict[str, Tensor] = {}
-        for name, block in zip(self.layer_names, self.blocks, strict=True):
-            h = block(h)
-            hidden[name] = h
-        logits = self.readout(h)
-        return (logits, hidden) if return_hidden else logits
+        return run_blocks(self, x.flatten(1) if x.dim() > 2 else x, return_hidden)
 
     def forward_from(self, layer: str, h: Tensor) -> Tensor:
         """Run the layers after hidden layer ``layer`` on ``h`` (its post-activation) to logits."""

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .activations import make_activation
-from .base import HiddenNet
+from .base import HiddenNet, run_blocks
 from .correction import LowRankCorrection
 from .mlp import MLP, LinearBlock
 from .pgnn import PGNN, PGNNBlock, ShapedLinear
@@ -378,10 +378,4 @@ class EnsembleNet(nn.Module):
         """Logits ``(K, B, C)`` for ``x`` of shape ``(B, ...)`` (shared by all copies) or, with
         ``per_copy``, ``(K, B, ...)`` (copy k reads ``x[k]``); with ``return_hidden`` also
         ``{"h1": (K, B, d1), ...}``. Trailing input dimensions are flattened."""
-        h = x.flatten(2) if per_copy else x.flatten(1)
-        hidden: dict[str, Tensor] = {}
-        for name, block in zip(self.layer_names, self.blocks, strict=True):
-            h = block(h)
-            hidden[name] = h
-        logits = self.readout(h)
-        return (logits, hidden) if return_hidden else logits
+        return run_blocks(self, x.flatten(2) if per_copy else x.flatten(1), return_hidden)
