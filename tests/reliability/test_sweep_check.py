@@ -11,8 +11,9 @@ from tests.conftest import ROOT
 
 def test_bad_later_job_stops_the_sweep_before_training(tmp_path: Path) -> None:
     proc = subprocess.run(
+        # data.n_train is a key of the synthetic data only: the two fmnist jobs are invalid
         [sys.executable, "-m", "xmsem.train", "-m", "data=synthetic,fmnist", "model=mlp,pgnn",
-         "debug=tiny", f"paths.output_dir={tmp_path}"],
+         "debug=tiny", "data.n_train=300", f"paths.output_dir={tmp_path}"],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
