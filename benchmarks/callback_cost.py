@@ -27,7 +27,7 @@ protocol (``--project-epochs 10``: the default snapshot epochs clipped to 10, i.
 at the run's mean snapshot seconds, over 10 of its median training epochs)::
 
     python benchmarks/callback_cost.py --experiment init_sensitivity --epochs 1 --only-full \
-        --project-epochs 10 -- callbacks.representations.probe_size=2000
+        --project-epochs 10
 """
 
 from __future__ import annotations

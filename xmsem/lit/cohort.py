@@ -28,7 +28,6 @@ from torch import Tensor, nn
 from xmsem.models.ensemble import EnsembleNet
 
 STAGES = ("train", "val", "test")
-LABEL_MODES = ("true", "shuffled")
 # member spec keys that xmsem reads itself and never passes to a network constructor
 MEMBER_KEYS = ("labels",)
 

@@ -76,12 +76,27 @@ class RepCache:
         self._prepared: dict[Key, al.Prepared] = {}
         self._probes: dict[Key, al.LinearProbe] = {}
         self._accuracy: dict[Key, float] = {}
+        self._frob2: dict[tuple[Key, Key], Tensor] = {}
         self.n_classes = int(labels.max()) + 1
 
     def prepared(self, key: Key, x: Tensor) -> al.Prepared:
         if key not in self._prepared:
             self._prepared[key] = al.prepare(x)
         return self._prepared[key]
+
+    def cross_frob2(self, ka: Key, x: Tensor, kb: Key, y: Tensor) -> Tensor:
+        """``||X^T Y||_F^2`` of the centred representations of ``ka`` and ``kb`` (the only
+        per-pair work of linear CKA), computed once per unordered pair: the same pair of layers is
+        met by the pairwise rows and by the cross-layer CKA matrix."""
+        pair = (ka, kb) if ka <= kb else (kb, ka)
+        if pair not in self._frob2:
+            px, py = self.prepared(ka, x), self.prepared(kb, y)
+            if px is py:
+                self._frob2[pair] = px.hsic
+            else:
+                cross = px.xc.T @ py.xc
+                self._frob2[pair] = (cross * cross).sum()
+        return self._frob2[pair]
 
     def add_prepared(self, key: Key, prepared: al.Prepared) -> None:
         """Register a representation prepared elsewhere (e.g. a view into a stack of copies)."""
@@ -151,6 +166,8 @@ def rep_metrics(
             continue
         if fast and spec.prepared is not None:
             px, py = cache.prepared(kx, x), cache.prepared(ky, y)
+            if name in ("linear_cka", "linear_cka_debiased") and "frob2" not in shared:
+                shared["frob2"] = cache.cross_frob2(kx, x, ky, y)
             out[name] = spec.compute_prepared(px, py, s, shared)
         else:
             out[name] = spec.compute(x, y, s)
@@ -275,8 +292,12 @@ def cross_layer_rows(
     for la, x in reps_a.items():
         px = cache.prepared((a, la), x) if cache is not None else al.prepare(x)
         for lb, y in reps_b.items():
-            py = cache.prepared((b, lb), y) if cache is not None else al.prepare(y)
-            rows.append(_row(a, b, la, lb, "cross_layer_cka", al.linear_cka_prepared(px, py)[0]))
+            if cache is not None:
+                py, frob2 = cache.prepared((b, lb), y), cache.cross_frob2((a, la), x, (b, lb), y)
+            else:
+                py, frob2 = al.prepare(y), None
+            rows.append(_row(a, b, la, lb, "cross_layer_cka",
+                             al.linear_cka_prepared(px, py, frob2=frob2)[0]))  # fmt: skip
     return rows
 
 

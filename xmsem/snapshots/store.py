@@ -36,9 +36,16 @@ def layer_dtype(value: Tensor, dtype: str) -> torch.dtype:
     range (a diverging run's activations beyond float16's 65504 would become inf): then float32."""
     target = STORAGE_DTYPES[dtype]
     if target.is_floating_point and torch.finfo(target).max < torch.finfo(value.dtype).max:
-        finite = value.detach()[torch.isfinite(value.detach())]
-        if finite.numel() and float(finite.abs().max()) > torch.finfo(target).max:
-            return torch.float32
+        value = value.detach()
+        if value.numel() == 0:
+            return target
+        # one pass in the common case (every value finite and in range); NaN/inf excluded only
+        # when the largest magnitude is not already within range
+        largest = value.abs().amax()
+        if not bool(largest <= torch.finfo(target).max):
+            largest = torch.where(torch.isfinite(value), value.abs(), 0).amax()
+            if float(largest) > torch.finfo(target).max:
+                return torch.float32
     return target
 
 
