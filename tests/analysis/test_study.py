@@ -94,3 +94,19 @@ def test_cli_writes_the_page(tmp_path: Path) -> None:
     assert len(rows) == 1 + len(study.CLAIMS)  # header + one row per claim
     assert all(row.endswith("(no results) |") for row in rows[1:])
     assert study.main([str(tmp_path / "missing")]) == 2
+
+
+def test_synthetic_replication_is_a_second_table(tmp_path: Path) -> None:
+    synth = tmp_path / "synthetic_pgnn_vs_mlp"
+    _write(synth / "summary.csv", [dict(dataset="synthetic", arch="pgnn", metric="test_acc",
+                                        mean=0.9, n=5, source="final")], SUMMARY_COLUMNS)  # fmt: skip
+    # PGNN 0.90 vs MLP 0.88 with the interval above 0: supported, read from the synthetic folder
+    _write(synth / "paired.csv", [_paired("test_acc", 0.90, 0.88, 0.01, 0.03, dataset="synthetic")],
+           PAIRED_COLUMNS)  # fmt: skip
+    assert study.main([str(tmp_path)]) == 0
+    text = (tmp_path / "STUDY.md").read_text()
+    main, supplement = text.split("## The same claims on the synthetic task")
+    assert "synthetic_pgnn_vs_mlp" not in main.split("| claim |")[1]
+    row = next(line for line in supplement.splitlines() if "slightly higher accuracy" in line)
+    assert "**supported**" in row and "synthetic_pgnn_vs_mlp/paired.csv" in row
+    assert "experiments/synthetic_alignment/ (no results)" in supplement
