@@ -129,3 +129,12 @@ def test_sweep_figures_have_short_names_and_a_summary(analysed):
     names = [p.name for p in analysed.figures]
     assert names[0] == "synthetic_summary.png"
     assert max(len(n) for n in names) <= 40
+
+
+def test_more_pairs_than_colours_still_draw():
+    # an 8-variant ablation sweep: 50 pairs of architectures in one panel
+    rows = [_row(f"v{i}~mlp", "linear_cka", e, 0.5, 3) for i in range(50) for e in (0, 1)]
+    fig, ax = plt.subplots()
+    assert draw_alignment(ax, rows, "linear_cka", "h2")
+    assert len(ax.get_lines()) >= 50
+    plt.close(fig)

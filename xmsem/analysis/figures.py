@@ -13,6 +13,7 @@ study on one page).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -97,7 +98,8 @@ def draw_alignment(ax, rows: list[dict], metric: str, layer: str) -> bool:
                 and r["metric"] in (metric, CROSS_PREFIX + metric)]  # fmt: skip
     if not (live or cross or controls):
         return False
-    colours = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4)
+    # a sweep of variants can hold more pairs than the cycle has colours: they repeat
+    colours = itertools.cycle(plt.rcParams["axes.prop_cycle"].by_key()["color"])
     pairs = list(dict.fromkeys([r["arch"] for r in live] + [r["arch"] for r in cross
                                                              if _pair(r["arch"])]))  # fmt: skip
     for arch in pairs:
