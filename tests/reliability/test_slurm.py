@@ -80,14 +80,14 @@ def test_slurm_sweep_runs_jobs_and_reports_the_failed_one(tmp_path: Path, cluste
 def test_slurm_timeout_requeues_and_resumes(tmp_path: Path, cluster) -> None:
     args = [
         "debug=tiny", "model=mlp", "callbacks=none", "data.n_train=20000",
-        "trainer.max_epochs=40", "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=25",
-    ]  # fmt: skip
+        "trainer.max_epochs=120", "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=25",
+    ]  # fmt: skip  # 120 epochs: well over SLURM's smallest time limit (1 minute) even when idle
     proc = _sweep(tmp_path, args, timeout=580)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (job,) = [
         p for p in (tmp_path / "sweeps" / "default").iterdir() if (p / "status.json").is_file()
     ]
     status = _status(job)
-    assert status["state"] == "completed" and status["results"]["epochs"] == 40
+    assert status["state"] == "completed" and status["results"]["epochs"] == 120
     assert status["attempts"] >= 2 and status["resumed_from"].endswith(".ckpt")
     assert not list(job.rglob("*-v1*"))
