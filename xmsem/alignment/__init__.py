@@ -10,7 +10,7 @@ from .latent import latent_r2
 from .maps import AffineMap, fit_map, fit_map_both
 from .null import PermutationNull, permutation_null
 from .pairwise import pairwise
-from .prepared import Prepared, linear_cka_prepared, prepare, subspace_overlap_prepared
+from .prepared import Prepared, cross_frob2, linear_cka_prepared, prepare, subspace_overlap_prepared
 from .probe import LinearProbe, ProbeTransfer, fit_probe, probe_transfer
 from .registry import (
     INVARIANCES,
@@ -29,6 +29,7 @@ from .subspace import SubspaceOverlap, cca_r2, procrustes_distance, subspace_ove
 
 __all__ = [
     "Prepared",
+    "cross_frob2",
     "latent_r2",
     "linear_cka_prepared",
     "prepare",

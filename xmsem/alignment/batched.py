@@ -21,6 +21,11 @@ to rounding (tests check 1e-10). Float64 on the input's device. A degenerate cop
 constant representation) gives NaN in its row and column, with one ``DegenerateInputWarning``;
 the debiased value needs n >= 4 (NaN below). Values outside their range by more than rounding
 raise ``RuntimeError`` (a bug), as in ``_checks``.
+
+Wide representations (d > n) are stacked on the examples' side, as in
+:mod:`~xmsem.alignment.prepared`: kernels ``K_k = X_k X_k^T`` (K, n, n) instead of Gram matrices,
+``||X_i^T X_j||_F^2 = <K_i, K_j>_F`` (one (K, n^2) product) and the bases from the kernels'
+eigenvectors.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from torch import Tensor
 
 from ._checks import ROUNDING_TOL, all_finite, is_constant_sq, warn_degenerate
 from .cka import debias_terms
+from .eigen import DENSE_MAX, top_eigenpairs
 from .prepared import Prepared
 
 __all__ = ["PreparedStack", "prepare_stack", "linear_cka_stack", "subspace_overlap_stack"]
@@ -43,10 +49,11 @@ class PreparedStack:
     """K representations (K, n, d), centred in float64, with their self-terms."""
 
     xc: Tensor  # (K, n, d)
-    gram: Tensor  # (K, d, d): X_k^T X_k
+    gram: Tensor | None  # (K, d, d): X_k^T X_k, when d <= n
     hsic: Tensor  # (K,): ||X_k^T X_k||_F^2
     row_sq: Tensor  # (K, n): ||x_i||^2 per copy
     degenerate: list[str | None]
+    kernel: Tensor | None = None  # (K, n, n): X_k X_k^T, when d > n
     _bases: dict[int, tuple[Tensor, Tensor]] = field(default_factory=dict, repr=False)
 
     def bases(self, k: int) -> tuple[Tensor, Tensor]:
@@ -65,8 +72,10 @@ class PreparedStack:
 
     def prepared(self, k: int) -> Prepared:
         """Copy ``k`` as a :class:`Prepared` (views into the stack: no copy)."""
-        return Prepared(self.xc[k], self.gram[k], self.hsic[k], self.row_sq[k],
-                        self.degenerate[k])  # fmt: skip
+        gram = None if self.gram is None else self.gram[k]
+        kernel = None if self.kernel is None else self.kernel[k]
+        return Prepared(self.xc[k], gram, self.hsic[k], self.row_sq[k], self.degenerate[k],
+                        kernel)  # fmt: skip
 
     def hsic_debiased(self) -> Tensor:
         """HSIC_1(K_k, K_k) per copy (n >= 4)."""
@@ -105,6 +114,9 @@ def prepare_stack(x: Tensor | Sequence[Tensor]) -> PreparedStack:
             degenerate.append("a representation is constant over the examples")
         else:
             degenerate.append(None)
+    if xc.shape[2] > n:  # wide: the n x n side (module doc)
+        kernel = xc @ xc.transpose(1, 2)
+        return PreparedStack(xc, None, kernel.square().sum(dim=(1, 2)), row_sq, degenerate, kernel)
     gram = xc.transpose(1, 2) @ xc
     return PreparedStack(xc, gram, gram.square().sum(dim=(1, 2)), row_sq, degenerate)
 
@@ -113,6 +125,9 @@ def _cross_frob2(s: PreparedStack) -> Tensor:
     """(K, K) ``||X_i^T X_j||_F^2``: K - 1 products ``X_i^T [X_{i+1} .. X_{K-1}]`` (the upper
     triangle; the diagonal is ``hsic``, already known)."""
     k, n, d = s.xc.shape
+    if s.kernel is not None:
+        flat = s.kernel.reshape(k, n * n)
+        return flat @ flat.T
     z = s.xc.permute(1, 0, 2).reshape(n, k * d)  # [X_0 ... X_{K-1}] side by side (one copy)
     out = torch.diag(s.hsic)
     for i in range(k - 1):
@@ -164,20 +179,29 @@ def linear_cka_stack(s: PreparedStack, frob2: Tensor | None = None) -> tuple[Ten
 
 
 def stack_bases(s: PreparedStack, k: int) -> tuple[Tensor, Tensor]:
-    """Top-k left singular vectors of every copy, (K, n, k), from one batched ``eigh`` of the
-    Gram matrices (``X V = U S``, re-orthonormalised by QR), and a (K,) mask of copies whose
-    numerical rank is below k (their basis is meaningless)."""
-    gram = s.gram
+    """Top-k left singular vectors of every copy, (K, n, k), and a (K,) mask of copies whose
+    numerical rank is below k (their basis is meaningless): from the top-k eigenpairs of each
+    Gram matrix (``X V = U S``, re-orthonormalised by QR) or, for wide copies, of each kernel
+    (whose eigenvectors are U)."""
+    sym = s.kernel if s.kernel is not None else s.gram
     dead = [i for i, why in enumerate(s.degenerate) if why]
-    if dead:  # NaN/inf Gram matrices would fail eigh; their results are masked anyway
-        gram = gram.clone()
-        gram[dead] = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
-    evals, evecs = torch.linalg.eigh(gram)  # ascending
-    top = evals.flip(-1)[:, :k]
-    vecs = evecs.flip(-1)[:, :, :k]
+    if dead:  # NaN/inf matrices would fail eigh; their results are masked anyway
+        sym = sym.clone()
+        sym[dead] = torch.eye(sym.shape[-1], dtype=sym.dtype, device=sym.device)
+    m = sym.shape[-1]
+    kk = min(k, m)
+    if m <= DENSE_MAX:  # one batched eigh
+        evals, evecs = torch.linalg.eigh(sym)  # ascending
+        top, vecs = evals.flip(-1)[:, :kk], evecs.flip(-1)[:, :, :kk]
+    else:
+        pairs = [top_eigenpairs(sym[i], kk) for i in range(sym.shape[0])]
+        top = torch.stack([p[0] for p in pairs])
+        vecs = torch.stack([p[1] for p in pairs])
     eps = torch.finfo(torch.float64).eps
     tol = max(s.n, s.xc.shape[2]) * eps * top[:, :1].clamp_min(0)
-    low_rank = (top <= tol).any(dim=1) if k <= top.shape[1] else torch.ones_like(top[:, 0]) > 0
+    low_rank = (top <= tol).any(dim=1) if k <= m else torch.ones_like(top[:, 0]) > 0
+    if s.kernel is not None:
+        return vecs, low_rank
     xc = torch.nan_to_num(s.xc) if dead else s.xc
     u = xc @ (vecs / top.clamp_min(torch.finfo(torch.float64).tiny).sqrt()[:, None, :])
     return torch.linalg.qr(u).Q, low_rank

@@ -95,7 +95,7 @@ def _callable(
 
 def _permuted(p: Prepared, perm: Tensor, k: int | None) -> Prepared:
     """``p`` for the same rows in the order ``perm`` (self-terms unchanged)."""
-    out = Prepared(p.xc[perm], p.gram, p.hsic, p.row_sq[perm], p.degenerate)
+    out = p.permuted(perm)
     if k is not None:
         basis = p.basis(k)
         out._bases[k] = None if basis is None else basis[perm]

@@ -12,6 +12,13 @@ vectors (from the eigendecomposition of ``X^T X``: ``X V = U S``) belong to X al
 representations pairwise then costs m + m(m-1)/2 products instead of 3 m(m-1)/2. Results equal
 :func:`~xmsem.alignment.linear_cka` and :func:`~xmsem.alignment.subspace_overlap` to rounding
 (tests check 1e-10 and 1e-8).
+
+Wide layers (p > n, e.g. a conv map of 64 x 14 x 14 = 12,544 features on 2,000 probe examples)
+are prepared on the examples' side instead: the kernel ``K = X X^T`` (n x n) replaces the Gram
+``X^T X`` (p x p), since ``||X^T X||_F = ||K||_F``, ``||X^T Y||_F^2 = <K, L>_F = tr(Y^T K Y)`` and
+the left singular vectors of X are the eigenvectors of K. Cost O(n^2 p) and O(n^2) memory instead
+of O(n p^2) and O(p^2); the top-k eigenvectors come from :func:`~xmsem.alignment.eigen.top_eigenpairs`
+(Lanczos above a few hundred rows) rather than a full ``eigh``.
 """
 
 from __future__ import annotations
@@ -23,19 +30,28 @@ from torch import Tensor
 
 from ._checks import all_finite, as_matrix, cosine_ratio, is_constant_sq, warn_degenerate
 from .cka import debias_terms
+from .eigen import top_eigenpairs
 
-__all__ = ["Prepared", "prepare", "linear_cka_prepared", "subspace_overlap_prepared"]
+__all__ = [
+    "Prepared",
+    "cross_frob2",
+    "prepare",
+    "linear_cka_prepared",
+    "subspace_overlap_prepared",
+]
 
 
 @dataclass
 class Prepared:
-    """One representation, centred in float64, with its self-terms (see module doc)."""
+    """One representation, centred in float64, with its self-terms (see module doc): the Gram
+    ``X^T X`` when p <= n, else the kernel ``X X^T`` (exactly one of ``gram`` / ``kernel``)."""
 
     xc: Tensor
-    gram: Tensor  # X^T X (p, p)
-    hsic: Tensor  # ||X^T X||_F^2
-    row_sq: Tensor  # a_i = ||x_i||^2
+    gram: Tensor | None  # X^T X (p, p), when p <= n
+    hsic: Tensor  # ||X^T X||_F^2 = ||X X^T||_F^2
+    row_sq: Tensor  # a_i = ||x_i||^2 (the kernel's diagonal)
     degenerate: str | None  # why the representation cannot be compared (None: it can)
+    kernel: Tensor | None = None  # X X^T (n, n), when p > n
     _bases: dict[int, Tensor | None] = field(default_factory=dict, repr=False)
 
     @property
@@ -50,15 +66,26 @@ class Prepared:
     def basis(self, k: int) -> Tensor | None:
         """Top-k left singular vectors (n, k) of X, or None when X has rank < k (cached)."""
         if k not in self._bases:
-            evals, evecs = torch.linalg.eigh(self.gram)  # ascending
-            top = evals.flip(0)[:k]
-            tol = max(self.xc.shape) * torch.finfo(torch.float64).eps * top[0].clamp_min(0)
-            if k > len(top) or bool((top <= tol).any()):
+            sym = self.kernel if self.kernel is not None else self.gram
+            if k > sym.shape[0]:
                 self._bases[k] = None
+                return None
+            top, vecs = top_eigenpairs(sym, k)
+            tol = max(self.xc.shape) * torch.finfo(torch.float64).eps * top[0].clamp_min(0)
+            if bool((top <= tol).any()):
+                self._bases[k] = None
+            elif self.kernel is not None:  # the kernel's eigenvectors are U itself
+                self._bases[k] = vecs
             else:
-                u = self.xc @ (evecs.flip(1)[:, :k] / top.sqrt())
+                u = self.xc @ (vecs / top.sqrt())
                 self._bases[k] = torch.linalg.qr(u).Q  # re-orthonormalise against rounding
         return self._bases[k]
+
+    def permuted(self, perm: Tensor) -> Prepared:
+        """The same representation with its rows in the order ``perm`` (self-terms unchanged)."""
+        kernel = None if self.kernel is None else self.kernel[perm][:, perm]
+        return Prepared(self.xc[perm], self.gram, self.hsic, self.row_sq[perm], self.degenerate,
+                        kernel)  # fmt: skip
 
 
 def prepare(x: Tensor) -> Prepared:
@@ -74,8 +101,24 @@ def prepare(x: Tensor) -> Prepared:
         centred_sq = row_sq.sum()
         if is_constant_sq(centred_sq, centred_sq + x.shape[0] * mean.square().sum(), x.shape[0]):
             degenerate = "a representation is constant over the examples"
+    if x.shape[1] > x.shape[0]:  # wide: the n x n side (module doc)
+        kernel = xc @ xc.T
+        return Prepared(xc, None, (kernel * kernel).sum(), row_sq, degenerate, kernel)
     gram = xc.T @ xc
     return Prepared(xc, gram, (gram * gram).sum(), row_sq, degenerate)
+
+
+def cross_frob2(a: Prepared, b: Prepared) -> Tensor:
+    """``||X^T Y||_F^2`` of two prepared representations, on the cheaper side: ``<K, L>_F``
+    (O(n^2)) when both are wide, ``tr(Y^T K Y)`` (O(n^2 q)) when one is, else the cross product
+    ``X^T Y`` (O(n p q))."""
+    if a.kernel is not None and b.kernel is not None:
+        return (a.kernel * b.kernel).sum()
+    if a.kernel is not None or b.kernel is not None:
+        wide, narrow = (a, b) if a.kernel is not None else (b, a)
+        return ((wide.kernel @ narrow.xc) * narrow.xc).sum()
+    cross = a.xc.T @ b.xc
+    return (cross * cross).sum()
 
 
 def _check(a: Prepared, b: Prepared, what: str) -> bool:
@@ -101,8 +144,7 @@ def linear_cka_prepared(
     if not _check(a, b, "linear_cka"):
         return nan, nan
     if frob2 is None:
-        cross = a.xc.T @ b.xc
-        frob2 = (cross * cross).sum()
+        frob2 = cross_frob2(a, b)
     biased = cosine_ratio(frob2, a.hsic, b.hsic, "linear_cka")
     debiased = nan
     if a.n >= 4:

@@ -94,8 +94,7 @@ class RepCache:
             if px is py:
                 self._frob2[pair] = px.hsic
             else:
-                cross = px.xc.T @ py.xc
-                self._frob2[pair] = (cross * cross).sum()
+                self._frob2[pair] = al.cross_frob2(px, py)
         return self._frob2[pair]
 
     def add_prepared(self, key: Key, prepared: al.Prepared) -> None:
