@@ -67,9 +67,13 @@ def test_wide_permutation_null_permutes_the_kernel() -> None:
     x, y = reps(0, 30, 100), reps(1, 30, 120)
     from xmsem.alignment._permutation import permutations
 
-    for metric, fn in (("linear_cka", linear_cka),
-                       ("subspace_overlap", lambda a, b: subspace_overlap(a, b, 3).mean_cos2)):
-        null = permutation_null(metric, x, y, n_perm=5, seed=3, **({"k": 3} if "sub" in metric else {}))
+    for metric, fn in (
+        ("linear_cka", linear_cka),
+        ("subspace_overlap", lambda a, b: subspace_overlap(a, b, 3).mean_cos2),
+    ):
+        null = permutation_null(
+            metric, x, y, n_perm=5, seed=3, **({"k": 3} if "sub" in metric else {})
+        )
         direct = [float(fn(x, y[p])) for p in permutations(30, 5, 3, x.device)]
         assert null.null.tolist() == pytest.approx(direct, abs=1e-8)
 

@@ -125,43 +125,14 @@ class StreamingLinearCKA:
         s = self._s
         xs = x - s["shift_x"]
         ys = y - s["shift_y"]
-        s["raw_norm2"] += torch.stack([(x * x).sum(), (y * y).sum()])
-        s["sum_x"] += xs.sum(dim=0)
-        s["sum_y"] += ys.sum(dim=0)
-        s["cxx"] += xs.T @ xs
-        s["cyy"] += ys.T @ ys
-        s["cxy"] += xs.T @ ys
-        if self.debiased:
-            r = (xs * xs).sum(dim=1)
-            t = (ys * ys).sum(dim=1)
-            s["r_t"] += torch.stack([r @ t, r @ r, t @ t, r.sum(), t.sum()])
-            s["r_x"] += r @ xs
-            s["r_y"] += r @ ys
-            s["t_x"] += t @ xs
-            s["t_y"] += t @ ys
+        add_moments(s, xs, ys, x, y, self.debiased)
         self.n += x.shape[0]
 
     def _init_state(self, x: Tensor, y: Tensor) -> None:
-        p, q = x.shape[1], y.shape[1]
         z = {"dtype": torch.float64, "device": x.device}
-        self._s = {
-            "shift_x": x.mean(dim=0),
-            "shift_y": y.mean(dim=0),
-            "raw_norm2": torch.zeros(2, **z),
-            "sum_x": torch.zeros(p, **z),
-            "sum_y": torch.zeros(q, **z),
-            "cxx": torch.zeros(p, p, **z),
-            "cyy": torch.zeros(q, q, **z),
-            "cxy": torch.zeros(p, q, **z),
-        }
-        if self.debiased:
-            self._s.update(
-                r_t=torch.zeros(5, **z),
-                r_x=torch.zeros(p, **z),
-                r_y=torch.zeros(q, **z),
-                t_x=torch.zeros(p, **z),
-                t_y=torch.zeros(q, **z),
-            )
+        shapes = moment_shapes(x.shape[1], y.shape[1], self.debiased)
+        self._s = {"shift_x": x.mean(dim=0), "shift_y": y.mean(dim=0)}
+        self._s.update({name: torch.zeros(shape, **z) for name, shape in shapes.items()})
 
     def compute(self) -> Tensor:
         """CKA of all examples seen so far (0-d float64 tensor)."""
@@ -173,31 +144,68 @@ class StreamingLinearCKA:
             warn_degenerate(what, "input contained NaN or inf")
             dev = self._shape[2] if self._shape is not None else None
             return torch.full((), float("nan"), dtype=torch.float64, device=dev)
-        s, n = self._s, self.n
-        mx, my = s["sum_x"] / n, s["sum_y"] / n
-        sxx = s["cxx"] - n * torch.outer(mx, mx)
-        syy = s["cyy"] - n * torch.outer(my, my)
-        sxy = s["cxy"] - n * torch.outer(mx, my)
-        eps = torch.finfo(torch.float64).eps
-        for tr, raw in ((sxx.trace(), s["raw_norm2"][0]), (syy.trace(), s["raw_norm2"][1])):
-            if bool(tr <= (8 * n * eps) ** 2 * raw):
-                warn_degenerate(what, "a representation is constant (all examples identical)")
-                return nan_like(sxx)
-        hxy, hxx, hyy = (sxy * sxy).sum(), (sxx * sxx).sum(), (syy * syy).sum()
-        if not self.debiased:
-            return cosine_ratio(hxy, hxx, hyy, what)
-        rt, rr, tt, sum_r, sum_t = s["r_t"].unbind()
-        ab_xy = _sum_ab(rt, s["r_y"], s["t_x"], sum_r, sum_t, s["cxy"], mx, my, n)
-        ab_xx = _sum_ab(rr, s["r_x"], s["r_x"], sum_r, sum_r, s["cxx"], mx, mx, n)
-        ab_yy = _sum_ab(tt, s["t_y"], s["t_y"], sum_t, sum_t, s["cyy"], my, my, n)
-        tx, ty = sxx.trace(), syy.trace()
-        return cosine_ratio(
-            debias_terms(hxy, ab_xy, tx, ty, n),
-            debias_terms(hxx, ab_xx, tx, tx, n),
-            debias_terms(hyy, ab_yy, ty, ty, n),
-            what,
-            lo=-1.0,
-        )
+        return linear_cka_from_moments(self._s, self.n, self.debiased, what)
+
+
+def linear_cka_from_moments(s: dict[str, Tensor], n: int, debiased: bool, what: str) -> Tensor:
+    """Linear CKA (biased, or debiased) of n examples from their accumulated moments (module
+    doc): ``sum_x``, ``sum_y``, ``cxx = X'^T X'``, ``cyy``, ``cxy`` of the shifted data and
+    ``raw_norm2`` (the unshifted ``||X||_F^2, ||Y||_F^2``, for the constant check); with
+    ``debiased`` also ``r_t``, ``r_x``, ``r_y``, ``t_x``, ``t_y``. A constant side gives NaN
+    with a warning."""
+    mx, my = s["sum_x"] / n, s["sum_y"] / n
+    sxx = s["cxx"] - n * torch.outer(mx, mx)
+    syy = s["cyy"] - n * torch.outer(my, my)
+    sxy = s["cxy"] - n * torch.outer(mx, my)
+    eps = torch.finfo(torch.float64).eps
+    for tr, raw in ((sxx.trace(), s["raw_norm2"][0]), (syy.trace(), s["raw_norm2"][1])):
+        if bool(tr <= (8 * n * eps) ** 2 * raw):
+            warn_degenerate(what, "a representation is constant (all examples identical)")
+            return nan_like(sxx)
+    hxy, hxx, hyy = (sxy * sxy).sum(), (sxx * sxx).sum(), (syy * syy).sum()
+    if not debiased:
+        return cosine_ratio(hxy, hxx, hyy, what)
+    rt, rr, tt, sum_r, sum_t = s["r_t"].unbind()
+    ab_xy = _sum_ab(rt, s["r_y"], s["t_x"], sum_r, sum_t, s["cxy"], mx, my, n)
+    ab_xx = _sum_ab(rr, s["r_x"], s["r_x"], sum_r, sum_r, s["cxx"], mx, mx, n)
+    ab_yy = _sum_ab(tt, s["t_y"], s["t_y"], sum_t, sum_t, s["cyy"], my, my, n)
+    tx, ty = sxx.trace(), syy.trace()
+    return cosine_ratio(
+        debias_terms(hxy, ab_xy, tx, ty, n),
+        debias_terms(hxx, ab_xx, tx, tx, n),
+        debias_terms(hyy, ab_yy, ty, ty, n),
+        what,
+        lo=-1.0,
+    )
+
+
+def add_moments(s: dict[str, Tensor], xs: Tensor, ys: Tensor, x: Tensor, y: Tensor,
+                debiased: bool) -> None:  # fmt: skip
+    """Add one batch to the moments ``s`` in place: ``xs``, ``ys`` the shifted batch (float64),
+    ``x``, ``y`` the batch as given (for ``raw_norm2``)."""
+    s["raw_norm2"] += torch.stack([(x * x).sum(), (y * y).sum()]).to(s["raw_norm2"].dtype)
+    s["sum_x"] += xs.sum(dim=0)
+    s["sum_y"] += ys.sum(dim=0)
+    s["cxx"] += xs.T @ xs
+    s["cyy"] += ys.T @ ys
+    s["cxy"] += xs.T @ ys
+    if debiased:
+        r = (xs * xs).sum(dim=1)
+        t = (ys * ys).sum(dim=1)
+        s["r_t"] += torch.stack([r @ t, r @ r, t @ t, r.sum(), t.sum()])
+        s["r_x"] += r @ xs
+        s["r_y"] += r @ ys
+        s["t_x"] += t @ xs
+        s["t_y"] += t @ ys
+
+
+def moment_shapes(p: int, q: int, debiased: bool) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every moment :func:`add_moments` accumulates (widths p, q)."""
+    shapes = {"raw_norm2": (2,), "sum_x": (p,), "sum_y": (q,), "cxx": (p, p), "cyy": (q, q),
+              "cxy": (p, q)}  # fmt: skip
+    if debiased:
+        shapes.update(r_t=(5,), r_x=(p,), r_y=(q,), t_x=(p,), t_y=(q,))
+    return shapes
 
 
 class MinibatchCKA:
@@ -235,27 +243,10 @@ class MinibatchCKA:
         if nonfinite(x, y, what="MinibatchCKA"):
             self._bad = True
             return
-        xc, yc = centre(x), centre(y)
-        const_x, const_y = is_constant(x, xc), is_constant(y, yc)
-        if self.kernel == "linear":
-            n, p, q = xc.shape[0], xc.shape[1], yc.shape[1]
-            terms = _linear_terms_feature if n > p + q else _linear_terms_gram
-            hxy, hxx, hyy = terms(xc, yc, True)
-        else:
-            k = None if const_x else rbf_gram(x, self.threshold)
-            l = None if const_y else rbf_gram(y, self.threshold)
-            if (k is None and not const_x) or (l is None and not const_y):
-                self._bad = True
-                return
-            zero = torch.zeros((), dtype=torch.float64, device=x.device)
-            hxx = zero if k is None else hsic_unbiased(k, k)
-            hyy = zero if l is None else hsic_unbiased(l, l)
-            hxy = zero if k is None or l is None else hsic_unbiased(k, l)
-        h = torch.stack([hxy, hxx, hyy])
-        if const_x:
-            h[0] = h[1] = 0.0
-        if const_y:
-            h[0] = h[2] = 0.0
+        h = minibatch_terms(x, y, self.kernel, self.threshold)
+        if h is None:
+            self._bad = True
+            return
         self._sums = h if self._sums is None else self._sums + h
 
     def compute(self) -> Tensor:
@@ -265,8 +256,54 @@ class MinibatchCKA:
         if self._bad or self._sums is None:
             warn_degenerate("MinibatchCKA", "a batch contained NaN/inf or an undefined bandwidth")
             return torch.full((), float("nan"), dtype=torch.float64, device=self._device)
-        hxy, hxx, hyy = self._sums.unbind()
-        if bool(hxx <= 0) or bool(hyy <= 0):
-            warn_degenerate("MinibatchCKA", "a representation is constant in every batch")
-            return nan_like(hxy)
-        return cosine_ratio(hxy, hxx, hyy, "MinibatchCKA", lo=-1.0)
+        return minibatch_cka_from_sums(self._sums)
+
+
+def minibatch_terms(x: Tensor, y: Tensor, kernel: str, threshold: float) -> Tensor | None:
+    """``(HSIC_1(K, L), HSIC_1(K, K), HSIC_1(L, L))`` of one batch (float64, (3,)); a constant
+    side contributes zeros; None when the RBF bandwidth is undefined. ``x``, ``y``: finite,
+    checked pairs (>= 4 rows)."""
+    xc, yc = centre(x), centre(y)
+    const_x, const_y = is_constant(x, xc), is_constant(y, yc)
+    if kernel == "linear":
+        n, p, q = xc.shape[0], xc.shape[1], yc.shape[1]
+        terms = _linear_terms_feature if n > p + q else _linear_terms_gram
+        hxy, hxx, hyy = terms(xc, yc, True)
+    else:
+        k = None if const_x else rbf_gram(x, threshold)
+        l = None if const_y else rbf_gram(y, threshold)
+        if (k is None and not const_x) or (l is None and not const_y):
+            return None
+        zero = torch.zeros((), dtype=torch.float64, device=x.device)
+        hxx = zero if k is None else hsic_unbiased(k, k)
+        hyy = zero if l is None else hsic_unbiased(l, l)
+        hxy = zero if k is None or l is None else hsic_unbiased(k, l)
+    h = torch.stack([hxy, hxx, hyy])
+    if const_x:
+        h[0] = h[1] = 0.0
+    if const_y:
+        h[0] = h[2] = 0.0
+    return h
+
+
+def minibatch_cka_from_sums(sums: Tensor) -> Tensor:
+    """Minibatch CKA from the summed ``(HSIC_1(K, L), HSIC_1(K, K), HSIC_1(L, L))`` (module doc);
+    NaN with a warning when a side was constant in every batch."""
+    hxy, hxx, hyy = sums.unbind()
+    if bool(hxx <= 0) or bool(hyy <= 0):
+        warn_degenerate("MinibatchCKA", "a representation is constant in every batch")
+        return nan_like(hxy)
+    return cosine_ratio(hxy, hxx, hyy, "MinibatchCKA", lo=-1.0)
+
+
+def checked_batch(x: Tensor, y: Tensor, min_n: int) -> tuple[Tensor, Tensor, bool]:
+    """One batch of paired representations as float64 matrices (ValueError for bad shapes or
+    fewer than ``min_n`` rows) and whether every value is finite."""
+    x, y = check_pair(x, y, min_n=min_n)
+    return x, y, all_finite(x, y)
+
+
+def nan_result(what: str, reason: str, device: torch.device | None) -> Tensor:
+    """A 0-d float64 NaN on ``device``, with a ``DegenerateInputWarning`` giving ``reason``."""
+    warn_degenerate(what, reason)
+    return torch.full((), float("nan"), dtype=torch.float64, device=device)
