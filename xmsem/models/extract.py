@@ -93,7 +93,7 @@ class ExtractedNet(nn.Module):
             extractor = self._fx()
             if extractor is not None:
                 out = extractor(x)
-                logits = out.pop("__logits__")
+                logits = out[self._logits_key]
                 return logits, {name: out[name].flatten(1) for name in self.layers}
         return self._hooked(x)
 
@@ -111,7 +111,9 @@ class ExtractedNet(nn.Module):
         try:
             _, eval_nodes = get_graph_node_names(self.net)
             nodes = {name: name for name in self.layers}
-            nodes[eval_nodes[-1]] = "__logits__"
+            # the output node; a listed layer may be it (e.g. the last Linear of a Sequential)
+            nodes.setdefault(eval_nodes[-1], "__logits__")
+            self.__dict__["_logits_key"] = nodes[eval_nodes[-1]]
             extractor = create_feature_extractor(self.net, return_nodes=nodes)
         except Exception as err:  # noqa: BLE001 - any tracing failure means: use hooks
             log.info("%s: FX tracing failed (%s); using forward hooks",
@@ -136,7 +138,7 @@ class ExtractedNet(nn.Module):
                 if self.method == "fx" and self._fx() is not None:
                     out = self._fx()(xi)
                     same = isinstance(direct, Tensor) and torch.allclose(
-                        out["__logits__"], direct, atol=1e-5, rtol=1e-4
+                        out[self._logits_key], direct, atol=1e-5, rtol=1e-4
                     ) and all(torch.allclose(out[k].flatten(1), hooked[k], atol=1e-5, rtol=1e-4)
                               for k in self.layers)  # fmt: skip
                     if not same:
