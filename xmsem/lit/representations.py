@@ -9,6 +9,7 @@ of the checkpoint (``state_dict``), so a resumed run never snapshots an epoch tw
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import warnings
@@ -26,6 +27,7 @@ from xmsem.config import ConfigError, Representations, check_schema, to_plain
 from xmsem.lit.loggers import log_snapshot, wandb_runs
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
 from xmsem.snapshots.copies import group_copies, plan_pairs, prepare_copies, seed_pair_rows
+from xmsem.snapshots.cost import SnapshotProgress, pair_flops, representation_flops
 from xmsem.snapshots.measure import PAIRINGS, RepCache, cross_layer_rows, layer_pairs
 from xmsem.snapshots.store import STORAGE_DTYPES, stored_values
 from xmsem.snapshots.table import skip_row, write_rows, write_skipped
@@ -310,8 +312,10 @@ class RepresentationCallback(L.Callback):
             reps = {m: _stand_in(layers) if m in bad else layers for m, layers in reps.items()}
         cache = RepCache(labels, n_fit, s)
         names = list(self.layers)
+        progress, pieces = self._progress(reps, epoch)
         # the copies of each member centred together; the cache serves views into the stacks
         stacks = prepare_copies(reps, self.groups, cache)
+        progress.step("representations prepared", pieces["prepare"])
         rows: list[dict[str, Any]] = []
         tails = self._tails(pl_module) if "stitching" in s.metrics else None
         for a, b in plan_pairs(names, self.split):  # different members of the same copy
@@ -322,6 +326,7 @@ class RepresentationCallback(L.Callback):
             if self.cross_layer_cka:
                 new += cross_layer_rows(a, b, reps[a], reps[b], cache)
             rows += _nan_rows(new) if a in bad or b in bad else new
+            progress.step(f"{a} x {b}", pieces[(a, b)])
         if self.seed_pairs:  # copies of the same member: cheap metrics, all pairs batched
             rows += [dict(r, value=float("nan")) if r["member_a"] in bad or r["member_b"] in bad
                      else r for r in seed_pair_rows(stacks, self.groups, s)]  # fmt: skip
@@ -338,6 +343,7 @@ class RepresentationCallback(L.Callback):
                 inputs=probe.x if s.controls else None,
             )  # fmt: skip
             rows += _nan_rows(new) if member in bad else new
+            progress.step(member, pieces[member])
         if self.drift:  # this snapshot is the next one's reference: keep its prepared layers
             self._reference = (epoch, {m: {layer: cache.prepared((m, layer), reps[m][layer])
                                            for layer in reps[m]} for m in names
@@ -345,6 +351,43 @@ class RepresentationCallback(L.Callback):
         for row in rows:
             row["epoch"] = epoch
         return rows
+
+    def _progress(self, reps, epoch: int) -> tuple[SnapshotProgress, dict[Any, float]]:
+        """The snapshot's cost estimate, by piece (flops; :mod:`xmsem.snapshots.cost`), logged
+        before it starts when it is more than a few seconds, and its progress lines."""
+        from xmsem.snapshots.cost import describe_cost, flop_rate
+
+        s, n = self.settings, len(self.probe.y)
+        widths = {(m, layer): int(t.shape[1]) for m, layers in reps.items()
+                  for layer, t in layers.items()}  # fmt: skip
+        prep = dataclasses.replace(s, metrics=[m for m in s.metrics if m == "subspace_overlap"])
+        probes = dataclasses.replace(s, metrics=[m for m in s.metrics if m == "probe_transfer"])
+        linear = dataclasses.replace(s, metrics=["linear_cka"])
+        pieces: dict[Any, float] = {
+            "prepare": sum(representation_flops(n, d, prep) for d in widths.values())
+        }
+        for a, b in plan_pairs(list(self.layers), self.split):
+            cost = sum(
+                pair_flops(n, widths[(a, la)], widths[(b, lb)], s)
+                for la, lb in layer_pairs(self.layers[a], self.layers[b], self.pairs)
+            )
+            if self.cross_layer_cka:
+                cost += sum(pair_flops(n, widths[(a, la)], widths[(b, lb)], linear)
+                            for la in self.layers[a] for lb in self.layers[b])  # fmt: skip
+            pieces[(a, b)] = cost
+        for m in self.layers:
+            probe_cost = sum(representation_flops(n, widths[(m, layer)], probes)
+                             - 2.0 * n * widths[(m, layer)] * min(n, widths[(m, layer)])
+                             for layer in self.layers[m])  # fmt: skip
+            pieces[m] = probe_cost + sum(
+                pair_flops(n, widths[(m, la)], widths[(m, lb)], linear)
+                for la in self.layers[m]
+                for lb in self.layers[m]
+            )
+        total = sum(pieces.values())
+        if total / flop_rate() > 3.0:
+            log.info("snapshot epoch %d: %s", epoch, describe_cost(total, widths, n))
+        return SnapshotProgress(epoch, total), pieces
 
     def _drift_reference(self, epoch: int) -> dict[str, dict[str, Any]] | None:
         """The previous stored snapshot, prepared: kept from the last snapshot when it is the
