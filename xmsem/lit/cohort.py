@@ -254,6 +254,9 @@ def _hidden_in_batches(net: nn.Module, x: Tensor, batch_size: int, dim: int) -> 
     the training mode is restored."""
     was_training = net.training
     net.eval()
+    param = next(net.parameters(), None)
+    if param is not None and x.is_floating_point():  # e.g. a float64 run (precision=64-true)
+        x = x.to(param.dtype)
     try:
         parts: dict[str, list[Tensor]] = {}
         for start in range(0, len(x), batch_size):
