@@ -61,6 +61,7 @@ __all__ = [
     "order",
     "quantity",
     "register",
+    "resolve_reps_metric",
 ]
 
 INVARIANCES = frozenset({"orthogonal", "isotropic_scale", "translation", "invertible_linear"})
@@ -339,6 +340,38 @@ def get_metric(name: str) -> MetricSpec:
         return METRICS[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown metric {name!r}; valid: {sorted(METRICS)}") from None
+
+
+def resolve_reps_metric(
+    metric: str | Callable[..., Any], fn: Callable[..., Any] | None = None
+) -> tuple[str, Callable[..., Any]]:
+    """``(name, function)`` of a registered ``"reps"`` metric named ``metric``, or whose function
+    IS ``metric``, so a row's label and the number in it cannot come from two different metrics.
+    ``fn`` (optional) must then be that very function. Anything else (an unknown name, an
+    unregistered function, a name and a function that disagree, a metric of another kind) is
+    a one-line ValueError."""
+    reps = sorted(n for n, s in METRICS.items() if s.inputs == "reps")
+    if callable(metric):
+        names = [n for n in reps if METRICS[n].fn is metric]
+        if not names:
+            what = getattr(metric, "__name__", repr(metric))
+            raise ValueError(
+                f"metric function {what} is not registered; pass a registered name ({reps}) "
+                "or register it (xmsem.alignment.register(MetricSpec(...)))"
+            )
+        metric = names[0]
+    spec = get_metric(metric)
+    if spec.inputs != "reps":
+        raise ValueError(
+            f"metric {metric!r} compares {spec.inputs}, not two representations; valid: {reps}"
+        )
+    if fn is not None and fn is not spec.fn:
+        what = getattr(fn, "__name__", repr(fn))
+        raise ValueError(
+            f"metric name {metric!r} and function {what} disagree; pass only the name (or only "
+            "the registered function)"
+        )
+    return metric, spec.fn
 
 
 _BAND = re.compile(r"^(?P<base>.+)_band(?P<band>\d+)$")
