@@ -138,3 +138,30 @@ def test_more_pairs_than_colours_still_draw():
     assert draw_alignment(ax, rows, "linear_cka", "h2")
     assert len(ax.get_lines()) >= 50
     plt.close(fig)
+
+
+def test_models_with_different_layer_names_are_one_pair_and_the_summary_names_it(
+    tmp_path, monkeypatch
+):
+    """A CNN next to an MLP: no layer name in common. The summary is at their deepest pair of
+    layers (not "layer None"), and both directions of a pair of layers are drawn."""
+    from xmsem.analysis.figures import _deepest_shared, summary_figures
+
+    rows = []
+    for e in (0, 1, 2):
+        rows.append(_row("cnn~mlp", "linear_cka", e, 0.5, 3, layer="fc1~h3"))
+        rows.append(_row("cnn~mlp", "linear_cka", e, 0.4, 3, layer="conv1~h1"))
+        rows.append(_row("cnn~mlp", "transfer_ratio", e, 0.9, 3, layer="fc1~h3"))
+        rows.append(_row("mlp~cnn", "transfer_ratio", e, 0.7, 3, layer="h3~fc1"))
+    assert _deepest_shared(rows) == "fc1~h3"
+    fig, ax = plt.subplots()
+    assert draw_alignment(ax, rows, "transfer_ratio", "fc1~h3")
+    assert len([t for t in _legend(ax) if "same seed" in t]) == 2  # cnn→mlp and mlp→cnn
+    plt.close(fig)
+    import xmsem.analysis.figures as figures
+
+    titles = []
+    monkeypatch.setattr(figures, "save_figure",
+                        lambda fig, path: titles.append(fig._suptitle.get_text()) or path)  # fmt: skip
+    summary_figures(rows, tmp_path)
+    assert titles == ["d: study summary (alignment at layer fc1~h3)"]

@@ -25,7 +25,7 @@ from xmsem.alignment import quantity
 from xmsem.alignment.registry import CROSS_PREFIX
 from xmsem.analysis.aggregate import layer_order
 from xmsem.analysis.plots import heatmap_axes, plt, save_figure
-from xmsem.analysis.report import headline
+from xmsem.analysis.report import headline, swap_layers
 
 MAX_PART = 40  # characters of one part of a figure's file name (file systems stop at 255 bytes)
 MIN_BAND_N = 3  # no interval from fewer than 3 seeds
@@ -91,7 +91,8 @@ def draw_alignment(ax, rows: list[dict], metric: str, layer: str) -> bool:
     null, ``<metric>_null`` rows), the same measurement on the untrained networks (``untrained``)
     and any other control rows; False when nothing to draw."""
     q = quantity(metric)
-    mine = [r for r in rows if r["layer"] == layer and r["epoch"] is not None]
+    # a pair of differently named layers is one pair from either model's side (fc1~h3, h3~fc1)
+    mine = [r for r in rows if r["layer"] in (layer, swap_layers(layer)) and r["epoch"] is not None]
     live = [r for r in mine if r["metric"] == metric and r["source"] == "live" and _pair(r["arch"])]
     cross = [r for r in mine if r["metric"] == CROSS_PREFIX + metric and r["source"] == "cross_run"]
     controls = [r for r in mine if r["source"] not in SOURCES
@@ -267,8 +268,11 @@ def layer_heatmaps(summary: list[dict], out: Path) -> list[Path]:
 
 
 def _deepest_shared(rows: list[dict]) -> str | None:
-    layers = [r["layer"] for r in rows if r["metric"] == "linear_cka" and r["source"] == "live"
-              and _pair(r["arch"]) and r["layer"] and "~" not in r["layer"]]  # fmt: skip
+    """The deepest layer both models of a pair have by name; for models whose layers are named
+    differently (a CNN next to an MLP), the deepest pair of layers compared (``fc1~h3``)."""
+    live = [r["layer"] for r in rows if r["metric"] == "linear_cka" and r["source"] == "live"
+            and _pair(r["arch"]) and r["layer"]]  # fmt: skip
+    layers = [layer for layer in live if "~" not in layer] or live
     if not layers:
         layers = [r["layer"] for r in rows if r["metric"] == CROSS_PREFIX + "linear_cka"
                   and r["layer"]]  # fmt: skip
@@ -310,7 +314,8 @@ def summary_figures(summary: list[dict], out: Path) -> list[Path]:
                 ax.set_axis_off()
         for ax in list(axes.flat)[len(panels) :]:
             ax.set_axis_off()
-        fig.suptitle(f"{ds}: study summary (alignment at layer {layer})", fontsize=11)
+        at = f" (alignment at layer {layer})" if layer else ""
+        fig.suptitle(f"{ds}: study summary{at}", fontsize=11)
         if notes:
             fig.text(0.01, 0.005, "; ".join(notes) + ".", fontsize=7, ha="left", va="bottom")
         fig.tight_layout(rect=(0, 0.02, 1, 0.97))

@@ -86,6 +86,12 @@ def _rev(arch: str) -> str:
     return f"{b}~{a}"
 
 
+def swap_layers(layer: str) -> str:
+    """``a~b`` -> ``b~a`` (the same pair of layers seen from the other model); ``h1`` unchanged."""
+    parts = (layer or "").split("~")
+    return "~".join(reversed(parts)) if len(parts) == 2 else layer
+
+
 def _pair(arch: str) -> tuple[str, str] | None:
     parts = arch.split("~")
     return (parts[0], parts[1]) if len(parts) == 2 else None
@@ -247,18 +253,26 @@ def _dataset_sections(
                 cols += [(m, pair), (m, rev)]
                 header += [f"{q.label} {a}→{b}", f"{q.label} {b}→{a}"]
                 notes.append(f"{q.label} `A→B`: {q.direction}.")
+        # one row per pair of layers: rows of the reversed pair name them from B's side
         keys = sorted(
-            {(r["epoch"], r["layer"]) for r in mine},
+            {(r["epoch"], r["layer"] if r["arch"] == pair else swap_layers(r["layer"]))
+             for r in mine},
             key=lambda t: (t[0], layer_order(t[1] or "")),
-        )
+        )  # fmt: skip
         lines += [
             f"### Same-seed alignment `{a}` vs `{b}` (live, per run, mean ± std over seeds)",
             "",
             *([" ".join(notes), ""] if notes else []),
         ]
         rows = [
-            [str(e), layer] + [mean_std(idx.get(ds, arch, e, layer, m, "live")) for m, arch in cols]
-            for e, layer in keys
+            [str(e), layer]
+            + [
+                mean_std(
+                    idx.get(ds, arch, e, layer if arch == pair else swap_layers(layer), m, "live")
+                )
+                for m, arch in cols
+            ]
+            for e, layer in keys  # fmt: skip
         ]
         lines += table(header, rows)
         lines += _controls_table(idx, ds, a, b, keys, types)
@@ -416,9 +430,7 @@ def _either(idx: _Index, ds: str, a: str, b: str, epoch, layer: str, metric: str
     """The live row of pair a~b in whichever order the cohort listed it."""
     found = _live(idx, ds, f"{a}~{b}", epoch, layer, metric)
     if found is None and layer:
-        parts = layer.split("~")
-        swapped = "~".join(reversed(parts)) if len(parts) == 2 else layer
-        found = _live(idx, ds, f"{b}~{a}", epoch, swapped, metric)
+        found = _live(idx, ds, f"{b}~{a}", epoch, swap_layers(layer), metric)
     return found
 
 
