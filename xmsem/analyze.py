@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--metrics",
         nargs="+",
         default=list(DEFAULT_METRICS),
-        help="cross-run metrics (registered two-representation metrics; default: %(default)s)",
+        help="cross-run metrics (registered two-representation metrics), space- or "
+        "comma-separated or as a Hydra-style list '[a,b]'; default: %(default)s",
     )
     p.add_argument("--subspace-k", type=int, default=10, help="k of subspace overlap (10)")
     p.add_argument(
@@ -58,8 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def metric_names(values: list[str]) -> list[str]:
+    """``--metrics`` as names: ``a b``, ``a,b`` and the Hydra-style ``[a,b]`` / ``'[a, b]'``
+    (as in ``callbacks.representations.metrics=[a,b]``) all give ``[a, b]``."""
+    names = []
+    for value in values:
+        names += [part.strip().strip("'\"") for part in value.strip().strip("[]").split(",")]
+    return [name for name in names if name]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.metrics = metric_names(args.metrics)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     try:
         result = analyze_sweep(

@@ -73,3 +73,21 @@ def test_help(flag, capsys):
         main([flag])
     assert exc.value.code == 0
     assert "--bootstrap" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "given",
+    [["linear_cka", "subspace_overlap"], ["[linear_cka,subspace_overlap]"],
+     ["[linear_cka, subspace_overlap]"], ["linear_cka,subspace_overlap"], ["['linear_cka',subspace_overlap]"]],
+)  # fmt: skip
+def test_metrics_accept_hydra_style_lists(given):
+    from xmsem.analyze import build_parser, metric_names
+
+    args = build_parser().parse_args(["sweep", "--metrics", *given])
+    assert metric_names(args.metrics) == ["linear_cka", "subspace_overlap"]
+
+
+def test_a_bad_name_inside_a_list_is_still_refused(tmp_path, capsys):
+    write_sweep(tmp_path / "s", [0, 1], live=False)
+    assert main([str(tmp_path / "s"), "--metrics", "[linear_cka,nope]"]) == 2
+    assert "unknown metric 'nope'" in capsys.readouterr().err
