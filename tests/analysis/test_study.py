@@ -209,3 +209,13 @@ def test_malformed_rules_stop_with_one_line(tmp_path: Path, text: str, message: 
 def test_cli_errors(tmp_path: Path) -> None:
     assert study.main([str(tmp_path / "missing")]) == 2
     assert study.main([str(tmp_path)]) == 2  # no RULES.yaml
+
+
+def test_preamble_and_closing_note(tmp_path: Path) -> None:
+    root = _experiments(tmp_path)
+    notes = tmp_path / "notes.md"
+    notes.write_text("Above the tables.\n<!-- closing -->\nWhat changed: everything.\n")
+    assert study.main([str(root), "--preamble", str(notes)]) == 0
+    page = (root / "STUDY.md").read_text()
+    assert page.index("Above the tables.") < page.index("| claim |")
+    assert page.rstrip().endswith("What changed: everything.") and "<!-- closing" not in page

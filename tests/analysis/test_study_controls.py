@@ -148,3 +148,10 @@ def test_planted_effect_spec() -> None:
     assert V.planted_effect("relative 0.20", 0.059) == pytest.approx(0.0118)
     with pytest.raises(ValueError, match="relative"):
         V.planted_effect("twenty percent", 0.1)
+
+
+def test_equivalence_claims_are_supported_by_no_meaningful_difference() -> None:
+    assert V.equivalence(V.NO_DIFFERENCE) == "supported (no meaningful difference)"
+    assert V.equivalence(V.SUPPORTED) == "not supported (advantage)"
+    assert V.equivalence(V.OPPOSITE) == "not supported (disadvantage)"
+    assert V.equivalence(V.INCONCLUSIVE) == V.INCONCLUSIVE

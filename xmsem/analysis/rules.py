@@ -33,7 +33,7 @@ KINDS = {
     "aa": ("experiment", "arch", "outcome", "margin", "expect"),
 }
 OPTIONAL = {"id", "kind", "source", "layer", "layers", "epoch", "planted", "plant", "controls",
-            "magnitude", "requires", "min_n", "levels", "curve", "per_epoch", "expect"}  # fmt: skip
+            "magnitude", "requires", "min_n", "levels", "curve", "per_epoch", "expect", "equivalence"}  # fmt: skip
 SETTINGS = ("alpha", "power", "min_units", "min_permutations", "min_ablation_copies", "simulations")
 
 

@@ -36,6 +36,7 @@ from xmsem.analysis.stats import (
 from xmsem.runs.atomic import atomic_write_text
 
 RULES_FILE = "RULES.yaml"
+CLOSING = "<!-- closing -->"  # in a --preamble file: what follows goes below the tables
 
 
 # --------------------------------------------------------------------------- reading
@@ -509,6 +510,8 @@ class Judge:
         if r.problem and r.n >= r.min_n:  # what the margin and direction alone would say
             alone = V.decide(r.ci_low, r.ci_high, r.p_holm, r.n, direction, margin, book.alpha)
             r.verdict += f"; by margin and direction alone: {alone}"
+        if rule.get("equivalence"):
+            r.verdict = V.equivalence(r.verdict)
         if r.relative is not None and r.verdict == V.SUPPORTED:
             r.magnitude = V.magnitude(r.relative[1], r.relative[2], rule.get("magnitude")["value"])
         if rule.kind == "aa":
@@ -539,8 +542,9 @@ def claim_verdict(rows: Sequence[Row]) -> str:
         if all(r.status == V.NOT_RUN for r in rows):
             return V.NOT_RUN
         return V.INVALID if any(r.status.startswith(V.INVALID) for r in rows) else V.NOT_RUN
-    against = sum(v in (V.OPPOSITE, V.NO_DIFFERENCE) for v in judged)
-    support = sum(v == V.SUPPORTED for v in judged)
+    against = sum(v in (V.OPPOSITE, V.NO_DIFFERENCE) or v.startswith("not supported")
+                  for v in judged)  # fmt: skip
+    support = sum(v.startswith(V.SUPPORTED) for v in judged)
     if support == len(judged):
         return V.SUPPORTED
     if against:
@@ -626,7 +630,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"xmsem: error: {err}", file=sys.stderr)
         return 2
     preamble = args.preamble.read_text() if args.preamble else ""
-    closing = args.closing.read_text() if args.closing else ""
+    # a preamble may carry its closing note after a CLOSING marker line
+    preamble, _, closing = preamble.partition(CLOSING)
+    closing = args.closing.read_text() if args.closing else closing
     out = args.out or args.root / "STUDY.md"
     rows = Judge(args.root, book).judge()
     atomic_write_text(out, render(rows, book, preamble, closing))

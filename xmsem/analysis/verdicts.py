@@ -78,6 +78,16 @@ def decide(
     return INCONCLUSIVE
 
 
+def equivalence(verdict: str) -> str:
+    """The verdict of an equivalence claim ("no major advantage") from the directional one: no
+    meaningful difference supports it; a difference beyond the margin either way refutes it."""
+    if verdict == NO_DIFFERENCE:
+        return f"{SUPPORTED} ({NO_DIFFERENCE})"
+    if verdict in (SUPPORTED, OPPOSITE):
+        return f"not supported ({'advantage' if verdict == SUPPORTED else 'disadvantage'})"
+    return verdict
+
+
 def magnitude(ci_low: float, ci_high: float, stated: float) -> str:
     """Whether the interval of a relative effect contains the ``stated`` value."""
     if not (math.isfinite(ci_low) and math.isfinite(ci_high)):
