@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from xmsem.analysis import analyze_sweep, study
 from xmsem.analysis.synthetic import write_sweep
 from xmsem.analysis.values import VALUES_FILE, main, read_values
@@ -60,3 +62,31 @@ def test_values_rebuild_the_tables_and_the_study(tmp_path: Path) -> None:
 def test_rebuild_without_values_is_one_line(tmp_path: Path, capsys) -> None:
     assert main([str(tmp_path)]) == 2
     assert "values.csv: no raw values" in capsys.readouterr().err
+
+
+def test_study_pairs_cell_contrasts_by_seed_when_values_are_committed(tmp_path: Path) -> None:
+    sweep = write_sweep(tmp_path / "sweep", range(4))
+    result = analyze_sweep(sweep, subspace_k=4, bootstrap=0, figures=False)
+    root = tmp_path / "experiments"
+    (root / "exp").mkdir(parents=True)
+    for name in (*TABLES, "cross_run.csv"):
+        shutil.copy(result.out_dir / name, root / "exp" / name)
+    rule = ("claims:\n  - claim: c\n    family: f\n    rules:\n      - {id: B, kind: beyond, "
+            "experiment: exp, arch: pgnn~mlp, outcome: linear_cka, layers: [h1], epoch: 2, "
+            "against: untrained, direction: 1, margin: 0.0, planted: 0.05}\n")  # fmt: skip
+    (root / "RULES.yaml").write_text(rule)
+    judge = lambda: study.Judge(root, study.load_rules(root / "RULES.yaml")).judge()[0]  # noqa: E731
+    cells = judge()
+    assert cells.method == "cells"  # summary cells only
+    shutil.copy(result.out_dir / VALUES_FILE, root / "exp" / VALUES_FILE)
+    paired = judge()
+    rows, _ = read_values(root / "exp" / VALUES_FILE)
+
+    def live(epoch):
+        return {r["units"][0]: r["value"] for r in rows if r["arch"] == "pgnn~mlp"
+                and r["metric"] == "linear_cka" and r["layer"] == "h1" and r["epoch"] == epoch}  # fmt: skip
+
+    gains = [live(2)[u] - live(0)[u] for u in live(2)]
+    assert paired.method == "paired-t" and paired.n == len(gains) == 4
+    assert paired.diff == pytest.approx(sum(gains) / 4)
+    assert paired.diff == pytest.approx(cells.diff)  # the same contrast, now paired by seed

@@ -31,8 +31,10 @@ from xmsem.analysis.stats import (
     holm,
     jackknife_difference,
     mde,
+    paired_difference,
     se_from_interval,
 )
+from xmsem.analysis.values import VALUES_FILE, read_values
 from xmsem.runs.atomic import atomic_write_text
 
 RULES_FILE = "RULES.yaml"
@@ -65,6 +67,9 @@ class Tables:
         self.summary = read_table(folder / "summary.csv")
         self.paired = read_table(folder / "paired.csv")
         self.cross = read_table(folder / "cross_run.csv")
+        self.values: list[dict] = []  # the raw per-copy values, where committed
+        if (folder / VALUES_FILE).is_file():
+            self.values = read_values(folder / VALUES_FILE)[0]
 
     @property
     def present(self) -> bool:
@@ -108,6 +113,16 @@ class Tables:
             return None
         res = jackknife_difference(va, vb)
         return _paired_row(res, "jackknife")
+
+    def unit_values(self, arch: str, metric: str, layer, epoch) -> dict:
+        """seed unit -> value of a live metric of one model or one same-copy pair (from
+        values.csv; empty when not committed)."""
+        out = {}
+        for r in self.values:
+            if (r["arch"] == arch and r["metric"] == metric and r["source"] == "live"
+                    and r["layer"] == layer and r["epoch"] == epoch and len(r["units"]) == 1):  # fmt: skip
+                out[r["units"][0]] = r["value"]
+        return out
 
     def seed_values(self, arch: str, metric: str, layer, epoch) -> list[tuple[float, tuple]]:
         """(value, its two seed units) of every seed-vs-seed pair of ``arch``."""
@@ -342,6 +357,29 @@ class Judge:
             return t.cell(arch, metric, layer, 0)
         return t.cell(against, metric, layer, epoch)
 
+    def _contrast(
+        self, t: Tables, terms: list[tuple[int, str, str, object, object]], const: float = 0.0
+    ) -> tuple[Paired | None, str]:
+        """``sum sign * cell - const`` over terms ``(sign, arch, metric, layer, epoch)``: paired
+        by seed unit when the raw values are committed (paired t of the per-unit contrasts),
+        else from the summary cells taken as independent (``cells``)."""
+        per_unit = [t.unit_values(a, m, la, ep) for _, a, m, la, ep in terms]
+        common = set.intersection(*(set(d) for d in per_unit)) if per_unit else set()
+        if len(common) >= 3:
+            units = sorted(common, key=repr)
+            d = {u: sum(sg * pu[u] for (sg, *_), pu in zip(terms, per_unit, strict=True)) - const
+                 for u in units}  # fmt: skip
+            return paired_difference(d, dict.fromkeys(units, 0.0)), "paired-t"
+        cells = [t.cell(a, m, la, ep) for _, a, m, la, ep in terms]
+        if any(c is None for c in cells):
+            return None, ""
+        found = [_cell(c) for c in cells]
+        signs = [sg for sg, *_ in terms]
+        if const:
+            found.append((const, 0.0, found[0][2]))
+            signs.append(-1)
+        return combine_cells(found, signs), "cells"
+
     def _beyond(self, rule: Rule, t: Tables) -> list[Row]:
         out = []
         against = rule.get("against")
@@ -359,8 +397,11 @@ class Judge:
                     continue
                 base = against.split("~")[0] if against != "untrained" else arch
                 row.status = self._invalid(t, "summary.csv", arch, base) or ""
-                res = combine_cells([_cell(ca), _cell(cb)], [1, -1])
-                row.set_estimate(_est_map(res), "cells")
+                b_arch, b_epoch = (arch, 0) if against == "untrained" else (against, epoch)
+                res, method = self._contrast(t, [(1, arch, metric, layer, epoch),
+                                                 (-1, b_arch, metric, layer, b_epoch)])  # fmt: skip
+                row.set_estimate(_est_map(res), method)
+                row.mean_a, row.mean_b = num(ca["mean"]), num(cb["mean"])
                 row.planted = num(rule.get("planted"))
                 row.controls = f"{', '.join(rule.controls)} {fmt(row.mean_b)}"
                 out.append(row)
@@ -380,8 +421,9 @@ class Judge:
                 row.status = V.NOT_RUN
                 out.append(row)
                 continue
-            res = combine_cells([_cell(c), (ref, 0.0, int(num(c["n"])))], [1, -1])
-            row.set_estimate(_est_map(res), "cells")
+            res, method = self._contrast(t, [(1, arch, metric, layer, epoch)], const=ref)
+            row.set_estimate(_est_map(res), method)
+            row.mean_a, row.mean_b = num(c["mean"]), ref
             row.planted = num(rule.get("planted"))
             row.controls = f"{', '.join(rule.controls)}: untrained {fmt(num(c.get('untrained')))}"
             if metric == "stitch_penalty":
@@ -408,9 +450,12 @@ class Judge:
         for k in range(1, len(trained)):
             row = Row(rule, f"{arch}: gain over {against}, band0 - band{k}, {layer}, epoch {epoch}",
                       t.name, source=src, cells=4)  # fmt: skip
-            res = combine_cells([_cell(trained[0]), _cell(control[0]), _cell(trained[k]),
-                                 _cell(control[k])], [1, -1, -1, 1])  # fmt: skip
-            row.set_estimate(_est_map(res), "cells")
+            b_arch, b_epoch = (arch, 0) if against == "untrained" else (against, epoch)
+            terms = [(1, arch, f"{stem}0", layer, epoch), (-1, b_arch, f"{stem}0", layer, b_epoch),
+                     (-1, arch, f"{stem}{k}", layer, epoch),
+                     (1, b_arch, f"{stem}{k}", layer, b_epoch)]  # fmt: skip
+            res, method = self._contrast(t, terms)
+            row.set_estimate(_est_map(res), method)
             row.mean_a, row.mean_b = gains[0], gains[k]
             row.planted = num(rule.get("planted"))
             row.extra = text
