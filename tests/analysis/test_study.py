@@ -34,9 +34,9 @@ def _paired(metric, mean_a, mean_b, lo, hi, p, **kw) -> dict:
     return row
 
 
-def _cell(arch, metric, mean, se, epoch=10, layer="h3", n=5, **kw) -> dict:
+def _cell(arch, metric, mean, se, epoch=10, layer="h3", n=5, source="live") -> dict:
     return dict(dataset="fmnist", arch=arch, epoch=epoch, layer=layer, metric=metric, mean=mean,
-                se=se, n=n, source="live", **kw)  # fmt: skip
+                se=se, n=n, source=source)  # fmt: skip
 
 
 RULES = """
@@ -219,3 +219,38 @@ def test_preamble_and_closing_note(tmp_path: Path) -> None:
     page = (root / "STUDY.md").read_text()
     assert page.index("Above the tables.") < page.index("| claim |")
     assert page.rstrip().endswith("What changed: everything.") and "<!-- closing" not in page
+
+
+AA_RULES = """
+claims:
+  - claim: controls
+    family: controls
+    rules:
+      - {id: AA, kind: aa, experiment: ens, arch: mlp, outcome: seed_linear_cka,
+         source: cross_run, layers: [h3], epoch: last, margin: 0.002, expect: no difference}
+      - {id: POS, kind: aa, experiment: ens, arch: mlp, outcome: seed_linear_cka,
+         source: cross_run, layers: [h3], epoch: last, margin: 0.002, plant: relative 0.20,
+         expect: supported}
+"""
+
+
+def test_aa_and_positive_control_rules_on_a_table(tmp_path: Path) -> None:
+    import numpy as np
+
+    from xmsem.analysis.pipeline import CROSS_COLUMNS
+
+    a = np.random.default_rng(0).normal(0.0, 0.0005, size=40)  # seed effects of 40 copies
+    rows = [dict(dataset="d", arch="mlp", epoch=10, layer="h3", metric="seed_linear_cka",
+                 value=0.9 + a[i] + a[j], run_a="seed=0", seed_a=0, copy_a=i, run_b="seed=0",
+                 seed_b=0, copy_b=j) for i in range(40) for j in range(i + 1, 40)]  # fmt: skip
+    _write(tmp_path / "ens" / "cross_run.csv", rows, CROSS_COLUMNS)
+    _write(tmp_path / "ens" / "summary.csv", [_cell("mlp", "seed_linear_cka", 0.9, 0.001,
+                                                           source="cross_run")], SUMMARY_COLUMNS)  # fmt: skip
+    (tmp_path / "RULES.yaml").write_text(AA_RULES)
+    rows = _rows(tmp_path)
+    (aa,), (pos,) = rows["AA"], rows["POS"]
+    assert aa.n == 40 and aa.verdict == V.NO_DIFFERENCE and aa.magnitude.endswith(": pass")
+    # 20% of the first half's instability (~0.1) planted into the second half: found
+    assert pos.diff == pytest.approx(0.02, abs=0.002)
+    assert pos.verdict == V.SUPPORTED and pos.magnitude == "expected supported: pass"
+    assert study.claim_verdict(rows["AA"] + rows["POS"]) == "controls pass"

@@ -559,14 +559,18 @@ class Judge:
             r.verdict = V.equivalence(r.verdict)
         if r.relative is not None and r.verdict == V.SUPPORTED:
             r.magnitude = V.magnitude(r.relative[1], r.relative[2], rule.get("magnitude")["value"])
-        if rule.kind == "aa":
-            expect = rule.get("expect")
-            ok = V.passes_aa(r.verdict) if expect == "no difference" else r.verdict == expect
-            r.magnitude = f"expected {expect}: {'pass' if ok else 'FAIL'}"
-        elif rule.get("expect") == "no difference":
-            r.magnitude = (
-                f"A/A, expected no difference: {'pass' if V.passes_aa(r.verdict) else 'FAIL'}"
-            )
+        expect = rule.get("expect")
+        if expect == "no difference":
+            if r.verdict == V.NO_DIFFERENCE:
+                r.magnitude = "A/A, expected no difference: pass"
+            elif V.passes_aa(r.verdict):
+                r.magnitude = (f"A/A, expected no difference: pass (no significant difference; "
+                               f"the MDE {fmt(r.mde, _digits(r.mde))} is too large to show it "
+                               f"within the margin)")  # fmt: skip
+            else:
+                r.magnitude = "A/A, expected no difference: FAIL"
+        elif expect is not None:
+            r.magnitude = f"expected {expect}: {'pass' if r.verdict == expect else 'FAIL'}"
 
 
 def _cell(row: Mapping) -> tuple[float, float, int]:
