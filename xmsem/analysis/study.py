@@ -611,9 +611,11 @@ def _number(r: Row) -> str:
             f"[{fmt(r.ci_low, d)}, {fmt(r.ci_high, d)}] ({r.method}){r.extra}")  # fmt: skip
 
 
-def _cells(r: Row) -> str:
+def _cells(r: Row, target: float) -> str:
     d = _digits(r.mde)
     power = "-" if not math.isfinite(r.power) else f"{r.power:.2f} at {r.planted:+.3g}"
+    if math.isfinite(r.power) and r.power < target:
+        power += " (underpowered)"
     p = "-" if not math.isfinite(r.p) else f"{fmt(r.p, 4)} / {fmt(r.p_holm, 4)}"
     verdict = f"**{r.verdict}**" + (f"; {r.magnitude}" if r.magnitude else "")
     return (f"| {r.rule.id} | {r.what} | {_number(r)} | {r.controls or '-'} | {r.n or '-'} | "
@@ -653,7 +655,7 @@ def render(rows: Sequence[Row], book: RuleBook, preamble: str = "", closing: str
         m = sum(r.tested for r in found)
         lines += ["", f"## {claim}", "", f"Family `{family}`: Holm over {m} tested rows.", "",
                   HEADER, "|" + "---|" * 10]  # fmt: skip
-        lines += [_cells(r) for r in found]
+        lines += [_cells(r, book.power) for r in found]
     steps = V.__doc__.split("procedure lives:")[1].split("Controls of a rule")[0]
     lines += ["", "Decision rule (`xmsem.analysis.verdicts.decide`): " + " ".join(steps.split())]
     if closing:
