@@ -3,10 +3,12 @@ byte for byte, and with them the study page, without the runs."""
 
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
 
 import pytest
+from scipy import stats as scipy_stats
 
 from xmsem.analysis import analyze_sweep, study
 from xmsem.analysis.synthetic import write_sweep
@@ -90,3 +92,34 @@ def test_study_pairs_cell_contrasts_by_seed_when_values_are_committed(tmp_path: 
     assert paired.method == "paired-t" and paired.n == len(gains) == 4
     assert paired.diff == pytest.approx(sum(gains) / 4)
     assert paired.diff == pytest.approx(cells.diff)  # the same contrast, now paired by seed
+
+
+def test_study_pairs_any_two_models_from_the_values(tmp_path: Path) -> None:
+    """A comparison paired.csv does not hold (e.g. PGNN vs a baseline MLP) is computed from
+    values.csv: here pgnn - mlp test accuracy with paired.csv absent, against scipy's paired t."""
+    sweep = write_sweep(tmp_path / "sweep", range(4))
+    result = analyze_sweep(sweep, subspace_k=4, bootstrap=0, figures=False)
+    root = tmp_path / "experiments"
+    (root / "exp").mkdir(parents=True)
+    shutil.copy(result.out_dir / "summary.csv", root / "exp" / "summary.csv")
+    shift = [0.01, 0.03, -0.02, 0.005]  # per seed, so the differences vary
+    with (result.out_dir / VALUES_FILE).open(newline="") as handle:
+        cells = list(csv.DictReader(handle))
+    acc = {"pgnn": {}, "mlp": {}}
+    for c in cells:
+        if c["metric"] == "test_acc":
+            if c["arch"] == "pgnn":
+                c["value"] = repr(float(c["value"]) + shift[int(c["seed"])])
+            acc[c["arch"]][int(c["seed"])] = float(c["value"])
+    with (root / "exp" / VALUES_FILE).open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(cells[0]))
+        writer.writeheader()
+        writer.writerows(cells)
+    (root / "RULES.yaml").write_text(RULES)
+    row = next(r for r in study.Judge(root, study.load_rules(root / "RULES.yaml")).judge()
+               if r.rule.id == "ACC")  # fmt: skip
+    a, b = [acc["pgnn"][s] for s in range(4)], [acc["mlp"][s] for s in range(4)]
+    ref = scipy_stats.ttest_rel(a, b)
+    assert row.n == 4 and row.method == "paired-t"
+    assert row.diff == pytest.approx(sum(a) / 4 - sum(b) / 4)
+    assert row.p == pytest.approx(ref.pvalue)

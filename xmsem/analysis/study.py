@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xmsem.analysis import verdicts as V
+from xmsem.analysis.aggregate import paired_comparisons
 from xmsem.analysis.rules import Rule, RuleBook, RulesError, load_rules
 from xmsem.analysis.stats import (
     Paired,
@@ -103,6 +104,11 @@ class Tables:
                     and r["source"] == source and _same(r["layer"], layer)
                     and _same(r["epoch"], epoch)):  # fmt: skip
                 return r
+        if source != "cross_run" and self.values:  # a comparison paired.csv does not make
+            rows = [r for r in self.values if r["metric"] == metric and r["source"] == source
+                    and r["arch"] in (a, b) and r["layer"] == layer and r["epoch"] == epoch]  # fmt: skip
+            found = paired_comparisons(rows, [(a, b)])
+            return found[0] if found else None
         if source != "cross_run" or not self.cross:
             return None
         va, vb = (
