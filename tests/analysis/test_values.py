@@ -34,8 +34,8 @@ TABLES = ("summary.csv", "paired.csv", "nonfinite.csv")
 def test_values_rebuild_the_tables_and_the_study(tmp_path: Path) -> None:
     sweep = write_sweep(tmp_path / "sweep", range(4))
     result = analyze_sweep(sweep, subspace_k=4, bootstrap=0, figures=False)
-    rows, types = read_values(result.out_dir / VALUES_FILE)
-    assert types == {"pgnn": "pgnn", "mlp": "mlp"}
+    rows, types, comparisons = read_values(result.out_dir / VALUES_FILE)
+    assert types == {"pgnn": "pgnn", "mlp": "mlp"} and comparisons == [("pgnn", "mlp")]
     assert {r["source"] for r in rows} == {"live", "final"}  # pairs live in cross_run.csv
     assert {r["units"] for r in rows if r["arch"] == "pgnn" and r["source"] == "final"} == {
         ((s, 0),) for s in range(4)
@@ -82,7 +82,7 @@ def test_study_pairs_cell_contrasts_by_seed_when_values_are_committed(tmp_path: 
     assert cells.method == "cells"  # summary cells only
     shutil.copy(result.out_dir / VALUES_FILE, root / "exp" / VALUES_FILE)
     paired = judge()
-    rows, _ = read_values(root / "exp" / VALUES_FILE)
+    rows, _, _ = read_values(root / "exp" / VALUES_FILE)
 
     def live(epoch):
         return {r["units"][0]: r["value"] for r in rows if r["arch"] == "pgnn~mlp"

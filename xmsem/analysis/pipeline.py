@@ -156,7 +156,7 @@ def analyze_sweep(
     nonfinite_csv = write_csv(out_dir / "nonfinite.csv", nonfinite, NONFINITE_COLUMNS)
     # the raw per-copy values (all but the cross-run pairs, which are cross_run.csv): small enough
     # to commit, and enough to rebuild the three tables above (xmsem.analysis.values)
-    write_csv(out_dir / VALUES_FILE, value_table(values, types), VALUE_COLUMNS)
+    write_csv(out_dir / VALUES_FILE, value_table(values, types, comparisons(types)), VALUE_COLUMNS)
     figure_paths: list[Path] = []
     if figures:
         from xmsem.analysis.figures import all_figures

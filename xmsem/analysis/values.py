@@ -6,7 +6,8 @@ are ``cross_run.csv``, committed beside it): one number per (model or pair of mo
 run, epoch, layer, metric, source), with its run, seed, copy, seed units (JSON) and, for one
 model, its architecture type (``mlp``, ``pgnn``, ``control``, ... : which comparisons
 ``paired.csv`` makes). Rows are in the analysis' own order, so a rebuild sums in the same order
-and reproduces the tables byte for byte::
+and reproduces the tables byte for byte; ``baseline`` names the architecture ``paired.csv``
+compares a model with::
 
     python -m xmsem.analysis.values experiments/<name>      # rewrites summary/paired/nonfinite
 """
@@ -31,20 +32,25 @@ from xmsem.analysis.aggregate import (
     write_csv,
 )
 
-VALUE_COLUMNS = ("dataset", "arch", "type", "epoch", "layer", "metric", "source", "value", "run",
-                 "seed", "copy", "units")  # fmt: skip
+VALUE_COLUMNS = ("dataset", "arch", "type", "baseline", "epoch", "layer", "metric", "source",
+                 "value", "run", "seed", "copy", "units")  # fmt: skip
 VALUES_FILE = "values.csv"
 
 
-def value_table(rows: Iterable[Mapping], types: Mapping[str, str]) -> list[dict]:
+def value_table(
+    rows: Iterable[Mapping], types: Mapping[str, str], comparisons: Iterable[tuple[str, str]] = ()
+) -> list[dict]:
     """Rows for ``values.csv`` (``VALUE_COLUMNS``): cross-run rows left out, units as JSON,
-    ``type`` from ``types`` (architecture -> type) for rows of one model."""
+    ``type`` (from ``types``, architecture -> type) and ``baseline`` (the architecture
+    ``paired.csv`` compares it with, from ``comparisons``) for rows of one model."""
+    base = dict(comparisons)
     out = []
     for row in rows:
         if row.get("source") == "cross_run":
             continue
-        entry = {k: row.get(k) for k in VALUE_COLUMNS if k not in ("type", "units")}
+        entry = {k: row.get(k) for k in VALUE_COLUMNS if k not in ("type", "baseline", "units")}
         entry["type"] = types.get(str(row.get("arch")), "")
+        entry["baseline"] = base.get(str(row.get("arch")), "")
         entry["units"] = json.dumps([list(u) for u in row.get("units") or ()])
         out.append(entry)
     return out
@@ -58,9 +64,10 @@ def _float(cell: str | None) -> float:
     return math.nan if cell in ("", None) else float(cell)
 
 
-def read_values(path: Path) -> tuple[list[dict], dict[str, str]]:
-    """``values.csv`` back as value rows (as the analysis built them) and arch -> type."""
-    rows, types = [], {}
+def read_values(path: Path) -> tuple[list[dict], dict[str, str], list[tuple[str, str]]]:
+    """``values.csv`` back as value rows (as the analysis built them), arch -> type, and the
+    (architecture, baseline) comparisons of ``paired.csv``."""
+    rows, types, comparisons = [], {}, {}
     with Path(path).open(newline="") as handle:
         for cell in csv.DictReader(handle):
             row = {
@@ -78,8 +85,10 @@ def read_values(path: Path) -> tuple[list[dict], dict[str, str]]:
             }
             if cell["type"]:
                 types.setdefault(cell["arch"], cell["type"])
+            if cell["baseline"]:
+                comparisons.setdefault(cell["arch"], cell["baseline"])
             rows.append(row)
-    return rows, types
+    return rows, types, list(comparisons.items())
 
 
 def read_cross_values(path: Path) -> list[dict]:
@@ -106,16 +115,14 @@ def read_cross_values(path: Path) -> list[dict]:
 def rebuild(folder: Path, out: Path | None = None, interval: str = "t") -> list[Path]:
     """``summary.csv``, ``paired.csv`` and ``nonfinite.csv`` of ``folder`` from its
     ``values.csv`` and ``cross_run.csv`` (written to ``out``, default ``folder``)."""
-    from xmsem.analysis.pipeline import comparisons
-
     folder = Path(folder)
     out = Path(out) if out is not None else folder
     if not (folder / VALUES_FILE).is_file():
         raise FileNotFoundError(f"{folder / VALUES_FILE}: no raw values to rebuild from")
-    values, types = read_values(folder / VALUES_FILE)
+    values, _, comparisons = read_values(folder / VALUES_FILE)
     values += read_cross_values(folder / "cross_run.csv")
     summary = aggregate(values, method=interval)
-    paired = paired_comparisons(values, comparisons(types))
+    paired = paired_comparisons(values, comparisons)
     out.mkdir(parents=True, exist_ok=True)
     return [
         write_csv(out / "summary.csv", summary, SUMMARY_COLUMNS),
