@@ -4,6 +4,7 @@ Pure torch (float64 internally, any device), no Lightning, no Hydra. Each functi
 gives its formula and reference. Degenerate input conventions live in ``_checks``.
 """
 
+from . import measures  # noqa: F401  (each measure module registers itself)
 from ._checks import DegenerateInputWarning
 from .cka import hsic_unbiased, linear_cka, rbf_cka
 from .latent import latent_r2
@@ -17,10 +18,14 @@ from .registry import (
     METRICS,
     QUANTITIES,
     MetricSpec,
+    Option,
     Quantity,
+    check_metric_params,
     get_metric,
+    headline_metrics,
     order,
     quantity,
+    resolve_metric,
 )
 from .spectral import knn_graph_laplacian_eigs, spectral_alignment
 from .stitch import Stitch, linear_stitch, lipschitz_bound
@@ -43,6 +48,10 @@ __all__ = [
     "order",
     "quantity",
     "MetricSpec",
+    "Option",
+    "check_metric_params",
+    "headline_metrics",
+    "resolve_metric",
     "MinibatchCKA",
     "ProbeTransfer",
     "Stitch",

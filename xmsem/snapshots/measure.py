@@ -58,6 +58,11 @@ class MeasureSettings:
     spectral_max_n: int = 1000
     spectral_null_perms: int = 20
     controls: bool = True  # chance rows (<metric>_null) and CKA(input, h) per layer
+    # a metric's own options (MetricSpec.options), e.g. {"mutual_knn": {"k": 20}}; unset: defaults
+    metric_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        al.check_metric_params(self.metric_params)
 
     @classmethod
     def of(cls, node: Any) -> MeasureSettings:
@@ -65,7 +70,12 @@ class MeasureSettings:
         others, e.g. a validated ``callbacks.representations``)."""
         names = [f.name for f in fields(cls) if f.name in node]
         lists = ("metrics", "transfer_maps")
-        return cls(**{n: list(node[n]) if n in lists else node[n] for n in names})
+        values = {n: list(node[n]) if n in lists else node[n] for n in names}
+        if "metric_params" in values:  # plain dicts (a DictConfig node is read-only, typed)
+            values["metric_params"] = {
+                m: dict(v) for m, v in (values["metric_params"] or {}).items()
+            }
+        return cls(**values)
 
 
 class RepCache:
@@ -77,6 +87,7 @@ class RepCache:
         self._probes: dict[Key, al.LinearProbe] = {}
         self._accuracy: dict[Key, float] = {}
         self._frob2: dict[tuple[Key, Key], Tensor] = {}
+        self._parts: dict[tuple[str, Key], Any] = {}
         self.n_classes = int(labels.max()) + 1
 
     def prepared(self, key: Key, x: Tensor) -> al.Prepared:
@@ -97,6 +108,13 @@ class RepCache:
                 cross = px.xc.T @ py.xc
                 self._frob2[pair] = (cross * cross).sum()
         return self._frob2[pair]
+
+    def part(self, spec: al.MetricSpec, key: Key, x: Tensor) -> Any:
+        """The per-representation part of a metric with ``prepare`` / ``finish`` (once per key)."""
+        slot = (spec.name, key)
+        if slot not in self._parts:
+            self._parts[slot] = spec.prepare_one(x, self.s)
+        return self._parts[slot]
 
     def add_prepared(self, key: Key, prepared: al.Prepared) -> None:
         """Register a representation prepared elsewhere (e.g. a view into a stack of copies)."""
@@ -143,7 +161,7 @@ def layer_pairs(
     return pairs
 
 
-def _row(a: str, b: str, la: str, lb: str, metric: str, value: float) -> Row:
+def row(a: str, b: str, la: str, lb: str, metric: str, value: float) -> Row:
     return {"member_a": a, "member_b": b, "layer_a": la, "layer_b": lb, "metric": metric,
             "value": float(value)}  # fmt: skip
 
@@ -156,7 +174,8 @@ def rep_metrics(
 
     Metrics with a prepared fast path (linear CKA, both estimators from one cross product, and
     subspace overlap) use the cache's prepared representations when a cache and keys are given
-    (same values, less work)."""
+    (same values, less work); metrics with ``prepare`` / ``finish`` prepare each representation
+    once per snapshot."""
     out: dict[str, float] = {}
     fast = cache is not None and kx is not None and ky is not None
     shared: dict = {}  # per-pair work shared between metrics (the X^T Y product)
@@ -169,6 +188,8 @@ def rep_metrics(
             if name in ("linear_cka", "linear_cka_debiased") and "frob2" not in shared:
                 shared["frob2"] = cache.cross_frob2(kx, x, ky, y)
             out[name] = spec.compute_prepared(px, py, s, shared)
+        elif fast and spec.prepare is not None:
+            out[name] = spec.compute_finish(cache.part(spec, kx, x), cache.part(spec, ky, y), s)
         else:
             out[name] = spec.compute(x, y, s)
     return out
@@ -183,11 +204,11 @@ def null_rows(
     rows = []
     if "linear_cka" in s.metrics:
         px, py = cache.prepared((a, la), x), cache.prepared((b, lb), y)
-        rows.append(_row(a, b, la, lb, "linear_cka_null", linear_cka_chance(px, py)))
+        rows.append(row(a, b, la, lb, "linear_cka_null", linear_cka_chance(px, py)))
     if "subspace_overlap" in s.metrics:
         usable = s.subspace_k <= min(x.shape[1], y.shape[1])
         value = subspace_overlap_chance(x.shape[0], s.subspace_k) if usable else float("nan")
-        rows.append(_row(a, b, la, lb, "subspace_overlap_null", value))
+        rows.append(row(a, b, la, lb, "subspace_overlap_null", value))
     return rows
 
 
@@ -221,7 +242,7 @@ def pair_rows(
     for la, lb in layer_pairs:
         x, y = reps_a[la], reps_b[lb]
         for metric, value in rep_metrics(x, y, s, cache, (a, la), (b, lb)).items():
-            rows.append(_row(a, b, la, lb, metric, value))
+            rows.append(row(a, b, la, lb, metric, value))
         if s.controls:
             rows += null_rows(a, b, la, lb, x, y, s, cache)
         if "probe_transfer" in s.metrics:
@@ -240,18 +261,18 @@ def pair_rows(
                     )  # fmt: skip
                     names = [f"_{kind}", ""] if i == 0 else [f"_{kind}"]
                     for suffix in names:
-                        rows.append(_row(m1, m2, l1, l2, f"transfer_acc{suffix}", res.transfer_acc))
-                        rows.append(_row(m1, m2, l1, l2, f"transfer_ratio{suffix}", res.ratio))
+                        rows.append(row(m1, m2, l1, l2, f"transfer_acc{suffix}", res.transfer_acc))
+                        rows.append(row(m1, m2, l1, l2, f"transfer_ratio{suffix}", res.ratio))
         if "spectral" in s.metrics and inputs is not None:
             spec = al.METRICS["spectral"]
             m = spec.limit(s)
             table = spec.fn(inputs[:m], x[:m], y[:m], **spec.kwargs(s))
             for entry in table:
                 base, band = f"spectral_{entry['basis']}", f"_band{entry['band']}"
-                rows.append(_row(a, b, la, lb, base + band, entry["value"]))
+                rows.append(row(a, b, la, lb, base + band, entry["value"]))
                 if "null" in entry:  # the band's permutation null and p-value
-                    rows.append(_row(a, b, la, lb, f"{base}_null{band}", entry["null"]))
-                    rows.append(_row(a, b, la, lb, f"{base}_p{band}", entry["p_value"]))
+                    rows.append(row(a, b, la, lb, f"{base}_null{band}", entry["null"]))
+                    rows.append(row(a, b, la, lb, f"{base}_p{band}", entry["p_value"]))
     if "stitching" in s.metrics and tails:
         for la, lb in stitch_layers:
             for (m1, l1, r1), (m2, l2, r2) in (
@@ -271,10 +292,10 @@ def pair_rows(
                     tail_lipschitz=lipschitz,
                     normalize=s.normalize,
                 )
-                rows.append(_row(m1, m2, l1, l2, "stitch_acc", res.stitched_acc))
-                rows.append(_row(m1, m2, l1, l2, "stitch_penalty", res.own_acc - res.stitched_acc))
-                rows.append(_row(m1, m2, l1, l2, "stitch_loss", res.stitched_loss))
-                rows.append(_row(m1, m2, l1, l2, "stitch_gap", res.gap))
+                rows.append(row(m1, m2, l1, l2, "stitch_acc", res.stitched_acc))
+                rows.append(row(m1, m2, l1, l2, "stitch_penalty", res.own_acc - res.stitched_acc))
+                rows.append(row(m1, m2, l1, l2, "stitch_loss", res.stitched_loss))
+                rows.append(row(m1, m2, l1, l2, "stitch_gap", res.gap))
     return rows
 
 
@@ -296,7 +317,7 @@ def cross_layer_rows(
                 py, frob2 = cache.prepared((b, lb), y), cache.cross_frob2((a, la), x, (b, lb), y)
             else:
                 py, frob2 = al.prepare(y), None
-            rows.append(_row(a, b, la, lb, "cross_layer_cka",
+            rows.append(row(a, b, la, lb, "cross_layer_cka",
                              al.linear_cka_prepared(px, py, frob2=frob2)[0]))  # fmt: skip
     return rows
 
@@ -326,12 +347,12 @@ def member_rows(
         pin = cache.prepared(("__input__", "x"), inputs.reshape(len(inputs), -1).double())
         for layer in layers:
             ph = cache.prepared((name, layer), reps[layer])
-            rows.append(_row(name, name, layer, layer, "input_cka",
+            rows.append(row(name, name, layer, layer, "input_cka",
                              float(al.linear_cka_prepared(pin, ph)[0])))  # fmt: skip
     for layer in layers:
         if "probe_transfer" in s.metrics:
             acc = cache.probe_accuracy((name, layer), reps[layer])
-            rows.append(_row(name, name, layer, layer, "probe_acc", acc))
+            rows.append(row(name, name, layer, layer, "probe_acc", acc))
         if previous is not None and layer in previous:
             ref = previous[layer]
             if isinstance(ref, al.Prepared):
@@ -343,11 +364,11 @@ def member_rows(
             now = cache.prepared((name, layer), reps[layer])
             frob2 = now.hsic if before is now else None  # compared with itself: known
             cka = al.linear_cka_prepared(before, now, frob2=frob2)[0]
-            rows.append(_row(name, name, layer, layer, "drift", 1.0 - float(cka)))
+            rows.append(row(name, name, layer, layer, "drift", 1.0 - float(cka)))
         if latents is not None:
             h = reps[layer]
             r2 = al.latent_r2(h[:n_fit], latents[:n_fit], h[n_fit:], latents[n_fit:])
-            rows.append(_row(name, name, layer, layer, "latent_r2", float(r2)))
+            rows.append(row(name, name, layer, layer, "latent_r2", float(r2)))
     if layer_cka:
         for i, la in enumerate(layers):
             pa = cache.prepared((name, la), reps[la])
@@ -356,5 +377,5 @@ def member_rows(
                 # the diagonal: ||X^T X||_F^2 is already known (the value is 1 up to rounding)
                 frob2 = pa.hsic if pb is pa else None
                 value = float(al.linear_cka_prepared(pa, pb, frob2=frob2)[0])
-                rows.append(_row(name, name, la, lb, "layer_cka", value))
+                rows.append(row(name, name, la, lb, "layer_cka", value))
     return rows
