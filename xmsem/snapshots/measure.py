@@ -57,6 +57,7 @@ class MeasureSettings:
     spectral_k: int = 10
     spectral_max_n: int = 1000
     spectral_null_perms: int = 20
+    pairwise_max_n: int = 1000  # measures on n x n matrices (RSA, kNN, dCor, ...): first n examples
     controls: bool = True  # chance rows (<metric>_null) and CKA(input, h) per layer
     # a metric's own options (MetricSpec.options), e.g. {"mutual_knn": {"k": 20}}; unset: defaults
     metric_params: dict[str, dict[str, Any]] = field(default_factory=dict)
