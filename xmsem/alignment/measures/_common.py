@@ -59,12 +59,10 @@ def cosine_matrix(x: Tensor, what: str) -> Tensor | None:
 
 
 def distance_matrix(x: Tensor) -> Tensor:
-    """(n, n) Euclidean distances of the rows, from the centred Gram matrix (zero diagonal)."""
-    xc = centre(x)  # distances are translation invariant; centring keeps the Gram route exact
-    sq = xc.square().sum(dim=1)
-    d2 = (sq[:, None] + sq[None, :] - 2.0 * (xc @ xc.T)).clamp_min(0.0)
-    d2.diagonal().zero_()
-    return d2.sqrt()
+    """(n, n) Euclidean distances of the rows, from the differences themselves (not the Gram
+    route ||a||^2 + ||b||^2 - 2 a.b, whose rounding breaks exact ties that rank-based measures
+    must see as ties, and loses digits for nearby points)."""
+    return torch.cdist(x, x, compute_mode="donot_use_mm_for_euclid_dist")
 
 
 def knn_indices(sim: Tensor, k: int, what: str) -> Tensor | None:

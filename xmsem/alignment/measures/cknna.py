@@ -8,7 +8,8 @@ one of the k nearest OTHER examples of i under K (likewise M_L) and M = M_K ∘ 
 
 with the unbiased HSIC_1 of Song et al. (2012) (the estimator Huh et al. use by default; they add
 1e-6 to the denominator, we do not and return NaN with a warning for a non-positive self term).
-1 for X = Y; with k = n - 1 it is debiased CKA of the cosine kernels. Not bounded to [-1, 1] in
+1 for X = Y; not exactly symmetric in X and Y (the term 1'K~L~1 of a non-symmetric masked
+kernel changes when they swap; Huh et al.'s estimator, kept for conformance); with k = n - 1 it is debiased CKA of the cosine kernels. Not bounded to [-1, 1] in
 general (the numerator and the self terms use different masks). Invariant to orthogonal maps and
 isotropic scaling, not to translation or invertible maps. O(n^2 (d + n)) per pair (capped at
 ``pairwise_max_n`` examples).
@@ -20,11 +21,23 @@ import torch
 from torch import Tensor
 
 from .._checks import check_pair, nan_like, numpy_io, warn_degenerate
-from ..cka import hsic_unbiased
-from ..registry import SYMMETRIC, MetricSpec, Option, register
+from ..registry import MetricSpec, Option, register
 from ._common import cosine_matrix, guard, knn_indices
 
 __all__ = ["cknna"]
+
+
+def hsic_unbiased(k: Tensor, l: Tensor) -> Tensor:
+    """Unbiased HSIC_1 (Song et al. 2012, eq. 5) written for NON-symmetric kernels (the masked
+    kernels of CKNNA are not symmetric): with K~, L~ the kernels with zero diagonal,
+    [tr(K~ L~) + 1'K~1 1'L~1 / ((n-1)(n-2)) - 2/(n-2) 1'K~L~1] / (n (n-3))."""
+    n = k.shape[0]
+    kt, lt = k.clone(), l.clone()
+    kt.diagonal().zero_()
+    lt.diagonal().zero_()
+    term = (kt * lt.T).sum() + kt.sum() * lt.sum() / ((n - 1) * (n - 2))
+    term = term - 2.0 / (n - 2) * (kt.sum(dim=0) @ lt.sum(dim=1))
+    return term / (n * (n - 3))
 
 
 def _mask(kernel: Tensor, k: int) -> Tensor | None:
@@ -59,7 +72,8 @@ def cknna(x: Tensor, y: Tensor, k: int = 10) -> Tensor:
 register(MetricSpec(
     "cknna", "similarity", frozenset({"orthogonal", "isotropic_scale"}), "reps", cknna,
     "Debiased CKA restricted to mutual k-NN pairs (Huh et al. 2024).",
-    (float("-inf"), float("inf")), label="CKNNA", direction=SYMMETRIC,
+    (float("-inf"), float("inf")), label="CKNNA",
+    direction="A's and B's masked kernels in HSIC order (not symmetric: the masks are not)",
     options={"k": Option(lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 2,
                          "an int >= 2")},
     max_n="pairwise_max_n",
