@@ -59,8 +59,9 @@ class MeasureSettings:
     spectral_null_perms: int = 20
     pairwise_max_n: int = 1000  # measures on n x n matrices (RSA, kNN, dCor, ...): first n examples
     controls: bool = True  # chance rows (<metric>_null) and CKA(input, h) per layer
-    # a metric's own options (MetricSpec.options), e.g. {"mutual_knn": {"k": 20}}; unset: defaults
-    metric_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # a metric's own options (MetricSpec.options), e.g. {"mutual_knn": {"k": 20}}; None: defaults
+    # (None, not {}, in the YAML: Hydra's struct mode lets an override replace a null by a dict)
+    metric_params: dict[str, dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         al.check_metric_params(self.metric_params)
@@ -72,10 +73,8 @@ class MeasureSettings:
         names = [f.name for f in fields(cls) if f.name in node]
         lists = ("metrics", "transfer_maps")
         values = {n: list(node[n]) if n in lists else node[n] for n in names}
-        if "metric_params" in values:  # plain dicts (a DictConfig node is read-only, typed)
-            values["metric_params"] = {
-                m: dict(v) for m, v in (values["metric_params"] or {}).items()
-            }
+        if values.get("metric_params") is not None:  # plain dicts, not a (typed) DictConfig node
+            values["metric_params"] = {m: dict(v) for m, v in values["metric_params"].items()}
         return cls(**values)
 
 

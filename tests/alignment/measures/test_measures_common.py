@@ -105,3 +105,17 @@ def test_metric_params_reach_the_measure():
         float(METRICS["mutual_knn"].fn(x, y, k=3)), abs=0
     )
     assert METRICS["mutual_knn"].kwargs(MeasureSettings()) == {"k": 10}
+
+
+def test_live_pair_rows_equal_the_functions_on_the_capped_examples():
+    from xmsem.snapshots.measure import RepCache, pair_rows
+
+    x, y = related_pair(n=80, p=6, q=5)
+    s = MeasureSettings(metrics=NAMES, pairwise_max_n=50, controls=False)
+    cache = RepCache(torch.arange(80) % 3, 40, s)
+    rows = pair_rows("a", "b", {"h": x}, {"h": y}, [("h", "h")], cache.labels, 40, s, cache=cache)
+    got = {r["metric"]: r["value"] for r in rows}
+    assert set(got) == set(NAMES)
+    for name in NAMES:
+        m = 50 if METRICS[name].max_n else 80  # the n x n measures on the first pairwise_max_n
+        assert got[name] == pytest.approx(float(METRICS[name].fn(x[:m], y[:m])), abs=1e-12), name
