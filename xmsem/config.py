@@ -206,8 +206,12 @@ DATA_ORDERS = ("same", "per_copy")
 
 
 def _validate_ensemble(cfg: DictConfig) -> None:
-    """``ensemble`` (copies per member) and ``data_order`` (batch order of the copies)."""
+    """``ensemble`` (copies per member), ``first_copy`` (index of the first) and ``data_order``
+    (batch order of the copies)."""
     _positive(cfg.get("ensemble", 1), "ensemble")
+    first = cfg.get("first_copy", 0)
+    if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+        raise ConfigError(f"first_copy={first!r} is invalid: must be an int >= 0")
     _choice(cfg.get("data_order", "same"), "data_order", list(DATA_ORDERS))
 
 

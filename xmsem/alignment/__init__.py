@@ -25,7 +25,6 @@ from .registry import (
     headline_metrics,
     order,
     quantity,
-    resolve_metric,
 )
 from .spectral import knn_graph_laplacian_eigs, spectral_alignment
 from .stitch import Stitch, linear_stitch, lipschitz_bound
@@ -51,7 +50,6 @@ __all__ = [
     "Option",
     "check_metric_params",
     "headline_metrics",
-    "resolve_metric",
     "MinibatchCKA",
     "ProbeTransfer",
     "Stitch",

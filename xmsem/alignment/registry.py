@@ -81,7 +81,7 @@ __all__ = [
     "order",
     "quantity",
     "register",
-    "resolve_metric",
+    "resolve_reps_metric",
 ]
 
 INVARIANCES = frozenset({"orthogonal", "isotropic_scale", "translation", "invertible_linear"})
@@ -463,29 +463,36 @@ def get_metric(name: str) -> MetricSpec:
         raise ValueError(f"unknown metric {name!r}; valid: {sorted(METRICS)}") from None
 
 
-def resolve_metric(metric: str | Callable[..., Any] | None = None,
-                   fn: Callable[..., Any] | None = None) -> MetricSpec:  # fmt: skip
-    """The registered metric meant by a name, a function, or both: a name is looked up; a
-    function must be a registered metric's ``fn`` (its registered name is used); a name and a
-    function that are not the same metric, an unknown name or an unregistered function is a
-    one-line ValueError."""
-    if callable(metric) and fn is None:
-        metric, fn = None, metric
-    by_fn = None
-    if fn is not None:
-        by_fn = next((s for s in METRICS.values() if s.fn is fn), None)
-        if by_fn is None:
-            raise ValueError(f"fn={getattr(fn, '__name__', fn)!r} is not a registered metric "
-                             f"function; valid: the fn of one of {sorted(METRICS)}")  # fmt: skip
-    if metric is None:
-        if by_fn is None:
-            raise ValueError(f"name a metric or pass its function; valid: {sorted(METRICS)}")
-        return by_fn
+def resolve_reps_metric(
+    metric: str | Callable[..., Any], fn: Callable[..., Any] | None = None
+) -> tuple[str, Callable[..., Any]]:
+    """``(name, function)`` of a registered ``"reps"`` metric named ``metric``, or whose function
+    IS ``metric``, so a row's label and the number in it cannot come from two different metrics.
+    ``fn`` (optional) must then be that very function. Anything else (an unknown name, an
+    unregistered function, a name and a function that disagree, a metric of another kind) is
+    a one-line ValueError."""
+    reps = sorted(n for n, s in METRICS.items() if s.inputs == "reps")
+    if callable(metric):
+        names = [n for n in reps if METRICS[n].fn is metric]
+        if not names:
+            what = getattr(metric, "__name__", repr(metric))
+            raise ValueError(
+                f"metric function {what} is not registered; pass a registered name ({reps}) "
+                "or register it (xmsem.alignment.register(MetricSpec(...)))"
+            )
+        metric = names[0]
     spec = get_metric(metric)
-    if by_fn is not None and by_fn is not spec:
-        raise ValueError(f"metric={metric!r} and fn (registered as {by_fn.name!r}) disagree; "
-                         "pass one of them")  # fmt: skip
-    return spec
+    if spec.inputs != "reps":
+        raise ValueError(
+            f"metric {metric!r} compares {spec.inputs}, not two representations; valid: {reps}"
+        )
+    if fn is not None and fn is not spec.fn:
+        what = getattr(fn, "__name__", repr(fn))
+        raise ValueError(
+            f"metric name {metric!r} and function {what} disagree; pass only the name (or only "
+            "the registered function)"
+        )
+    return metric, spec.fn
 
 
 def check_metric_params(metric_params: Mapping[str, Mapping[str, Any]] | None,

@@ -19,10 +19,10 @@ def test_matches_scipy():
 
 
 def test_closed_forms():
-    x = np.ones((6, 3)) + np.eye(6, 3) * 0.0  # every example on the mean direction: c = 1
+    x = np.arange(1.0, 7.0)[:, None] * np.array([[1.0, 2.0, 2.0]])  # all on one ray: c(X) = 1
     rng = np.random.default_rng(3)
     y = rng.normal(size=(6, 2))
-    y = np.vstack([y, -y])  # mean zero: no direction, NaN
-    with pytest.warns(DegenerateInputWarning):
-        assert np.isnan(concentricity_diff(x[:6], y[:6] - y[:6].mean(0)))
+    assert concentricity_diff(x, y) == pytest.approx(abs(1 - conc(y)), abs=1e-12)
+    with pytest.warns(DegenerateInputWarning):  # mean zero: no direction, NaN
+        assert np.isnan(concentricity_diff(x, y - y.mean(0)))
     assert concentricity_diff(x, 5 * x) == pytest.approx(0.0, abs=1e-15)

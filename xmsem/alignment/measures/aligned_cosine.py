@@ -26,7 +26,7 @@ __all__ = ["aligned_cosine"]
 def aligned_cosine(x: Tensor, y: Tensor) -> Tensor:
     """Mean cosine of the Procrustes-aligned rows of ``x`` and ``y`` (module doc)."""
     x, y = check_pair(x, y)
-    pair = guard(x, y, "aligned_cosine", constant=False)
+    pair = guard(x, y, "aligned_cosine")
     if pair is None:
         return nan_like(x)
     width = max(x.shape[1], y.shape[1])

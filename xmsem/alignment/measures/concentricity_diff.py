@@ -24,7 +24,7 @@ __all__ = ["concentricity_diff"]
 
 
 def concentricity(x: Tensor, params: Mapping[str, Any]) -> Tensor | None:
-    x = guard_one(x, "concentricity_diff", constant=False)
+    x = guard_one(x, "concentricity_diff")
     if x is None:
         return None
     mean = x.mean(dim=0)

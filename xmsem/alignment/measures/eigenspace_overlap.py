@@ -26,7 +26,7 @@ __all__ = ["eigenspace_overlap"]
 def eigenspace_overlap(x: Tensor, y: Tensor) -> Tensor:
     """Eigenspace overlap score of ``x`` (n, p) and ``y`` (n, q) (module doc)."""
     x, y = check_pair(x, y)
-    pair = guard(x, y, "eigenspace_overlap", constant=False)
+    pair = guard(x, y, "eigenspace_overlap")
     if pair is None:
         return nan_like(x)
     if not bool(pair[0].abs().sum() > 0) or not bool(pair[1].abs().sum() > 0):

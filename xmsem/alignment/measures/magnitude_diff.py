@@ -3,9 +3,9 @@ two representations' mean vectors are from the origin,
 
     d(X, Y) = | ||mean_i x_i||_2 - ||mean_i y_i||_2 |              >= 0, 0 for X = Y.
 
-A statistic of each representation alone (``prepare``: one number), so it is defined for a
-constant representation too. Invariant to orthogonal maps only (not to scaling, translation or
-invertible maps). O(n d).
+A statistic of each representation alone (``prepare``: one number). A constant representation
+(all examples identical) gives NaN with a warning, as for every metric here. Invariant to
+orthogonal maps only (not to scaling, translation or invertible maps). O(n d).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ __all__ = ["magnitude_diff"]
 
 
 def magnitude(x: Tensor, params: Mapping[str, Any]) -> Tensor | None:
-    x = guard_one(x, "magnitude_diff", constant=False)
+    x = guard_one(x, "magnitude_diff")
     return None if x is None else torch.linalg.vector_norm(x.mean(dim=0))
 
 

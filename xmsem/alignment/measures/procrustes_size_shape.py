@@ -27,7 +27,7 @@ __all__ = ["procrustes_size_shape"]
 def procrustes_size_shape(x: Tensor, y: Tensor) -> Tensor:
     """Procrustes size-and-shape distance of ``x`` (n, p) and ``y`` (n, q) (module doc)."""
     x, y = check_pair(x, y)
-    pair = guard(x, y, "procrustes_size_shape", constant=False)
+    pair = guard(x, y, "procrustes_size_shape")
     if pair is None:
         return nan_like(x)
     width = max(x.shape[1], y.shape[1])

@@ -28,7 +28,7 @@ __all__ = ["rsm_norm_diff"]
 
 
 def distances(x: Tensor, params: Mapping[str, Any]) -> Tensor | None:
-    x = guard_one(x, "rsm_norm_diff", constant=False)  # a constant representation is a point
+    x = guard_one(x, "rsm_norm_diff")
     return None if x is None else distance_matrix(x)
 
 

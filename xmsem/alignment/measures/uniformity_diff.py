@@ -30,7 +30,7 @@ __all__ = ["uniformity_diff"]
 
 
 def uniformity(x: Tensor, params: Mapping[str, Any]) -> Tensor | None:
-    x = guard_one(x, "uniformity_diff", constant=False)
+    x = guard_one(x, "uniformity_diff")
     if x is None:
         return None
     u = unit_rows(x, "uniformity_diff")
