@@ -7,6 +7,7 @@ gives its formula and reference. Degenerate input conventions live in ``_checks`
 from . import measures  # noqa: F401  (each measure module registers itself)
 from ._checks import DegenerateInputWarning
 from .cka import hsic_unbiased, linear_cka, rbf_cka
+from .composite import PairContext
 from .latent import latent_r2
 from .maps import AffineMap, fit_map, fit_map_both
 from .null import PermutationNull, permutation_null
@@ -47,6 +48,7 @@ __all__ = [
     "order",
     "quantity",
     "MetricSpec",
+    "PairContext",
     "Option",
     "check_metric_params",
     "headline_metrics",

@@ -29,7 +29,11 @@ same cross product store it there (``shared["frob2"] = ||X^T Y||_F^2``, which th
 analysis fills from one batched product). ``prepare(x, params)`` / ``finish(a, b, params)`` split
 a metric into per-representation work (done once per representation of a snapshot or copy) and
 per-pair work; ``batched(stack, params)`` gives the (K, K) values of all pairs of the K copies of
-a seed ensemble (:class:`~xmsem.alignment.batched.PreparedStack`) at once.
+a seed ensemble (:class:`~xmsem.alignment.batched.PreparedStack`) at once. ``chance(px, py,
+params)`` is the exact chance value (mean of the permutation null) that the snapshot rows report
+as ``<name>_null`` beside the metric. ``rows(context, spec)`` produces the rows of a composite
+metric (:mod:`~xmsem.alignment.composite`), at every compared layer pair (``rows_at="layers"``)
+or at the stitched pairs (``"stitch"``).
 
 ``headline`` marks the metric whose ``summary`` row (its own name by default) appears in the
 end-of-run table and the summary figures (:func:`headline_metrics`). ``one_sided`` lists further
@@ -60,11 +64,12 @@ from torch import Tensor
 
 from ._checks import numpy_io
 from .batched import PreparedStack, linear_cka_stack, subspace_overlap_stack
+from .chance import linear_cka_chance, subspace_overlap_chance
 from .cka import linear_cka, rbf_cka
+from .composite import PairContext, probe_rows, stitch_rows
 from .maps import MAP_KINDS
 from .prepared import Prepared, linear_cka_prepared, subspace_overlap_prepared
 from .probe import probe_transfer
-from .spectral import spectral_alignment
 from .stitch import linear_stitch
 from .subspace import cca_r2, procrustes_distance, subspace_overlap
 
@@ -170,6 +175,9 @@ class MetricSpec:
     headline: bool = False
     summary: str = ""
     one_sided: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    chance: Callable[[Prepared, Prepared, Mapping[str, Any]], float] | None = None
+    rows: Callable[[PairContext, MetricSpec], list[tuple]] | None = None
+    rows_at: str = "layers"
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -182,6 +190,8 @@ class MetricSpec:
         for side, extra in self.one_sided.items():
             if side not in ("x", "y") or not extra <= INVARIANCES:
                 raise ValueError(f"one_sided: keys x/y with invariances of {sorted(INVARIANCES)}")
+        if self.rows_at not in ("layers", "stitch"):
+            raise ValueError(f"rows_at must be 'layers' or 'stitch', got {self.rows_at!r}")
         if (self.prepare is None) != (self.finish is None):
             raise ValueError(f"metric {self.name!r}: prepare and finish come together")
         signature = inspect.signature(self.fn).parameters
@@ -310,6 +320,13 @@ def _subspace_batched(stack: PreparedStack, params: Mapping, shared: dict) -> Te
     return subspace_overlap_stack(stack, k)
 
 
+def _subspace_chance(px: Prepared, py: Prepared, params: Mapping) -> float:
+    k = params["k"]
+    if k > min(px.xc.shape[1], py.xc.shape[1]):
+        return float("nan")
+    return subspace_overlap_chance(px.n, k)
+
+
 @numpy_io
 def subspace_overlap_value(x: Tensor, y: Tensor, k: int = 10) -> Tensor:
     """Mean cos^2 of the principal angles of :func:`subspace_overlap` (top-k subspaces)."""
@@ -364,6 +381,7 @@ for _spec in (
         "Linear CKA, biased HSIC (Kornblith et al. 2019).",
         label="linear CKA", direction=SYMMETRIC, prepared=_linear_cka_fast,
         batched=_linear_cka_batched, headline=True,
+        chance=lambda px, py, params: linear_cka_chance(px, py),
     ),
     MetricSpec(
         "linear_cka_debiased", "similarity", _SIM, "reps", partial(linear_cka, debiased=True),
@@ -386,7 +404,7 @@ for _spec in (
         "subspace_overlap", "similarity", _SIM, "reps", subspace_overlap_value,
         "Mean cos^2 of principal angles between top-k left singular subspaces.",
         label="subspace overlap (mean cos²)", direction=SYMMETRIC, params={"k": "subspace_k"},
-        prepared=_subspace_fast, batched=_subspace_batched,
+        prepared=_subspace_fast, batched=_subspace_batched, chance=_subspace_chance,
     ),
     MetricSpec(
         "cca_r2", "similarity", INVARIANCES, "reps", cca_r2,
@@ -402,6 +420,7 @@ for _spec in (
         "probe_transfer", "similarity", frozenset({"isotropic_scale", "translation"}), "probe",
         probe_transfer, "A's linear probe on Procrustes-mapped B: transfer / self accuracy.",
         (0.0, float("inf")), label="probe transfer", headline=True, summary="transfer_ratio",
+        rows=probe_rows,
         params={"l2": "probe_l2", "max_iter": "probe_max_iter", "tol": "probe_tol",
                 "normalize": "normalize"},
         outputs=(
@@ -423,7 +442,8 @@ for _spec in (
     MetricSpec(
         "stitching", "similarity", INVARIANCES, "stitch", linear_stitch,
         "Least-squares stitch of A into B's tail (Insulla et al. 2025).",
-        label="stitching", headline=True, summary="stitch_penalty",
+        label="stitching", headline=True, summary="stitch_penalty", rows=stitch_rows,
+        rows_at="stitch",
         outputs=(
             Quantity("stitch_acc", "stitched accuracy",
                      "A's layer mapped into B's and run through B's remaining layers", headline=False),
@@ -433,22 +453,6 @@ for _spec in (
                      "A stitched into B's tail: B's cross-entropy", (0.0, float("inf")), False, False),
             Quantity("stitch_gap", "stitching gap E‖Sa − b‖²",
                      "A's layer mapped into B's against B's own", (0.0, float("inf")), False, False),
-        ),
-    ),
-    MetricSpec(
-        "spectral", "similarity", _SIM, "spectral", spectral_alignment,
-        "Alignment per kNN-Laplacian / PCA frequency band.",
-        label="spectral alignment",
-        params={"n_bands": "spectral_bands", "k_neighbors": "spectral_k",
-                "n_perm": "spectral_null_perms"},
-        max_n="spectral_max_n",
-        outputs=(
-            Quantity("spectral_graph", "linear CKA in kNN-graph band", SYMMETRIC),
-            Quantity("spectral_pca", "linear CKA in PCA band", SYMMETRIC),
-            Quantity("spectral_graph_null", "permutation null of linear CKA in kNN-graph band",
-                     SYMMETRIC, headline=False),
-            Quantity("spectral_graph_p", "permutation p-value of linear CKA in kNN-graph band",
-                     SYMMETRIC, (0.0, 1.0), None, False),
         ),
     ),
 ):  # fmt: skip

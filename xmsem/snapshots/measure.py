@@ -20,7 +20,6 @@ from typing import Any
 from torch import Tensor
 
 from xmsem import alignment as al
-from xmsem.alignment.chance import linear_cka_chance, subspace_overlap_chance
 
 Row = dict[str, object]
 Key = tuple[str, str]  # (model, layer)
@@ -198,18 +197,22 @@ def rep_metrics(
 def null_rows(
     a: str, b: str, la: str, lb: str, x: Tensor, y: Tensor, s: MeasureSettings, cache: RepCache
 ) -> list[Row]:
-    """The chance value of linear CKA and subspace overlap for this pair (``<metric>_null``): the
-    exact mean over row permutations of one side (:mod:`xmsem.alignment.chance`) — what the
-    metric gives for two unrelated representations with these spectra, n and widths."""
+    """The chance value (``<metric>_null``) of every configured metric with a ``chance`` hook
+    (linear CKA, subspace overlap): the exact mean over row permutations of one side
+    (:mod:`xmsem.alignment.chance`) — what the metric gives for two unrelated representations
+    with these spectra, n and widths."""
     rows = []
-    if "linear_cka" in s.metrics:
-        px, py = cache.prepared((a, la), x), cache.prepared((b, lb), y)
-        rows.append(row(a, b, la, lb, "linear_cka_null", linear_cka_chance(px, py)))
-    if "subspace_overlap" in s.metrics:
-        usable = s.subspace_k <= min(x.shape[1], y.shape[1])
-        value = subspace_overlap_chance(x.shape[0], s.subspace_k) if usable else float("nan")
-        rows.append(row(a, b, la, lb, "subspace_overlap_null", value))
+    for name, spec in al.METRICS.items():
+        if spec.chance is not None and name in s.metrics:
+            px, py = cache.prepared((a, la), x), cache.prepared((b, lb), y)
+            rows.append(row(a, b, la, lb, f"{name}_null", spec.chance(px, py, spec.kwargs(s))))
     return rows
+
+
+def _composite(s: MeasureSettings, at: str) -> list[al.MetricSpec]:
+    """The configured metrics whose rows come from a ``rows`` hook at ``at`` (layers | stitch)."""
+    return [al.METRICS[m] for m in s.metrics
+            if m in al.METRICS and al.METRICS[m].rows is not None and al.METRICS[m].rows_at == at]  # fmt: skip
 
 
 def pair_rows(
@@ -226,76 +229,35 @@ def pair_rows(
     inputs: Tensor | None = None,
     cache: RepCache | None = None,
 ) -> list[Row]:
-    """Rows comparing model ``a`` with model ``b`` at each ``(layer_a, layer_b)``.
-
+    """Rows comparing model ``a`` with model ``b`` at each ``(layer_a, layer_b)``: every
+    two-representation metric of ``s.metrics``, their chance values (``s.controls``), and the
+    rows of the composite metrics (their ``rows`` hooks, :mod:`xmsem.alignment.composite`):
     ``probe_transfer`` gives, per direction and per map of ``s.transfer_maps``,
-    ``transfer_acc_<map>`` and ``transfer_ratio_<map>`` (A's probe on B mapped into A, over A's own
-    accuracy; rows with member_a=A, member_b=B), the first map's also as ``transfer_acc`` /
-    ``transfer_ratio``. Probes, maps and stitches all see features normalised by ``s.normalize``. ``stitching`` (needs
-    ``tails``: model -> layer -> (tail function, Lipschitz bound of the tail)) stitches A's layer into
-    B's at each pair of ``stitch_layers``, both directions; a direction into a model missing from
-    ``tails`` (it cannot run its tail) is left out. ``spectral`` needs the probe ``inputs``.
+    ``transfer_acc_<map>`` and ``transfer_ratio_<map>`` (the first map's also as
+    ``transfer_acc`` / ``transfer_ratio``); ``spectral`` needs the probe ``inputs``;
+    ``stitching`` (needs ``tails``: model -> layer -> (tail function, Lipschitz bound of the
+    tail)) stitches A's layer into B's at each pair of ``stitch_layers``, both directions, leaving
+    out a direction into a model missing from ``tails``. Probes, maps and stitches all see
+    features normalised by ``s.normalize``.
     """
     cache = cache or RepCache(labels, n_fit, s)
     rows: list[Row] = []
-    fit, ev = slice(0, n_fit), slice(n_fit, None)
+
+    def context(la: str, lb: str) -> al.PairContext:
+        return al.PairContext(a, b, la, lb, reps_a[la], reps_b[lb], labels, n_fit, s, cache,
+                              inputs, tails)  # fmt: skip
+
     for la, lb in layer_pairs:
         x, y = reps_a[la], reps_b[lb]
         for metric, value in rep_metrics(x, y, s, cache, (a, la), (b, lb)).items():
             rows.append(row(a, b, la, lb, metric, value))
         if s.controls:
             rows += null_rows(a, b, la, lb, x, y, s, cache)
-        if "probe_transfer" in s.metrics:
-            for i, kind in enumerate(s.transfer_maps):
-                if kind == "identity" and x.shape[1] != y.shape[1]:
-                    continue  # no identity between different widths (validated for the headline)
-                # (b -> a, a -> b), fitted between the normalised fit halves, in raw coordinates
-                maps = al.fit_map_both(y[fit], x[fit], kind, normalize=s.normalize)
-                for (m1, l1, r1), (m2, l2, r2), t in (
-                    ((a, la, x), (b, lb, y), maps[0]), ((b, lb, y), (a, la, x), maps[1])
-                ):  # fmt: skip
-                    res = al.probe_transfer(
-                        r1[fit], labels[fit], r1[ev], labels[ev], r2[fit], r2[ev], map=kind,
-                        probe=cache.probe((m1, l1), r1), transfer=t, normalize=s.normalize,
-                        self_acc=cache.probe_accuracy((m1, l1), r1),
-                    )  # fmt: skip
-                    names = [f"_{kind}", ""] if i == 0 else [f"_{kind}"]
-                    for suffix in names:
-                        rows.append(row(m1, m2, l1, l2, f"transfer_acc{suffix}", res.transfer_acc))
-                        rows.append(row(m1, m2, l1, l2, f"transfer_ratio{suffix}", res.ratio))
-        if "spectral" in s.metrics and inputs is not None:
-            spec = al.METRICS["spectral"]
-            m = spec.limit(s)
-            table = spec.fn(inputs[:m], x[:m], y[:m], **spec.kwargs(s))
-            for entry in table:
-                base, band = f"spectral_{entry['basis']}", f"_band{entry['band']}"
-                rows.append(row(a, b, la, lb, base + band, entry["value"]))
-                if "null" in entry:  # the band's permutation null and p-value
-                    rows.append(row(a, b, la, lb, f"{base}_null{band}", entry["null"]))
-                    rows.append(row(a, b, la, lb, f"{base}_p{band}", entry["p_value"]))
-    if "stitching" in s.metrics and tails:
+        for spec in _composite(s, "layers"):
+            rows += [row(*r) for r in spec.rows(context(la, lb), spec)]
+    for spec in _composite(s, "stitch"):
         for la, lb in stitch_layers:
-            for (m1, l1, r1), (m2, l2, r2) in (
-                ((a, la, reps_a[la]), (b, lb, reps_b[lb])),
-                ((b, lb, reps_b[lb]), (a, la, reps_a[la])),
-            ):
-                if m2 not in tails:  # no runnable tail (e.g. a _target_ member): recorded by caller
-                    continue
-                tail, lipschitz = tails[m2](l2)
-                res = al.linear_stitch(
-                    r1[fit],
-                    r2[fit],
-                    r1[ev],
-                    labels[ev],
-                    tail,
-                    b_eval=r2[ev],
-                    tail_lipschitz=lipschitz,
-                    normalize=s.normalize,
-                )
-                rows.append(row(m1, m2, l1, l2, "stitch_acc", res.stitched_acc))
-                rows.append(row(m1, m2, l1, l2, "stitch_penalty", res.own_acc - res.stitched_acc))
-                rows.append(row(m1, m2, l1, l2, "stitch_loss", res.stitched_loss))
-                rows.append(row(m1, m2, l1, l2, "stitch_gap", res.gap))
+            rows += [row(*r) for r in spec.rows(context(la, lb), spec)]
     return rows
 
 
