@@ -12,14 +12,20 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._checks import centre, check_constant, check_pair, nan_like, nonfinite, warn_degenerate
+from .._checks import centre, check_constant, check_pair, nonfinite, warn_degenerate
 
 __all__ = [
+    "canonical",
+    "column_basis",
     "cosine_matrix",
     "distance_matrix",
     "guard",
+    "guard_one",
     "harmonic",
+    "knn_cosine",
     "knn_indices",
+    "pad_to",
+    "procrustes_rotation",
     "rank_average",
     "unit_rows",
 ]
@@ -102,11 +108,6 @@ def harmonic(m: Tensor, k: int) -> Tensor:
                        torch.cumsum(1.0 / torch.arange(1, k + 1, dtype=torch.float64,
                                                        device=m.device), 0)])  # fmt: skip
     return table[m]
-
-
-def nan_for(x: Tensor) -> Tensor:
-    """0-d float64 NaN on ``x``'s device."""
-    return nan_like(x)
 
 
 def column_basis(x: Tensor, energy: float = 1.0) -> Tensor:
