@@ -299,6 +299,11 @@ def _validate_members(model: Any) -> None:
             raise ConfigError(
                 f"model.{name}.labels={labels!r} is not known; valid: {', '.join(LABEL_MODES)}"
             )
+        decay = plain.pop("weight_decay", 0.0)  # xmsem's own: this member's optimizer group
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not decay >= 0:
+            raise ConfigError(
+                f"model.{name}.weight_decay={decay!r} is invalid: must be a number >= 0"
+            )
         try:
             validate_spec(plain)
         except ValueError as err:

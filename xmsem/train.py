@@ -86,6 +86,11 @@ def build_cohort(
         per_copy=cfg.get("data_order", "same") == "per_copy",
         labels={name: opts.get("labels", "true") for name, (_, opts) in split.items()},
         first_copy=first,
+        member_weight_decay={
+            name: float(opts["weight_decay"])
+            for name, (_, opts) in split.items()
+            if "weight_decay" in opts
+        },  # fmt: skip
     )
 
 

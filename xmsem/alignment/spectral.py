@@ -50,6 +50,8 @@ from torch import Tensor
 
 from ._checks import all_finite, as_matrix, centre, check_pair
 from ._permutation import null_of_callable
+from .composite import spectral_rows
+from .registry import SYMMETRIC, MetricSpec, Quantity, register
 
 __all__ = ["spectral_alignment", "knn_graph_laplacian_eigs", "DENSE_MAX"]
 
@@ -182,7 +184,7 @@ def spectral_alignment(
     row the permutation null of its band (``null``, ``null_sd``, ``p_value``; module doc),
     permutations from ``seed``.
     """
-    from .registry import resolve_reps_metric  # local: the registry imports this module
+    from .registry import resolve_reps_metric
 
     metric, fn = resolve_reps_metric(metric, fn)
     x, y = check_pair(x, y, min_n=4)
@@ -278,3 +280,23 @@ def _row(
         "component_lo": None if comp is None else comp[0],
         "component_hi": None if comp is None else comp[1],
     }
+
+
+# the metric's registry entry lives with it (the registry does not import this module)
+register(MetricSpec(
+    "spectral", "similarity", frozenset({"orthogonal", "isotropic_scale", "translation"}),
+    "spectral", spectral_alignment,
+    "Alignment per kNN-Laplacian / PCA frequency band.",
+    label="spectral alignment", rows=spectral_rows,
+    params={"n_bands": "spectral_bands", "k_neighbors": "spectral_k",
+            "n_perm": "spectral_null_perms"},
+    max_n="spectral_max_n",
+    outputs=(
+        Quantity("spectral_graph", "linear CKA in kNN-graph band", SYMMETRIC),
+        Quantity("spectral_pca", "linear CKA in PCA band", SYMMETRIC),
+        Quantity("spectral_graph_null", "permutation null of linear CKA in kNN-graph band",
+                 SYMMETRIC, headline=False),
+        Quantity("spectral_graph_p", "permutation p-value of linear CKA in kNN-graph band",
+                 SYMMETRIC, (0.0, 1.0), None, False),
+    ),
+))  # fmt: skip

@@ -30,7 +30,7 @@ from xmsem.models.naming import model_names, split_model_name
 
 STAGES = ("train", "val", "test")
 # member spec keys that xmsem reads itself and never passes to a network constructor
-MEMBER_KEYS = ("labels",)
+MEMBER_KEYS = ("labels", "weight_decay")
 
 
 def member_seed(run_seed: int, member: str, copy: int = 0) -> int:
@@ -101,8 +101,12 @@ class CohortModule(L.LightningModule):
         per_copy: bool = False,
         labels: Mapping[str, str] | None = None,
         first_copy: int = 0,
+        member_weight_decay: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
+        # member -> its own weight decay (a baseline such as an MLP with weight decay); members
+        # not named use ``weight_decay``
+        self.member_weight_decay = dict(member_weight_decay or {})
         self.members = nn.ModuleDict(dict(members))
         self.lr, self.weight_decay, self.num_classes = lr, weight_decay, num_classes
         self.copies, self.per_copy = int(copies), bool(per_copy and copies > 1)
@@ -132,7 +136,12 @@ class CohortModule(L.LightningModule):
         # than the per-op loop for 20 copies on the CPU); a plain run keeps the default
         # implementation, so ensemble=1 reproduces earlier runs bit for bit.
         fused = self.copies > 1 and self.device.type in ("cpu", "cuda")
-        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay,
+        params: object = self.parameters()
+        if self.member_weight_decay:  # one parameter group per member, each its own decay
+            params = [{"params": list(net.parameters()),
+                       "weight_decay": float(self.member_weight_decay.get(name, self.weight_decay))}
+                      for name, net in self.members.items()]  # fmt: skip
+        return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay,
                                 fused=fused or None)  # fmt: skip
 
     # -- models ------------------------------------------------------------------------------
