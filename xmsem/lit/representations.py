@@ -24,6 +24,7 @@ from torch import Tensor
 from xmsem.alignment import prepare
 from xmsem.config import ConfigError, Representations, check_schema, to_plain
 from xmsem.lit.loggers import log_snapshot, wandb_runs
+from xmsem.runs.signals import raise_if_interrupted
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
 from xmsem.snapshots.copies import group_copies, plan_pairs, prepare_copies, seed_pair_rows
 from xmsem.snapshots.measure import PAIRINGS, RepCache, cross_layer_rows, layer_pairs
@@ -315,6 +316,7 @@ class RepresentationCallback(L.Callback):
         rows: list[dict[str, Any]] = []
         tails = self._tails(pl_module) if "stitching" in s.metrics else None
         for a, b in plan_pairs(names, self.split):  # different members of the same copy
+            raise_if_interrupted()  # SIGTERM/SIGINT: a long snapshot stops between its pieces
             pairs = layer_pairs(self.layers[a], self.layers[b], self.pairs)
             stitch = [(self.primary[a], self.primary[b])]
             new = pair_rows(a, b, reps[a], reps[b], pairs, labels, n_fit, s, tails=tails,
@@ -327,6 +329,7 @@ class RepresentationCallback(L.Callback):
                      else r for r in seed_pair_rows(stacks, self.groups, s)]  # fmt: skip
         reference = self._drift_reference(epoch) if self.drift else None
         for member in names:
+            raise_if_interrupted()
             previous = None
             if self.drift:  # epoch 0 is its own reference: drift 0
                 previous = reps[member] if epoch == 0 else (reference or {}).get(member)
@@ -394,6 +397,7 @@ class RepresentationCallback(L.Callback):
             # every number is measured on the snapshot exactly as stored, so that the live
             # metrics, a resumed run and a later analysis of the files all agree
             reps = stored_values(self._hidden(pl_module), self.storage_dtype)
+            raise_if_interrupted()
             # written synchronously: a background writer was measured slower on 2 cores
             self.store.save_epoch(epoch, reps, self.storage_dtype)
             rows = self.compute_rows(pl_module, reps, epoch)

@@ -32,6 +32,7 @@ from xmsem.alignment.batched import (
     prepare_stack,
     subspace_overlap_stack,
 )
+from xmsem.runs.signals import raise_if_interrupted
 from xmsem.snapshots.measure import MeasureSettings, RepCache, Row, _row
 
 BATCHED = ("linear_cka", "linear_cka_debiased", "subspace_overlap")  # all pairs at once here
@@ -70,6 +71,7 @@ def prepare_copies(
     for member, models in groups.items():
         layers = [la for la in reps[models[0]] if all(la in reps[m] for m in models)]
         for layer in layers:
+            raise_if_interrupted()  # SIGTERM/SIGINT: a long snapshot stops between its pieces
             stack = prepare_stack([reps[m][layer] for m in models])
             views = [stack.prepared(i) for i in range(len(models))]
             usable = 1 <= k <= min(stack.n - 1, stack.xc.shape[2])
@@ -109,13 +111,18 @@ def seed_pair_rows(
             k = s.subspace_k
             usable = 1 <= k <= min(stack.n - 1, stack.xc.shape[2])
             values["subspace_overlap"] = subspace_overlap_stack(stack, k) if usable else None
+        raise_if_interrupted()
         views = [stack.prepared(i) for i in range(len(models))]
+        # python floats once per matrix: element-wise tensor indexing costs ~us per pair
+        listed = {m: None if v is None else v.tolist() for m, v in values.items()}
         for i, a in enumerate(models):
+            if i % 64 == 0:
+                raise_if_interrupted()
             for j in range(i + 1, len(models)):
                 for metric in wanted:
                     if metric in BATCHED:
-                        matrix = values[metric]
-                        value = float("nan") if matrix is None else float(matrix[i, j])
+                        matrix = listed[metric]
+                        value = float("nan") if matrix is None else float(matrix[i][j])
                     else:
                         value = METRICS[metric].compute_prepared(views[i], views[j], s)
                     rows.append(_row(a, models[j], layer, layer, metric, value))
