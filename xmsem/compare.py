@@ -38,6 +38,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from xmsem.runs.safeload import UnreadableFile, load_plain
+
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 COLUMNS = ("member_a", "member_b", "layer_a", "layer_b", "metric", "value")
 
@@ -119,7 +121,7 @@ def _load_run(side: str, path: Path, kind: str, raw, device: torch.device) -> So
     ckpt = path if kind == "checkpoint" else run_dir / "checkpoints" / "last.ckpt"
     if ckpt.is_file():
         cohort = build_cohort(cfg, raw.input_dim, raw.num_classes, raw.image_shape)
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+        state = load_plain(ckpt)["state_dict"]
         cohort.load_state_dict(state)
         cohort.to(device).eval()
         names = list(getattr(cohort, "model_names", cohort.member_names))
@@ -161,7 +163,7 @@ def _load_spec(side: str, path: Path, raw, device: torch.device) -> Source:
         file = (path.parent / str(weights)).resolve()
         if not file.is_file():
             raise CompareError(f"{path}: weights file {file} does not exist")
-        state = torch.load(file, map_location="cpu", weights_only=True)
+        state = load_plain(file)
         state = state.get("state_dict", state) if isinstance(state, Mapping) else state
         target = net.net if isinstance(net, ExtractedNet) else net
         try:
@@ -417,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = compare(args.a, args.b, data=args.data, out=args.out,
                          probe_size=args.probe_size, pairs=args.pairs, device=args.device)  # fmt: skip
-    except (CompareError, FileNotFoundError) as err:
+    except (CompareError, FileNotFoundError, UnreadableFile) as err:
         print(f"xmsem: error: {err}", file=sys.stderr)
         return 2
     print(f"{len(result.rows)} rows, {len(result.skipped)} skipped -> {result.files['report.md']}")

@@ -91,3 +91,26 @@ def test_more_epochs_continue_to_the_numbers_of_a_straight_run(tmp_path: Path) -
     theirs = {tuple(r[k] for k in key): r["value"] for r in read_rows(straight)}
     assert ours == theirs and len(ours) > rows_before  # epoch 5's snapshot rows were appended
     assert {k[0] for k in ours} == {"0", "1", "2", "5"}
+
+
+def test_sweep_counts_refused_jobs_and_exits_1(tmp_path: Path, capsys) -> None:
+    """At 701789c a sweep whose jobs were all refused printed "3 completed" and exited 0."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from xmsem.runs.status import RunStatus
+    from xmsem.runs.sweep_summary import Refused, SweepSummary
+
+    for name in ("seed=0", "seed=1", "seed=2"):
+        RunStatus(tmp_path / name).write("completed", results={})
+    summary = SweepSummary()
+    summary.on_multirun_start(None)
+    for name in ("seed=0", "seed=1"):
+        ret = JobReturn(status=JobStatus.COMPLETED)
+        ret.return_value = Refused(str(tmp_path / name), f"{name} holds a run of another config")
+        summary.on_job_end(None, ret)
+    with pytest.raises(SystemExit) as exit_:
+        summary.summarise(tmp_path)
+    out = capsys.readouterr().out
+    assert exit_.value.code == 1
+    assert "1 completed, 2 refused" in out
+    assert "refused: seed=0: seed=0 holds a run of another config" in out

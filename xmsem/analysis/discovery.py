@@ -252,7 +252,7 @@ def probe_fingerprint(run: Run) -> str | None:
     """SHA1 of the probe-set indices of a run (None when it has no probe file)."""
     try:
         probe = run.store.load_probe()
-    except (OSError, RuntimeError, EOFError):
+    except (OSError, RuntimeError, EOFError, ValueError):  # ValueError: UnsafeFile, refused
         return None
     data = probe["indices"].contiguous().cpu().numpy().tobytes()
     return hashlib.sha1(data).hexdigest()[:16]

@@ -20,6 +20,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from xmsem.runs.atomic import atomic_torch_save
 from xmsem.runs.fingerprint import RunConflict, describe_difference
+from xmsem.runs.safeload import load_plain
 
 log = logging.getLogger("xmsem.runs")
 STAMP_KEY = "xmsem_run"  # {"fingerprint": str, "config": {dotted key: value}}
@@ -49,7 +50,7 @@ def _readable(path: Path) -> dict[str, Any] | None:
     holding anything but tensors and plain containers: ``weights_only=True`` never runs a pickled
     object's code)."""
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        data = load_plain(path)
     except Exception:  # a truncated zip raises RuntimeError, garbage UnpicklingError, ...
         return None
     return data if isinstance(data, dict) and "state_dict" in data else None
