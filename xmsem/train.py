@@ -361,7 +361,10 @@ def _one_line_failure(err: BaseException) -> str | None:
     """The one-line message of an expected failure, or None for a bug (traceback wanted)."""
     from xmsem.runs.divergence import Diverged
 
-    if isinstance(err, (Diverged, RunConflict)):
+    from xmsem.runs.safeload import UnreadableFile
+    from xmsem.snapshots.table import TableError
+
+    if isinstance(err, (Diverged, RunConflict, TableError, UnreadableFile)):
         return str(err)
     if isinstance(err, OSError) and err.errno in _DISK_ERRORS:
         where = err.filename or "the run folder"
