@@ -360,7 +360,6 @@ _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.ERO
 def _one_line_failure(err: BaseException) -> str | None:
     """The one-line message of an expected failure, or None for a bug (traceback wanted)."""
     from xmsem.runs.divergence import Diverged
-
     from xmsem.runs.safeload import UnreadableFile
     from xmsem.snapshots.table import TableError
 
