@@ -28,6 +28,7 @@ import argparse
 import csv
 import io
 import math
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -300,6 +301,15 @@ def compare(
 
     if pairs not in PAIRINGS:
         raise CompareError(f"--pairs {pairs}: valid: {', '.join(PAIRINGS)}")
+    if out is not None:  # before minutes of measuring: an --out that cannot be written is one line
+        from xmsem.cli.overrides import writable_dir_problem
+
+        problem = writable_dir_problem(str(out))
+        if problem is None and os.path.lexists(out) and not Path(out).is_dir():
+            what = "a broken link or a link loop" if Path(out).is_symlink() else "a file"
+            problem = f"--out {out} is {what}, not a folder"
+        if problem:
+            raise CompareError(problem)
     paths = [Path(a), Path(b)]
     for p in paths:
         if not p.exists():
@@ -502,6 +512,11 @@ def main(argv: list[str] | None = None) -> int:
                          allow_different_data=args.allow_different_data)  # fmt: skip
     except (CompareError, FileNotFoundError, UnreadableFile) as err:
         print(f"xmsem: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # --out is a file, a symlink loop, read-only, a full disk: one line
+        where = err.filename or args.out
+        print(f"xmsem: error: cannot write --out {args.out}: {err.strerror or err} ({where})",
+              file=sys.stderr)  # fmt: skip
         return 2
     for side, about in result.sides.items():
         print(f"{side}: {about}")

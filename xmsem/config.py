@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import inspect
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -140,15 +141,31 @@ def check_schema(node: Any, schema: type, key: str) -> Any:
         full = f"{key}.{bad}" if bad else key
         names = [f.name for f in fields(schema)]
         reason = str(err).splitlines()[0]
-        hint = did_you_mean(str(bad).split(".")[-1], names) if bad else ""
+        leaf = str(bad).split(".")[-1]
+        if bad and leaf in names:  # a known key with a bad value: no did-you-mean for the key
+            raise ConfigError(f"{full}: {reason}") from None
+        hint = did_you_mean(leaf, names) if bad else ""
         raise ConfigError(
             f"{full}: {reason}{hint} (valid keys of {key}: {', '.join(names)})"
         ) from None
 
 
 def _positive(value: Any, key: str, kind: type = int) -> None:
-    if not isinstance(value, kind) or isinstance(value, bool) or value <= 0:
-        raise ConfigError(f"{key}={value!r} is invalid: must be a positive {kind.__name__}")
+    bad = not isinstance(value, kind) or isinstance(value, bool)
+    if bad or not math.isfinite(value) or value <= 0:  # nan <= 0 is False: check finiteness
+        raise ConfigError(f"{key}={value!r} is invalid: must be a positive finite {kind.__name__}")
+
+
+MAX_NAME = 100  # ``name`` is a folder name (outputs/runs/<name>/...): file systems stop at 255
+
+
+def _validate_name(name: Any) -> None:
+    text = str(name)
+    if not text or len(text.encode()) > MAX_NAME or "/" in text or text in (".", ".."):
+        raise ConfigError(
+            f"name={text[:40]}{'...' if len(text) > 40 else ''} is invalid: it names the output "
+            f"folder, so at most {MAX_NAME} bytes without '/' ({len(text.encode())} given)"
+        )
 
 
 def _choice(value: Any, key: str, valid: list[str]) -> None:
@@ -172,6 +189,9 @@ def validate(
         raise ConfigError(f"seed={seed} is invalid: must be in [0, 2**32 - 1]")
     from xmsem.runs.divergence import ON_DIVERGENCE
 
+    if cfg.get("name") is not None:
+        _validate_name(cfg.name)
+
     _choice(cfg.get("on_divergence", "stop"), "on_divergence", list(ON_DIVERGENCE))
     data = cfg.get("data")
     if data is None or "name" not in data:
@@ -186,7 +206,8 @@ def validate(
     if isinstance(lr, int) and not isinstance(lr, bool):
         lr = float(lr)
     _positive(lr, "optim.lr", float)
-    if cfg.optim.weight_decay < 0:
+    wd = cfg.optim.weight_decay
+    if not math.isfinite(wd) or wd < 0:
         raise ConfigError(f"optim.weight_decay={cfg.optim.weight_decay!r} is invalid: must be >= 0")
 
     _validate_members(cfg.get("model"))

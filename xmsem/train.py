@@ -193,7 +193,10 @@ def _run_locked(cfg: DictConfig, run_dir: Path, lock) -> dict[str, Any]:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
     datamodule = build_datamodule(cfg)
-    raw = datamodule.prepare()  # a missing dataset fails here, before any training
+    try:
+        raw = datamodule.prepare()  # a missing dataset fails here, before any training
+    except ValueError as err:  # impossible sizes (data.val_size beyond the split): one line
+        raise DataProblem(str(err)) from None
     try:  # before any training: a member the data cannot feed is a config error
         cohort = build_cohort(cfg, raw.input_dim, raw.num_classes, raw.image_shape)
     except ValueError as err:
@@ -353,6 +356,10 @@ def _test_checkpoint(callbacks: list[Any]) -> str | None:
 
 
 # --------------------------------------------------------------------------- hydra task
+class DataProblem(ValueError):
+    """The data cannot be prepared as configured (e.g. a validation split larger than the data)."""
+
+
 # failures that are one line for the user (no traceback): the message says what to do
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 
@@ -363,7 +370,7 @@ def _one_line_failure(err: BaseException) -> str | None:
     from xmsem.runs.safeload import UnreadableFile
     from xmsem.snapshots.table import TableError
 
-    if isinstance(err, (Diverged, RunConflict, TableError, UnreadableFile)):
+    if isinstance(err, (Diverged, RunConflict, TableError, UnreadableFile, DataProblem)):
         return str(err)
     if isinstance(err, OSError) and err.errno in _DISK_ERRORS:
         where = err.filename or "the run folder"

@@ -94,7 +94,10 @@ class ExtractedNet(nn.Module):
             if extractor is not None:
                 out = extractor(x)
                 logits = out.pop("__logits__")
-                return logits, {name: out[name].flatten(1) for name in self.layers}
+                # a traced tuple output (nn.LSTM: output, (h, c)) contributes its first tensor
+                return logits, {
+                    name: _first_tensor(out[name], name).flatten(1) for name in self.layers
+                }
         return self._hooked(x)
 
     # -- FX ------------------------------------------------------------------------------------
@@ -137,8 +140,8 @@ class ExtractedNet(nn.Module):
                     out = self._fx()(xi)
                     same = isinstance(direct, Tensor) and torch.allclose(
                         out["__logits__"], direct, atol=1e-5, rtol=1e-4
-                    ) and all(torch.allclose(out[k].flatten(1), hooked[k], atol=1e-5, rtol=1e-4)
-                              for k in self.layers)  # fmt: skip
+                    ) and all(torch.allclose(_first_tensor(out[k], k).flatten(1), hooked[k],
+                                             atol=1e-5, rtol=1e-4) for k in self.layers)  # fmt: skip
                     if not same:
                         log.info("%s: FX outputs differ from the forward pass; using hooks",
                                  type(self.net).__name__)  # fmt: skip
