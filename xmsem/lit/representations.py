@@ -242,6 +242,7 @@ class RepresentationCallback(L.Callback):
         self.store.save_probe(self.probe.indices, self.probe.y, self.probe.z, meta)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._announce_cost()
         if trainer.global_step > 0 or self.done:  # resumed: epoch 0 was handled by the first start
             return
         if 0 in self.epochs:
@@ -253,6 +254,20 @@ class RepresentationCallback(L.Callback):
         epoch = trainer.current_epoch + 1
         if epoch in self.epochs and epoch not in self.done:
             self._snapshot(trainer, pl_module, epoch)
+
+    def cost(self):
+        """The estimated cost of this callback's snapshot plan (:mod:`xmsem.snapshots.cost`)."""
+        from xmsem.snapshots.cost import estimate
+
+        return estimate(self.layers, self.split, self.settings, len(self.epochs), self.pairs,
+                        self.seed_pairs, self.layer_cka, self.cross_layer_cka)  # fmt: skip
+
+    def _announce_cost(self) -> None:
+        from xmsem.snapshots.cost import WARN_ROWS
+
+        cost = self.cost()
+        if cost.rows > WARN_ROWS:
+            log.warning("xmsem: %s", cost.line())
 
     # -- work --------------------------------------------------------------------------------
     def _hidden(self, pl_module) -> dict[str, dict[str, torch.Tensor]]:
