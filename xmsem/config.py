@@ -11,6 +11,7 @@ import difflib
 import hashlib
 import inspect
 import math
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -344,10 +345,52 @@ def _dirname(override_dirname: str) -> str:
     return name or "default"
 
 
+SWEPT_KEYS_ENV = "XMSEM_SWEPT_KEYS"  # set for the jobs of a sweep (xmsem.runs.sweep_summary)
+MAX_SHOWN = 60  # characters of overrides a single run's folder name shows before hashing them
+
+
+def _override_items(overrides: Any) -> list[tuple[str, str]]:
+    """(key, value text) of each override (``+``/``++``/``~`` dropped from the key)."""
+    items = []
+    for text in list(overrides or []):
+        key, sep, value = str(text).partition("=")
+        items.append((key.lstrip("+~"), value if sep else ""))
+    return items
+
+
+def run_id(overrides: Any, exclude: Any = (), swept: Any = None) -> str:
+    """The readable id of a run folder: the swept keys as ``k=v`` (a single run: its overrides
+    when they are short), then ``~`` and a hash of the remaining overrides. Excluded keys
+    (``hydra.job.config.override_dirname.exclude_keys``: where outputs go, the device,
+    ``trainer.max_epochs``, ...) are left out unless swept, so a rerun with more epochs lands in
+    the same folder; the full overrides are kept in the folder (``.hydra/overrides.yaml``)."""
+    if swept is None:
+        swept = [k for k in os.environ.get(SWEPT_KEYS_ENV, "").split(",") if k]
+    swept, excluded = list(swept), set(exclude or [])
+    items = [(k, v) for k, v in _override_items(overrides) if k in swept or k not in excluded]
+    if swept:
+        shown = [(k, v) for k, v in items if k in swept]
+    else:
+        text = ",".join(f"{k}={v}" for k, v in sorted(items))
+        shown = sorted(items) if len(text) <= MAX_SHOWN else []
+    rest = sorted(f"{k}={v}" for k, v in items if (k, v) not in shown)
+    name = ",".join(f"{k}={v}" for k, v in shown).replace("/", "_")
+    if rest:
+        digest = hashlib.sha1(",".join(rest).encode()).hexdigest()[:8]
+        name = f"{name}~{digest}" if name else f"cfg~{digest}"
+    return _dirname(name)
+
+
+def _run_id_resolver(overrides: Any, exclude: Any = ()) -> str:
+    return run_id(overrides, exclude)
+
+
 def register_resolvers() -> None:
     """Register xmsem's OmegaConf resolvers (idempotent)."""
     if not OmegaConf.has_resolver("xmsem_dirname"):
         OmegaConf.register_new_resolver("xmsem_dirname", _dirname)
+    if not OmegaConf.has_resolver("xmsem_run_id"):
+        OmegaConf.register_new_resolver("xmsem_run_id", _run_id_resolver)
 
 
 register_resolvers()

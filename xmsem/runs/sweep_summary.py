@@ -45,6 +45,17 @@ def sweep_states(sweep_dir: Path) -> dict[str, list[tuple[Path, dict]]]:
     return groups
 
 
+def swept_keys(config: DictConfig) -> list[str]:
+    """Keys with several values in this sweep (command line and ``hydra.sweeper.params``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    parsed = OverridesParser.create().parse_overrides(arguments)
+    return [ov.key_or_group.lstrip("+~") for ov in parsed if ov.is_sweep_override()]
+
+
 class SweepSummary(Callback):
     """Prints completed / refused / failed / unfinished counts of the sweep dir at the end of a
     multirun; exit status 1 when a job failed or was refused."""
@@ -57,6 +68,12 @@ class SweepSummary(Callback):
         global _ACTIVE
         self.refused = []
         _ACTIVE = self
+        if config is not None:  # job folders show the swept keys (xmsem.config.run_id)
+            import os
+
+            from xmsem.config import SWEPT_KEYS_ENV
+
+            os.environ[SWEPT_KEYS_ENV] = ",".join(swept_keys(config))
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         try:
@@ -67,6 +84,9 @@ class SweepSummary(Callback):
             self.refused.append(value)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        import os
+
+        os.environ.pop("XMSEM_SWEPT_KEYS", None)
         self.summarise(Path(str(config.hydra.sweep.dir)))
 
     def summarise(self, sweep_dir: Path, interrupted: str | None = None) -> None:
