@@ -22,8 +22,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--metrics",
         nargs="+",
-        default=list(DEFAULT_METRICS),
-        help="cross-run metrics (registered two-representation metrics; default: %(default)s)",
+        default=None,
+        help="cross-run metrics (registered two-representation metrics; default: "
+        f"{' '.join(DEFAULT_METRICS)}; with --sanity: every one)",
+    )
+    p.add_argument(
+        "--sanity",
+        action="store_true",
+        help="only the layer-identification test (Kornblith et al. 2019) per measure: "
+        "<out>/sanity.csv, sanity.md, sanity.png",
     )
     p.add_argument("--subspace-k", type=int, default=10, help="k of subspace overlap (10)")
     p.add_argument(
@@ -61,11 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    if args.sanity:
+        return _sanity(args)
     try:
         result = analyze_sweep(
             args.sweep_dir,
             out=args.out,
-            metrics=args.metrics,
+            metrics=args.metrics or list(DEFAULT_METRICS),
             subspace_k=args.subspace_k,
             bootstrap=args.bootstrap,
             interval=args.interval,
@@ -100,6 +109,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"xmsem.analyze: {len(result.missing)} snapshot file(s) missing (listed in report.md)",
               file=sys.stderr)  # fmt: skip
         return 1
+    return 0
+
+
+def _sanity(args: argparse.Namespace) -> int:
+    """``--sanity``: the layer-identification table and figure of every (or each named) measure."""
+    from pathlib import Path
+
+    from xmsem.analysis.sanity import layer_identification, sanity_report
+
+    out = Path(args.out) if args.out else Path(args.sweep_dir) / "analysis"
+    try:
+        rows = layer_identification(args.sweep_dir, args.metrics, subspace_k=args.subspace_k,
+                                    slow_max_n=args.slow_max_n)  # fmt: skip
+        paths = sanity_report(rows, out, figures=not args.no_figures)
+    except (AnalysisError, ValueError) as err:
+        print(f"xmsem.analyze: {err}", file=sys.stderr)
+        return 2
+    for r in rows:
+        print(f"{r.dataset:10s} {r.arch:24s} {r.metric:22s} {r.accuracy:.3f} ({r.counted})")
+    print("written: " + ", ".join(str(p) for p in paths))
     return 0
 
 

@@ -228,8 +228,12 @@ DATA_ORDERS = ("same", "per_copy")
 
 
 def _validate_ensemble(cfg: DictConfig) -> None:
-    """``ensemble`` (copies per member) and ``data_order`` (batch order of the copies)."""
+    """``ensemble`` (copies per member), ``first_copy`` (index of the first) and ``data_order``
+    (batch order of the copies)."""
     _positive(cfg.get("ensemble", 1), "ensemble")
+    first = cfg.get("first_copy", 0)
+    if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+        raise ConfigError(f"first_copy={first!r} is invalid: must be an int >= 0")
     _choice(cfg.get("data_order", "same"), "data_order", list(DATA_ORDERS))
 
 
@@ -316,6 +320,11 @@ def _validate_members(model: Any) -> None:
         if labels not in LABEL_MODES:
             raise ConfigError(
                 f"model.{name}.labels={labels!r} is not known; valid: {', '.join(LABEL_MODES)}"
+            )
+        decay = plain.pop("weight_decay", 0.0)  # xmsem's own: this member's optimizer group
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not decay >= 0:
+            raise ConfigError(
+                f"model.{name}.weight_decay={decay!r} is invalid: must be a number >= 0"
             )
         try:
             validate_spec(plain)

@@ -53,6 +53,7 @@ def build_datamodule(cfg: DictConfig):
         copies=int(cfg.get("ensemble", 1)),
         data_order=str(cfg.get("data_order", "same")),
         shuffled_labels=shuffled,
+        first_copy=int(cfg.get("first_copy", 0)),
     )
 
 
@@ -60,7 +61,8 @@ def build_cohort(
     cfg: DictConfig, input_dim: int, num_classes: int, image_shape: tuple[int, ...] | None = None
 ):
     """The CohortModule with every member of ``cfg.model`` built from its own derived seed
-    (``ensemble=K``: K copies of every member, copy k seeded from (run seed, member, k)).
+    (``ensemble=K``: K copies of every member, copy ``first_copy + k`` seeded from (run seed,
+    member, first_copy + k)).
 
     ``image_shape``: the dataset's shape of one example; image members see inputs in it."""
     from xmsem.lit.cohort import CohortModule, build_members, member_options
@@ -68,12 +70,13 @@ def build_cohort(
 
     specs = to_plain(cfg.model)
     split = {name: member_options(spec) for name, spec in specs.items()}
-    copies = int(cfg.get("ensemble", 1))
+    copies, first = int(cfg.get("ensemble", 1)), int(cfg.get("first_copy", 0))
     members = build_members(
         {name: net for name, (net, _) in split.items()},
         cfg.seed if cfg.seed is not None else 0,
         lambda spec: build_model(spec, input_dim, num_classes, image_shape=image_shape),
         copies=copies,
+        first=first,
     )
     return CohortModule(
         members,
@@ -83,6 +86,12 @@ def build_cohort(
         copies=copies,
         per_copy=cfg.get("data_order", "same") == "per_copy",
         labels={name: opts.get("labels", "true") for name, (_, opts) in split.items()},
+        first_copy=first,
+        member_weight_decay={
+            name: float(opts["weight_decay"])
+            for name, (_, opts) in split.items()
+            if "weight_decay" in opts
+        },  # fmt: skip
     )
 
 

@@ -67,12 +67,42 @@ def test_bands_separate_smooth_from_rough_signal():
 
 def test_spectral_errors():
     x = randn(50, 3)
-    with pytest.raises(ValueError, match="metric function"):
+    with pytest.raises(ValueError, match="disagree"):
         spectral_alignment(x, x, x, fn="cka")
     with pytest.raises(ValueError, match="same n=50"):
         spectral_alignment(x[:40], x, x)
     with pytest.raises(ValueError, match="k_neighbors"):
         spectral_alignment(x, x, x, k_neighbors=50)
+
+
+def test_spectral_rows_are_named_by_the_metric_that_made_them():
+    """The label of a row and its number come from one registry entry: a name, or the
+    registered function, give the same rows; a disagreeing pair or an unknown name is refused."""
+    from xmsem.alignment import METRICS, linear_cka
+    from xmsem.alignment.subspace import procrustes_distance
+
+    gen = torch.Generator().manual_seed(2)
+    inputs, x = torch.randn(60, 3, generator=gen), torch.randn(60, 5, generator=gen)
+    y = x @ torch.randn(5, 4, generator=gen) + 0.5 * torch.randn(60, 4, generator=gen)
+    kw = {"n_bands": 2, "k_neighbors": 5}
+    by_name = spectral_alignment(inputs, x, y, metric="procrustes", **kw)
+    by_fn = spectral_alignment(inputs, x, y, metric=procrustes_distance, **kw)
+    cka = spectral_alignment(inputs, x, y, **kw)
+    assert [r["metric"] for r in by_fn] == [r["metric"] for r in by_name] == ["procrustes"] * 4
+    assert [r["value"] for r in by_fn] == [r["value"] for r in by_name]
+    for p_row, c_row in zip(by_name, cka, strict=True):  # really Procrustes, not CKA relabelled
+        assert c_row["metric"] == "linear_cka"
+        assert p_row["value"] != pytest.approx(c_row["value"], abs=1e-6)
+    assert METRICS["procrustes"].fn is procrustes_distance
+    assert all(r["value"] >= 0.0 for r in by_name)  # a distance
+    with pytest.raises(ValueError, match="disagree"):
+        spectral_alignment(inputs, x, y, metric="procrustes", fn=linear_cka)
+    with pytest.raises(ValueError, match="unknown metric 'cka'"):
+        spectral_alignment(inputs, x, y, metric="cka")
+    with pytest.raises(ValueError, match="not registered"):
+        spectral_alignment(inputs, x, y, metric=lambda a, b: a.sum())
+    with pytest.raises(ValueError, match="not two representations"):
+        spectral_alignment(inputs, x, y, metric="stitching")
 
 
 @pytest.mark.slow

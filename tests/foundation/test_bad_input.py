@@ -67,6 +67,22 @@ def test_config_errors_are_one_line(override: str, needle: str, tmp_path: Path) 
         ),
         (["callbacks.representations.subspace_k=300"], "subspace_k=300 exceeds the narrowest"),
         (["callbacks.representations.storage_dtype=int8"], "storage_dtype='int8'"),
+        (
+            ["callbacks.representations.metric_params={mutual_knn: {k: 0}}"],
+            "callbacks.representations.metric_params.mutual_knn.k=0; valid: an int >= 1",
+        ),
+        (
+            ["callbacks.representations.metric_params={rsa: {distance: manhattan}}"],
+            "metric_params.rsa.distance='manhattan'; valid: one of euclidean, cosine, correlation",
+        ),
+        (
+            ["callbacks.representations.metric_params={mutual_knn: {kk: 3}}"],
+            "metric_params.mutual_knn.kk: not an option of mutual_knn; valid: k",
+        ),
+        (
+            ["callbacks.representations.metric_params={knn: {k: 3}}"],
+            "metric_params.knn: not a registered metric; valid:",
+        ),
     ],
 )
 def test_representation_config_errors(overrides: list[str], needle: str, tmp_path: Path) -> None:

@@ -34,11 +34,21 @@ def test_defaults_are_one_copy_and_shared_order(tmp_path: Path) -> None:
         ("ensemble=many", "ensemble='many' is invalid"),
         ("ensemble=true", "ensemble=True is invalid"),
         ("data_order=random", "data_order='random' is not known; valid: per_copy, same"),
+        ("first_copy=-1", "first_copy=-1 is invalid: must be an int >= 0"),
+        ("first_copy=1.5", "first_copy=1.5 is invalid: must be an int >= 0"),
+        ("first_copy=true", "first_copy=True is invalid"),
         ("+model.mlp.labels=noisy", "model.mlp.labels='noisy' is not known; valid: true, shuffled"),
     ],
 )
 def test_bad_values_are_one_line_errors(override: str, needle: str, tmp_path: Path) -> None:
     assert needle in error([override], tmp_path)
+
+
+def test_non_vectorised_members_are_refused_in_ensembles(tmp_path: Path) -> None:
+    """cnn and _target_ members cannot be copies of one vectorised model (the equivalence
+    harness in tests/equivalence covers every architecture that can)."""
+    message = error(["model=cnn", "ensemble=3"], tmp_path)
+    assert "ensemble=3: model.cnn (arch cnn) cannot be vectorised" in message
 
 
 def test_init_sensitivity_is_one_job_of_20_copies(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from omegaconf import OmegaConf
 
 from xmsem.alignment import METRICS
@@ -38,9 +39,25 @@ def test_measurement_settings_are_part_of_the_config_schema():
     assert MeasureSettings.of(node) == MeasureSettings(spectral_bands=3)
 
 
+def test_metric_params_from_yaml_reach_the_settings_and_are_checked():
+    from xmsem.alignment import get_metric
+
+    node = OmegaConf.merge(OmegaConf.structured(Representations), _yaml()["representations"])
+    node.metric_params = {"mutual_knn": {"k": 3}}
+    s = MeasureSettings.of(node)
+    assert s.metric_params == {"mutual_knn": {"k": 3}}
+    assert get_metric("mutual_knn").kwargs(s) == {"k": 3}
+    node.metric_params = {"mutual_knn": {"k": 0}}
+    with pytest.raises(ValueError, match=r"^metric_params\.mutual_knn\.k=0; valid: an int >= 1$"):
+        MeasureSettings.of(node)
+
+
 def test_every_metric_parameter_is_a_setting():
     measure = {f.name for f in dataclasses.fields(MeasureSettings)}
     for spec in METRICS.values():
         assert set(spec.params.values()) <= measure, spec.name
         assert spec.max_n is None or spec.max_n in measure, spec.name
-        assert spec.kwargs(MeasureSettings()).keys() == spec.params.keys()
+        assert spec.kwargs(MeasureSettings()).keys() == spec.params.keys() | spec.options.keys()
+        # a metric's own options: defaults from its function, each valid by its own check
+        for kw, value in spec.defaults.items():
+            assert spec.options[kw].check(value), (spec.name, kw)

@@ -58,8 +58,9 @@ def test_names() -> None:
     assert split_model_name("pgnn.3") == ("pgnn", 3)
     assert split_model_name("pgnn") == ("pgnn", None)
     assert split_model_name("my_net.12") == ("my_net", 12)
-    assert model_names(["pgnn", "mlp"], 1) == ["pgnn", "mlp"]
-    assert model_names(["pgnn", "mlp"], 2) == ["pgnn.0", "pgnn.1", "mlp.0", "mlp.1"]
+    assert list(model_names(["pgnn", "mlp"], 1)) == ["pgnn", "mlp"]
+    assert list(model_names(["pgnn", "mlp"], 2)) == ["pgnn.0", "pgnn.1", "mlp.0", "mlp.1"]
+    assert list(model_names(["mlp"], 2, first=3)) == ["mlp.3", "mlp.4"]
     # copy 0 is the plain member's seed; other copies get seeds of their own
     assert member_seed(0, "pgnn", 0) == member_seed(0, "pgnn")
     assert len({member_seed(0, "pgnn", k) for k in range(20)}) == 20

@@ -4,8 +4,10 @@ Pure torch (float64 internally, any device), no Lightning, no Hydra. Each functi
 gives its formula and reference. Degenerate input conventions live in ``_checks``.
 """
 
+from . import measures  # noqa: F401  (each measure module registers itself)
 from ._checks import DegenerateInputWarning
 from .cka import hsic_unbiased, linear_cka, rbf_cka
+from .composite import PairContext
 from .latent import latent_r2
 from .maps import AffineMap, fit_map, fit_map_both
 from .null import PermutationNull, permutation_null
@@ -17,8 +19,11 @@ from .registry import (
     METRICS,
     QUANTITIES,
     MetricSpec,
+    Option,
     Quantity,
+    check_metric_params,
     get_metric,
+    headline_metrics,
     order,
     quantity,
 )
@@ -43,6 +48,10 @@ __all__ = [
     "order",
     "quantity",
     "MetricSpec",
+    "PairContext",
+    "Option",
+    "check_metric_params",
+    "headline_metrics",
     "MinibatchCKA",
     "ProbeTransfer",
     "Stitch",

@@ -9,9 +9,10 @@ than the widths (E[CKA] grows like ~p q / n ... 1 for n <= p). A permutation p-v
 ``(1 + #{null >= observed}) / (1 + n_perm)`` for a similarity (``<=`` for a distance; Phipson &
 Smyth 2010: never 0, exact under exchangeability).
 
-Linear CKA (both estimators) and subspace overlap are served from prepared representations: the
-centring, self-terms and singular basis of y are permutation invariant (permuted along with the
-rows), so each permutation costs one cross product O(n p q).
+Metrics with a ``prepared`` fast path in the registry (linear CKA, both estimators, and subspace
+overlap) are served from prepared representations: the centring, self-terms and singular bases
+of y are permutation invariant (permuted along with the rows), so each permutation costs one
+cross product O(n p q).
 """
 
 from __future__ import annotations
@@ -24,11 +25,9 @@ from torch import Tensor
 
 from ._checks import as_matrix, check_pair
 from ._permutation import PermutationNull, permutations, summarise
-from .prepared import Prepared, linear_cka_prepared, prepare, subspace_overlap_prepared
+from .prepared import Prepared, prepare
 
 __all__ = ["PermutationNull", "permutation_null"]
-
-_PREPARED = ("linear_cka", "linear_cka_debiased", "subspace_overlap")
 
 
 def permutation_null(
@@ -60,6 +59,7 @@ def permutation_null(
     n = x.shape[0]
     perms = permutations(n, n_perm, seed, x.device)
     name = metric if isinstance(metric, str) else None
+    spec = None
     if name is not None:
         from .registry import get_metric  # local: the registry imports the metric modules
 
@@ -72,8 +72,13 @@ def permutation_null(
             higher_is_similar = spec.kind == "similarity"
     higher = True if higher_is_similar is None else bool(higher_is_similar)
 
-    if name in _PREPARED and set(params) <= {"k"}:
-        observed, values = _prepared_null(name, x, y, perms, int(params.get("k", 10)))
+    if (
+        spec is not None
+        and spec.prepared is not None
+        and set(params) <= {*spec.params, *spec.options}
+    ):
+        kwargs = {**_fn_defaults(spec.fn), **params}
+        observed, values = _prepared_null(spec, x, y, perms, kwargs)
     else:
         fn = _callable(metric, params)
         observed = float(fn(x, y))
@@ -93,26 +98,35 @@ def _callable(
     return lambda a, b: fn(a, b, **params)
 
 
-def _permuted(p: Prepared, perm: Tensor, k: int | None) -> Prepared:
-    """``p`` for the same rows in the order ``perm`` (self-terms unchanged)."""
+def _fn_defaults(fn: Callable[..., object]) -> dict[str, object]:
+    """The keyword defaults of a metric function (the parameters its fast path reads)."""
+    import inspect
+
+    return {n: p.default for n, p in inspect.signature(fn).parameters.items()
+            if p.default is not inspect.Parameter.empty}  # fmt: skip
+
+
+def _permuted(p: Prepared, perm: Tensor) -> Prepared:
+    """``p`` for the same rows in the order ``perm`` (self-terms unchanged, the singular bases
+    computed so far permuted along)."""
     out = Prepared(p.xc[perm], p.gram, p.hsic, p.row_sq[perm], p.degenerate)
-    if k is not None:
-        basis = p.basis(k)
+    for k, basis in p._bases.items():
         out._bases[k] = None if basis is None else basis[perm]
     return out
 
 
 def _prepared_null(
-    name: str, x: Tensor, y: Tensor, perms: list[Tensor], k: int
+    spec: object, x: Tensor, y: Tensor, perms: list[Tensor], params: dict
 ) -> tuple[float, list[float]]:
+    """Observed value and null from the metric's ``prepared`` fast path; the observed value is
+    computed first, so whatever it derives from y (e.g. its top-k basis) is permuted, not redone."""
+    k = params.get("k")
+    if k is not None and not 1 <= k <= min(x.shape[0] - 1, x.shape[1], y.shape[1]):
+        raise ValueError(f"k must be in [1, min(n-1, p, q)], got {k}")
     px, py = prepare(x), prepare(y)
 
     def value(b: Prepared) -> float:
-        if name == "subspace_overlap":
-            return float(subspace_overlap_prepared(px, b, k))
-        return float(linear_cka_prepared(px, b)[int(name == "linear_cka_debiased")])
+        return float(spec.prepared(px, b, params, {}))
 
-    basis_k = k if name == "subspace_overlap" else None
-    if basis_k is not None and not 1 <= k <= min(x.shape[0] - 1, x.shape[1], y.shape[1]):
-        raise ValueError(f"k must be in [1, min(n-1, p, q)], got {k}")
-    return value(py), [value(_permuted(py, p, basis_k)) for p in perms]
+    observed = value(py)
+    return observed, [value(_permuted(py, p)) for p in perms]

@@ -16,14 +16,32 @@ a generic transformation where not. For the other kinds the flags describe the d
 configuration and refer to transforming the *source* member (B for probe transfer with the
 orthogonal map, A for stitching).
 
-``params`` maps a keyword of ``fn`` to the name of a measurement setting
-(:class:`xmsem.snapshots.measure.MeasureSettings`, the ``callbacks.representations`` keys), so a
-metric's research choices are config values; ``max_n`` names the setting that caps the number of
-probe examples (the n x n kernel of RBF CKA). ``prepared`` is the optional fast path on
+``params`` maps a keyword of ``fn`` to the name of a measurement setting shared by several
+metrics (:class:`xmsem.snapshots.measure.MeasureSettings`, the ``callbacks.representations``
+keys); ``options`` are the metric's OWN parameters (an :class:`Option` per keyword: its check and
+what is valid; the default is the one in ``fn``'s signature), set per run under
+``metric_params.<metric>.<keyword>``, so a new metric's research choices are config values
+without touching the settings schema; ``max_n`` names the setting that caps the number of probe
+examples (the n x n kernel of RBF CKA). ``prepared`` is the optional fast path on
 :class:`~xmsem.alignment.prepared.Prepared` representations, ``prepared(px, py, params, shared)``
 where ``shared`` is a dict private to one pair of representations: metrics that come from the
 same cross product store it there (``shared["frob2"] = ||X^T Y||_F^2``, which the cross-run
-analysis fills from one batched product).
+analysis fills from one batched product). ``prepare(x, params)`` / ``finish(a, b, params)`` split
+a metric into per-representation work (done once per representation of a snapshot or copy) and
+per-pair work; ``batched(stack, params)`` gives the (K, K) values of all pairs of the K copies of
+a seed ensemble (:class:`~xmsem.alignment.batched.PreparedStack`) at once. ``chance(px, py,
+params)`` is the exact chance value (mean of the permutation null) that the snapshot rows report
+as ``<name>_null`` beside the metric. ``rows(context, spec)`` produces the rows of a composite
+metric (:mod:`~xmsem.alignment.composite`), at every compared layer pair (``rows_at="layers"``)
+or at the stitched pairs (``"stitch"``).
+
+``headline`` marks the metric whose ``summary`` row (its own name by default) appears in the
+end-of-run table and the summary figures (:func:`headline_metrics`). ``one_sided`` lists further
+invariances that hold when only one argument (``"x"`` or ``"y"``) is transformed, for metrics
+that are not symmetric (linear regression: any invertible map of the regressor).
+
+Metric modules in :mod:`xmsem.alignment.measures` register themselves when the package is
+imported (:func:`xmsem.alignment.measures.discover`): adding a measure is its module and its test.
 
 Every number a row can hold (``metric`` column of ``alignment.csv``) has a :class:`Quantity`:
 its human label, what A and B mean in it (``direction``), its range and whether higher means more
@@ -34,20 +52,24 @@ and ``<name>_band<i>`` (spectral bands).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from ._checks import numpy_io
+from .batched import PreparedStack, linear_cka_stack, subspace_overlap_stack
+from .chance import linear_cka_chance, subspace_overlap_chance
 from .cka import linear_cka, rbf_cka
+from .composite import PairContext, probe_rows, stitch_rows
 from .maps import MAP_KINDS
 from .prepared import Prepared, linear_cka_prepared, subspace_overlap_prepared
 from .probe import probe_transfer
-from .spectral import spectral_alignment
 from .stitch import linear_stitch
 from .subspace import cca_r2, procrustes_distance, subspace_overlap
 
@@ -56,11 +78,15 @@ __all__ = [
     "METRICS",
     "QUANTITIES",
     "MetricSpec",
+    "Option",
     "Quantity",
+    "check_metric_params",
     "get_metric",
+    "headline_metrics",
     "order",
     "quantity",
     "register",
+    "resolve_reps_metric",
 ]
 
 INVARIANCES = frozenset({"orthogonal", "isotropic_scale", "translation", "invertible_linear"})
@@ -96,6 +122,33 @@ class Quantity:
         return f"{self.label} ({'higher' if self.higher_is_aligned else 'lower'} = more aligned)"
 
 
+@dataclass(frozen=True)
+class Option:
+    """A metric's own parameter: ``check(value) -> bool`` and ``valid``, the text an error names
+    (e.g. ``"an int >= 1"``). Its default is the keyword's default in the metric function."""
+
+    check: Callable[[Any], bool]
+    valid: str
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+POSITIVE_INT = Option(lambda v: _is_int(v) and v >= 1, "an int >= 1")
+POSITIVE_FLOAT = Option(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                        and 0 < float(v) < float("inf"), "a finite number > 0")  # fmt: skip
+NONNEGATIVE_FLOAT = Option(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                           and 0 <= float(v) < float("inf"), "a finite number >= 0")  # fmt: skip
+UNIT_INTERVAL = Option(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and 0 < float(v) <= 1, "a number in (0, 1]")  # fmt: skip
+
+
+def choice(*values: str) -> Option:
+    """An option whose value is one of ``values``."""
+    return Option(lambda v: v in values, f"one of {', '.join(values)}")
+
+
 @dataclass(frozen=True, eq=False)
 class MetricSpec:
     """One registered metric (module doc). ``bounds``: the value range (debiased CKA can be
@@ -115,6 +168,16 @@ class MetricSpec:
     max_n: str | None = None
     prepared: Callable[[Prepared, Prepared, Mapping[str, Any], dict], Any] | None = None
     outputs: tuple[Quantity, ...] = ()
+    options: Mapping[str, Option] = field(default_factory=dict)
+    prepare: Callable[[Tensor, Mapping[str, Any]], Any] | None = None
+    finish: Callable[[Any, Any, Mapping[str, Any]], Any] | None = None
+    batched: Callable[[Any, Mapping[str, Any]], Tensor] | None = None
+    headline: bool = False
+    summary: str = ""
+    one_sided: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    chance: Callable[[Prepared, Prepared, Mapping[str, Any]], float] | None = None
+    rows: Callable[[PairContext, MetricSpec], list[tuple]] | None = None
+    rows_at: str = "layers"
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -124,8 +187,21 @@ class MetricSpec:
         if not self.invariances <= INVARIANCES:
             bad = sorted(self.invariances - INVARIANCES)
             raise ValueError(f"unknown invariances {bad}; valid: {sorted(INVARIANCES)}")
+        for side, extra in self.one_sided.items():
+            if side not in ("x", "y") or not extra <= INVARIANCES:
+                raise ValueError(f"one_sided: keys x/y with invariances of {sorted(INVARIANCES)}")
+        if self.rows_at not in ("layers", "stitch"):
+            raise ValueError(f"rows_at must be 'layers' or 'stitch', got {self.rows_at!r}")
+        if (self.prepare is None) != (self.finish is None):
+            raise ValueError(f"metric {self.name!r}: prepare and finish come together")
+        signature = inspect.signature(self.fn).parameters
+        for kw in self.options:
+            if kw not in signature or signature[kw].default is inspect.Parameter.empty:
+                raise ValueError(f"metric {self.name!r}: option {kw!r} needs a default in fn")
         if not self.label:
             object.__setattr__(self, "label", self.name.replace("_", " "))
+        if not self.summary:
+            object.__setattr__(self, "summary", self.name)
         if not self.direction and self.inputs == "reps":  # most are; say so when not
             object.__setattr__(self, "direction", SYMMETRIC)
 
@@ -135,10 +211,32 @@ class MetricSpec:
         return Quantity(self.name, self.label, self.direction, self.bounds,
                         self.kind == "similarity")  # fmt: skip
 
-    def kwargs(self, settings: Any) -> dict[str, Any]:
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The metric's own options at their defaults (those of ``fn``'s signature)."""
+        signature = inspect.signature(self.fn).parameters
+        return {kw: signature[kw].default for kw in self.options}
+
+    def check_options(self, values: Mapping[str, Any], where: str = "metric_params") -> None:
+        """One-line ValueError naming ``<where>.<metric>.<keyword>`` for an unknown option or a
+        value its check refuses."""
+        for kw, value in values.items():
+            if kw not in self.options:
+                valid = ", ".join(self.options) or "none"
+                raise ValueError(f"{where}.{self.name}.{kw}: not an option of {self.name}; "
+                                 f"valid: {valid}")  # fmt: skip
+            if not self.options[kw].check(value):
+                raise ValueError(f"{where}.{self.name}.{kw}={value!r}; "
+                                 f"valid: {self.options[kw].valid}")  # fmt: skip
+
+    def kwargs(self, settings: Any = None) -> dict[str, Any]:
         """``fn``'s keyword arguments read from ``settings`` (an object with the setting names
-        as attributes, e.g. MeasureSettings)."""
-        return {kw: getattr(settings, key) for kw, key in self.params.items()}
+        as attributes, e.g. MeasureSettings; its ``metric_params`` override the options'
+        defaults)."""
+        shared = {kw: getattr(settings, key) for kw, key in self.params.items()}
+        own = self.defaults
+        own.update((getattr(settings, "metric_params", None) or {}).get(self.name, {}))
+        return {**shared, **own}
 
     def limit(self, settings: Any) -> int | None:
         """How many probe examples the metric uses (None: all)."""
@@ -159,6 +257,15 @@ class MetricSpec:
         if m is not None:  # the probe set is a fixed permutation: its first m are a random subset
             x, y = x[:m], y[:m]
         return float(self.fn(x, y, **self.kwargs(settings)))
+
+    def prepare_one(self, x: Tensor, settings: Any) -> Any:
+        """The per-representation part (``prepare``) on the first ``limit`` examples of ``x``."""
+        m = self.limit(settings)
+        return self.prepare(x if m is None else x[:m], self.kwargs(settings))
+
+    def compute_finish(self, a: Any, b: Any, settings: Any) -> float:
+        """The per-pair part (``finish``) of two outputs of :meth:`prepare_one`."""
+        return float(self.finish(a, b, self.kwargs(settings)))
 
     def compute_prepared(
         self, px: Prepared, py: Prepared, settings: Any, shared: dict | None = None
@@ -188,6 +295,36 @@ def _linear_cka_debiased_fast(px: Prepared, py: Prepared, params: Mapping, share
 
 def _subspace_fast(px: Prepared, py: Prepared, params: Mapping, shared: dict) -> Tensor:
     return subspace_overlap_prepared(px, py, params["k"])
+
+
+def _linear_cka_stack_pair(stack: PreparedStack, shared: dict) -> tuple[Tensor, Tensor]:
+    """(biased, debiased) (K, K) of a stack, from one set of cross products (memoised)."""
+    if "linear_cka_stack" not in shared:
+        shared["linear_cka_stack"] = linear_cka_stack(stack)
+    return shared["linear_cka_stack"]
+
+
+def _linear_cka_batched(stack: PreparedStack, params: Mapping, shared: dict) -> Tensor:
+    return _linear_cka_stack_pair(stack, shared)[0]
+
+
+def _linear_cka_debiased_batched(stack: PreparedStack, params: Mapping, shared: dict) -> Tensor:
+    return _linear_cka_stack_pair(stack, shared)[1]
+
+
+def _subspace_batched(stack: PreparedStack, params: Mapping, shared: dict) -> Tensor:
+    k = params["k"]
+    if not 1 <= k <= min(stack.n - 1, stack.xc.shape[2]):  # no k-dim subspace: NaN, not an error
+        return torch.full((stack.k, stack.k), float("nan"), dtype=torch.float64,
+                          device=stack.xc.device)  # fmt: skip
+    return subspace_overlap_stack(stack, k)
+
+
+def _subspace_chance(px: Prepared, py: Prepared, params: Mapping) -> float:
+    k = params["k"]
+    if k > min(px.xc.shape[1], py.xc.shape[1]):
+        return float("nan")
+    return subspace_overlap_chance(px.n, k)
 
 
 @numpy_io
@@ -243,11 +380,14 @@ for _spec in (
         "linear_cka", "similarity", _SIM, "reps", linear_cka,
         "Linear CKA, biased HSIC (Kornblith et al. 2019).",
         label="linear CKA", direction=SYMMETRIC, prepared=_linear_cka_fast,
+        batched=_linear_cka_batched, headline=True,
+        chance=lambda px, py, params: linear_cka_chance(px, py),
     ),
     MetricSpec(
         "linear_cka_debiased", "similarity", _SIM, "reps", partial(linear_cka, debiased=True),
         "Linear CKA with unbiased HSIC (Song et al. 2012); range [-1, 1].", (-1.0, 1.0),
         label="debiased linear CKA", direction=SYMMETRIC, prepared=_linear_cka_debiased_fast,
+        batched=_linear_cka_debiased_batched,
     ),
     MetricSpec(
         "rbf_cka", "similarity", _SIM, "reps", rbf_cka,
@@ -264,7 +404,7 @@ for _spec in (
         "subspace_overlap", "similarity", _SIM, "reps", subspace_overlap_value,
         "Mean cos^2 of principal angles between top-k left singular subspaces.",
         label="subspace overlap (mean cos²)", direction=SYMMETRIC, params={"k": "subspace_k"},
-        prepared=_subspace_fast,
+        prepared=_subspace_fast, batched=_subspace_batched, chance=_subspace_chance,
     ),
     MetricSpec(
         "cca_r2", "similarity", INVARIANCES, "reps", cca_r2,
@@ -279,7 +419,8 @@ for _spec in (
     MetricSpec(
         "probe_transfer", "similarity", frozenset({"isotropic_scale", "translation"}), "probe",
         probe_transfer, "A's linear probe on Procrustes-mapped B: transfer / self accuracy.",
-        (0.0, float("inf")), label="probe transfer",
+        (0.0, float("inf")), label="probe transfer", headline=True, summary="transfer_ratio",
+        rows=probe_rows,
         params={"l2": "probe_l2", "max_iter": "probe_max_iter", "tol": "probe_tol",
                 "normalize": "normalize"},
         outputs=(
@@ -301,7 +442,8 @@ for _spec in (
     MetricSpec(
         "stitching", "similarity", INVARIANCES, "stitch", linear_stitch,
         "Least-squares stitch of A into B's tail (Insulla et al. 2025).",
-        label="stitching",
+        label="stitching", headline=True, summary="stitch_penalty", rows=stitch_rows,
+        rows_at="stitch",
         outputs=(
             Quantity("stitch_acc", "stitched accuracy",
                      "A's layer mapped into B's and run through B's remaining layers", headline=False),
@@ -311,22 +453,6 @@ for _spec in (
                      "A stitched into B's tail: B's cross-entropy", (0.0, float("inf")), False, False),
             Quantity("stitch_gap", "stitching gap E‖Sa − b‖²",
                      "A's layer mapped into B's against B's own", (0.0, float("inf")), False, False),
-        ),
-    ),
-    MetricSpec(
-        "spectral", "similarity", _SIM, "spectral", spectral_alignment,
-        "Alignment per kNN-Laplacian / PCA frequency band.",
-        label="spectral alignment",
-        params={"n_bands": "spectral_bands", "k_neighbors": "spectral_k",
-                "n_perm": "spectral_null_perms"},
-        max_n="spectral_max_n",
-        outputs=(
-            Quantity("spectral_graph", "linear CKA in kNN-graph band", SYMMETRIC),
-            Quantity("spectral_pca", "linear CKA in PCA band", SYMMETRIC),
-            Quantity("spectral_graph_null", "permutation null of linear CKA in kNN-graph band",
-                     SYMMETRIC, headline=False),
-            Quantity("spectral_graph_p", "permutation p-value of linear CKA in kNN-graph band",
-                     SYMMETRIC, (0.0, 1.0), None, False),
         ),
     ),
 ):  # fmt: skip
@@ -339,6 +465,56 @@ def get_metric(name: str) -> MetricSpec:
         return METRICS[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown metric {name!r}; valid: {sorted(METRICS)}") from None
+
+
+def resolve_reps_metric(
+    metric: str | Callable[..., Any], fn: Callable[..., Any] | None = None
+) -> tuple[str, Callable[..., Any]]:
+    """``(name, function)`` of a registered ``"reps"`` metric named ``metric``, or whose function
+    IS ``metric``, so a row's label and the number in it cannot come from two different metrics.
+    ``fn`` (optional) must then be that very function. Anything else (an unknown name, an
+    unregistered function, a name and a function that disagree, a metric of another kind) is
+    a one-line ValueError."""
+    reps = sorted(n for n, s in METRICS.items() if s.inputs == "reps")
+    if callable(metric):
+        names = [n for n in reps if METRICS[n].fn is metric]
+        if not names:
+            what = getattr(metric, "__name__", repr(metric))
+            raise ValueError(
+                f"metric function {what} is not registered; pass a registered name ({reps}) "
+                "or register it (xmsem.alignment.register(MetricSpec(...)))"
+            )
+        metric = names[0]
+    spec = get_metric(metric)
+    if spec.inputs != "reps":
+        raise ValueError(
+            f"metric {metric!r} compares {spec.inputs}, not two representations; valid: {reps}"
+        )
+    if fn is not None and fn is not spec.fn:
+        what = getattr(fn, "__name__", repr(fn))
+        raise ValueError(
+            f"metric name {metric!r} and function {what} disagree; pass only the name (or only "
+            "the registered function)"
+        )
+    return metric, spec.fn
+
+
+def check_metric_params(metric_params: Mapping[str, Mapping[str, Any]] | None,
+                        where: str = "metric_params") -> None:  # fmt: skip
+    """One-line ValueError for a ``metric_params`` entry naming an unknown metric, an unknown
+    option or a refused value (``<where>.<metric>.<keyword>``)."""
+    for name, values in (metric_params or {}).items():
+        if name not in METRICS:
+            raise ValueError(f"{where}.{name}: not a registered metric; valid: {sorted(METRICS)}")
+        if not isinstance(values, Mapping):
+            raise ValueError(f"{where}.{name} must map option names to values, got {values!r}")
+        METRICS[name].check_options(values, where)
+
+
+def headline_metrics() -> tuple[str, ...]:
+    """The summary row names of the headline metrics, in registry order (the end-of-run table
+    and the summary figures show these)."""
+    return tuple(spec.summary for spec in METRICS.values() if spec.headline)
 
 
 _BAND = re.compile(r"^(?P<base>.+)_band(?P<band>\d+)$")

@@ -50,7 +50,8 @@ from torch import Tensor
 
 from ._checks import all_finite, as_matrix, centre, check_pair
 from ._permutation import null_of_callable
-from .cka import linear_cka
+from .composite import spectral_rows
+from .registry import SYMMETRIC, MetricSpec, Quantity, register
 
 __all__ = ["spectral_alignment", "knn_graph_laplacian_eigs", "DENSE_MAX"]
 
@@ -165,14 +166,16 @@ def spectral_alignment(
     n_eigs: int | None = None,
     n_perm: int = 0,
     seed: int = 0,
-    metric: str = "linear_cka",
-    fn: Callable[[Tensor, Tensor], Tensor] = linear_cka,
+    metric: str | Callable[[Tensor, Tensor], Tensor] = "linear_cka",
+    fn: Callable[[Tensor, Tensor], Tensor] | None = None,
 ) -> list[dict]:
     """Alignment of x (n, p) and y (n, q) per frequency band (module doc).
 
     ``inputs`` (n, D) (or (n, ...) images, flattened) are the examples the representations were
-    computed on. ``fn(x, y)`` is the alignment metric compared per band (a ``"reps"`` metric of
-    the registry; linear CKA by default) and ``metric`` its name in the rows. Returns one dict
+    computed on. ``metric`` is the alignment metric compared per band: the name of a ``"reps"``
+    metric of the registry (linear CKA by default) or its registered function; the rows carry its
+    registered name. ``fn``, if given, must be the function registered under ``metric`` (a name
+    and a function that disagree, or an unknown metric, are a ValueError). Returns one dict
     per band and basis: ``{"basis": "graph"|"pca", "band": i, "metric", "value", "var_frac_x",
     "var_frac_y", "eigval_lo", "eigval_hi", "component_lo", "component_hi"}`` (graph rows carry the
     band's Laplacian eigenvalue range, PCA rows its 0-based component range; the other pair is
@@ -181,8 +184,9 @@ def spectral_alignment(
     row the permutation null of its band (``null``, ``null_sd``, ``p_value``; module doc),
     permutations from ``seed``.
     """
-    if not callable(fn):
-        raise ValueError(f"fn must be a metric function fn(x, y), got {fn!r}")
+    from .registry import resolve_reps_metric
+
+    metric, fn = resolve_reps_metric(metric, fn)
     x, y = check_pair(x, y, min_n=4)
     if isinstance(inputs, np.ndarray):
         inputs = torch.from_numpy(np.ascontiguousarray(inputs))
@@ -276,3 +280,23 @@ def _row(
         "component_lo": None if comp is None else comp[0],
         "component_hi": None if comp is None else comp[1],
     }
+
+
+# the metric's registry entry lives with it (the registry does not import this module)
+register(MetricSpec(
+    "spectral", "similarity", frozenset({"orthogonal", "isotropic_scale", "translation"}),
+    "spectral", spectral_alignment,
+    "Alignment per kNN-Laplacian / PCA frequency band.",
+    label="spectral alignment", rows=spectral_rows,
+    params={"n_bands": "spectral_bands", "k_neighbors": "spectral_k",
+            "n_perm": "spectral_null_perms"},
+    max_n="spectral_max_n",
+    outputs=(
+        Quantity("spectral_graph", "linear CKA in kNN-graph band", SYMMETRIC),
+        Quantity("spectral_pca", "linear CKA in PCA band", SYMMETRIC),
+        Quantity("spectral_graph_null", "permutation null of linear CKA in kNN-graph band",
+                 SYMMETRIC, headline=False),
+        Quantity("spectral_graph_p", "permutation p-value of linear CKA in kNN-graph band",
+                 SYMMETRIC, (0.0, 1.0), None, False),
+    ),
+))  # fmt: skip

@@ -47,7 +47,11 @@ def cross_settings(k: int | None, slow_max_n: int = 2000) -> MeasureSettings:
     """The measurement settings of the cross-run analysis: subspace ``k``, and every metric
     without a fast path on the first ``slow_max_n`` examples."""
     return dataclasses.replace(
-        MeasureSettings(), subspace_k=k, rbf_max_n=slow_max_n, spectral_max_n=slow_max_n
+        MeasureSettings(),
+        subspace_k=k,
+        rbf_max_n=slow_max_n,
+        spectral_max_n=slow_max_n,
+        pairwise_max_n=slow_max_n,
     )
 
 

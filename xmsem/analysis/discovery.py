@@ -22,6 +22,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from xmsem.models.naming import model_names
 from xmsem.runs.status import RunStatus
 from xmsem.snapshots import SnapshotStore
 from xmsem.snapshots.table import TableError, read_rows
@@ -30,6 +31,7 @@ from xmsem.snapshots.table import TableError, read_rows
 _IGNORED_KEYS = {
     "seed",
     "ensemble",
+    "first_copy",
     "model",
     "data",
     "data.name",
@@ -62,6 +64,7 @@ class Run:
     overrides: list[str] = field(default_factory=list)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # member -> spec
     ensemble: int = 1  # copies of every member (``ensemble`` config key)
+    first_copy: int = 0  # index of the first copy (``first_copy`` config key)
     results: dict[str, Any] = field(default_factory=dict)
     parameters: dict[str, int] = field(default_factory=dict)
     # override keys that label a variant: those that differ between the runs of the sweep
@@ -75,7 +78,7 @@ class Run:
     @property
     def models(self) -> dict[str, tuple[str, int | None]]:
         """model name -> (member, copy): ``pgnn.3`` -> (pgnn, 3); ``pgnn`` -> (pgnn, None)."""
-        return model_names(list(self.members), self.ensemble)
+        return model_names(list(self.members), self.ensemble, self.first_copy)
 
     def member_of(self, model: str) -> str:
         return self.models.get(model, (model, None))[0]
@@ -91,14 +94,6 @@ class Run:
         """The member spec's ``arch`` (``pgnn``, ``mlp``, ...), the member name when unknown."""
         member = self.member_of(model)
         return str(self.members.get(member, {}).get("arch", member))
-
-
-def model_names(members: list[str], ensemble: int = 1) -> dict[str, tuple[str, int | None]]:
-    """The models of a run, in cohort order (every copy of the first member, then the next):
-    ``<member>.<k>`` for k < ``ensemble`` when ``ensemble > 1``, else the member names."""
-    if ensemble <= 1:
-        return {m: (m, None) for m in members}
-    return {f"{m}.{k}": (m, k) for m in members for k in range(ensemble)}
 
 
 def _override_key(override: str) -> str:
@@ -183,6 +178,7 @@ def read_run(path: Path, sweep_dir: Path) -> Run:
         run.seed = int(seed) if seed is not None else None
         run.members = {str(k): dict(_plain(v)) for k, v in cfg.model.items()}
         run.ensemble = int(cfg.get("ensemble") or 1)
+        run.first_copy = int(cfg.get("first_copy") or 0)
     except Exception as err:  # noqa: BLE001 - a broken run is listed, not fatal
         run.state = "failed" if run.state == "completed" else run.state
         run.error = run.error or f"unreadable .hydra/config.yaml: {type(err).__name__}: {err}"

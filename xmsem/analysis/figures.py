@@ -22,14 +22,13 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from xmsem.alignment import quantity
-from xmsem.alignment.registry import CROSS_PREFIX
+from xmsem.alignment.registry import CROSS_PREFIX, headline_metrics
 from xmsem.analysis.aggregate import layer_order
 from xmsem.analysis.plots import heatmap_axes, plt, save_figure
 from xmsem.analysis.report import headline
 
 MAX_PART = 40  # characters of one part of a figure's file name (file systems stop at 255 bytes)
 MIN_BAND_N = 3  # no interval from fewer than 3 seeds
-SUMMARY_METRICS = ("linear_cka", "transfer_ratio", "stitch_penalty")
 SOURCES = ("live", "cross_run", "final")
 
 
@@ -283,7 +282,7 @@ def summary_figures(summary: list[dict], out: Path) -> list[Path]:
         layer = _deepest_shared(rows)
         panels: list[Callable] = [lambda ax, r=rows: draw_accuracy(ax, r)]
         notes = []
-        for metric in SUMMARY_METRICS:
+        for metric in headline_metrics():
             if layer and any(r["metric"] in (metric, CROSS_PREFIX + metric) for r in rows):
                 panels.append(
                     lambda ax, m=metric, r=rows, lay=layer: _titled(

@@ -23,6 +23,7 @@ from xmsem.analysis.crossrun import DEFAULT_METRICS, check_metrics, cross_run_al
 from xmsem.analysis.discovery import AnalysisError, Run, discover, label_varying_keys
 from xmsem.analysis.integrity import missing_snapshots, report_section
 from xmsem.analysis.stats import METHODS
+from xmsem.analysis.values import VALUE_COLUMNS, VALUES_FILE, value_table
 from xmsem.runs.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,9 @@ def analyze_sweep(
     cross_csv = write_csv(out_dir / "cross_run.csv", cross_rows, CROSS_COLUMNS)
     paired_csv = write_csv(out_dir / "paired.csv", paired, PAIRED_COLUMNS)
     nonfinite_csv = write_csv(out_dir / "nonfinite.csv", nonfinite, NONFINITE_COLUMNS)
+    # the raw per-copy values (all but the cross-run pairs, which are cross_run.csv): small enough
+    # to commit, and enough to rebuild the three tables above (xmsem.analysis.values)
+    write_csv(out_dir / VALUES_FILE, value_table(values, types, comparisons(types)), VALUE_COLUMNS)
     figure_paths: list[Path] = []
     if figures:
         from xmsem.analysis.figures import all_figures

@@ -341,3 +341,66 @@ def main(argv: list[str] | None = None) -> int:
         if not problems:
             print(f"{path}: ok")
     return 1 if bad else 0
+
+
+# --------------------------------------------------------------------------- multiplicity, power
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm (1979) step-down adjusted p-values, in the input order: with the m finite p-values
+    sorted ascending, ``p~_(i) = max_{j <= i} min(1, (m - j + 1) p_(j))``. Non-finite p-values
+    stay NaN and do not count in m (they were not tested)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, math.nan)
+    idx = np.flatnonzero(np.isfinite(p))
+    m = len(idx)
+    order = idx[np.argsort(p[idx], kind="stable")]
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(p[i])))
+        out[i] = running
+    return [float(v) for v in out]
+
+
+def mde(se: float, df: float, alpha: float = 1 - LEVEL, power: float = 0.80) -> float:
+    """Minimum detectable effect of a two-sided t-test at level ``alpha`` with ``power``:
+    ``(t_{1-alpha/2, df} + t_{power, df}) * se`` (se = sd / sqrt(n) for n paired units, df = n -
+    1). NaN when se or df is not usable."""
+    if not (math.isfinite(se) and math.isfinite(df) and df >= 1):
+        return math.nan
+    return float((sps.t.ppf(1 - alpha / 2, df) + sps.t.ppf(power, df)) * se)
+
+
+def se_from_interval(ci_low: float, ci_high: float, df: float, level: float = LEVEL) -> float:
+    """The standard error behind a t-interval ``mean ± t_{df} se`` (NaN when not finite)."""
+    if not (math.isfinite(ci_low) and math.isfinite(ci_high) and df >= 1):
+        return math.nan
+    return float((ci_high - ci_low) / (2.0 * sps.t.ppf(0.5 + level / 2.0, df)))
+
+
+def t_test(diff: float, se: float, df: float, level: float = LEVEL) -> tuple[float, float, float]:
+    """``(ci_low, ci_high, two-sided p)`` of ``diff`` with standard error ``se`` on ``df``
+    degrees of freedom (NaN when se is 0 or not finite)."""
+    if not (math.isfinite(diff) and math.isfinite(se) and se > 0 and df >= 1):
+        return math.nan, math.nan, math.nan
+    half = float(sps.t.ppf(0.5 + level / 2.0, df)) * se
+    return diff - half, diff + half, float(2.0 * sps.t.sf(abs(diff / se), df))
+
+
+def combine_cells(
+    cells: Sequence[tuple[float, float, int]], signs: Sequence[int], level: float = LEVEL
+) -> Paired:
+    """A linear contrast ``sum_k signs[k] * mean_k`` of summary cells ``(mean, se, n)`` measured
+    on (possibly) the same units, when only their means and standard errors are known: se =
+    sqrt(sum se_k^2) (the cells taken as independent), df = min n - 1; t-interval and two-sided
+    p. Exact for independent groups; for cells of the same seeds the per-unit values (the raw
+    table) give the paired test."""
+    means = np.array([c[0] for c in cells], dtype=np.float64)
+    ses = np.array([c[1] for c in cells], dtype=np.float64)
+    n = int(min(c[2] for c in cells)) if cells else 0
+    diff = float(np.dot(np.asarray(signs, dtype=np.float64), means))
+    se = float(math.sqrt(float(np.sum(ses**2))))
+    nan = math.nan
+    if n < MIN_N:
+        return Paired(n, nan, nan, diff, nan, nan, nan, nan, nan, nan, 0, "n<3")
+    low, high, p = t_test(diff, se, n - 1, level)
+    return Paired(n, float(means[0]), float(means[-1]), diff, se * math.sqrt(n), low, high,
+                  diff / se if se > 0 else nan, p, nan, 0, "cells")  # fmt: skip

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from xmsem.analysis.discovery import model_names
+from xmsem.models.naming import model_names
 from xmsem.runs.status import RunStatus
 from xmsem.snapshots import SnapshotStore
 

@@ -53,8 +53,10 @@ class ShuffledBatches:
     """Iterable of ``(x, y)`` minibatches: slices of a permutation seeded by (seed, epoch).
 
     ``y_shuffled`` (when given) is yielded as a third element, sliced like ``y``. With
-    ``copies > 1`` and ``per_copy``, copy k reads its own permutation (seed ``order_seed(seed,
-    k)``) and every element gains a leading copy dimension: ``x`` ``(K, B, D)``, ``y`` ``(K, B)``.
+    ``per_copy``, copy ``first_copy + k`` reads its own permutation (seed ``order_seed(seed,
+    first_copy + k)``); with ``copies > 1`` every element then gains a leading copy dimension:
+    ``x`` ``(K, B, D)``, ``y`` ``(K, B)``. One copy keeps plain batches in its own order, so
+    ``copies=1, first_copy=k`` is exactly what copy k of an ensemble reads.
     """
 
     def __init__(
@@ -67,11 +69,13 @@ class ShuffledBatches:
         y_shuffled: Tensor | None = None,
         copies: int = 1,
         per_copy: bool = False,
+        first_copy: int = 0,
     ) -> None:
         self.x, self.y, self.batch_size = x, y, batch_size
         self.seed, self.epoch_fn = seed, epoch_fn
         self.y_shuffled = y_shuffled
-        self.copies, self.per_copy = copies, per_copy and copies > 1 and seed is not None
+        self.copies, self.first_copy = copies, first_copy
+        self.per_copy = per_copy and seed is not None
 
     def __len__(self) -> int:
         return -(-len(self.x) // self.batch_size)
@@ -83,8 +87,9 @@ class ShuffledBatches:
         epoch = self.epoch_fn() if self.epoch_fn is not None else 0
         if not self.per_copy:
             return epoch_permutation(n, self.seed, epoch).to(self.x.device)
-        perms = [epoch_permutation(n, order_seed(self.seed, k), epoch) for k in range(self.copies)]
-        return torch.stack(perms).to(self.x.device)
+        seeds = [order_seed(self.seed, self.first_copy + k) for k in range(self.copies)]
+        perms = [epoch_permutation(n, s, epoch) for s in seeds]
+        return (torch.stack(perms) if self.copies > 1 else perms[0]).to(self.x.device)
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         order = self._order()
@@ -153,9 +158,10 @@ class TensorDataModule(L.LightningDataModule):
         copies: int = 1,
         data_order: str = "same",
         shuffled_labels: bool = False,
+        first_copy: int = 0,
     ) -> None:
         super().__init__()
-        self.copies, self.data_order = copies, data_order
+        self.copies, self.data_order, self.first_copy = copies, data_order, first_copy
         self.with_shuffled_labels = shuffled_labels
         self.train_y_shuffled: Tensor | None = None
         self._loader = loader
@@ -217,7 +223,7 @@ class TensorDataModule(L.LightningDataModule):
         return ShuffledBatches(
             self.train_x, self.train_y, self.batch_size, self.seed, self._epoch,
             y_shuffled=self.train_y_shuffled, copies=self.copies,
-            per_copy=self.data_order == "per_copy",
+            per_copy=self.data_order == "per_copy", first_copy=self.first_copy,
         )  # fmt: skip
 
     def val_dataloader(self) -> ShuffledBatches:

@@ -26,10 +26,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from xmsem.models.ensemble import EnsembleNet
+from xmsem.models.naming import model_names, split_model_name
 
 STAGES = ("train", "val", "test")
 # member spec keys that xmsem reads itself and never passes to a network constructor
-MEMBER_KEYS = ("labels",)
+MEMBER_KEYS = ("labels", "weight_decay")
 
 
 def member_seed(run_seed: int, member: str, copy: int = 0) -> int:
@@ -44,22 +45,6 @@ def member_seed(run_seed: int, member: str, copy: int = 0) -> int:
     return int.from_bytes(digest[:8], "big") % (2**31)
 
 
-def split_model_name(name: str) -> tuple[str, int | None]:
-    """``"pgnn.3" -> ("pgnn", 3)``; a plain member name ``"pgnn" -> ("pgnn", None)``."""
-    member, dot, copy = name.rpartition(".")
-    if dot and member and copy.isdigit():
-        return member, int(copy)
-    return name, None
-
-
-def model_names(members: list[str], copies: int) -> list[str]:
-    """Model names of ``members`` with ``copies`` copies each: the members themselves for one
-    copy, else ``<member>.<k>`` for every member, then every copy."""
-    if copies == 1:
-        return list(members)
-    return [f"{m}.{k}" for m in members for k in range(copies)]
-
-
 def member_options(spec: Mapping) -> tuple[dict, dict]:
     """Split a member spec into (network spec, xmsem's own keys such as ``labels``)."""
     net = {k: v for k, v in spec.items() if k not in MEMBER_KEYS}
@@ -72,18 +57,19 @@ def build_members(
     run_seed: int,
     build: Callable[[Mapping], nn.Module],
     copies: int = 1,
+    first: int = 0,
 ) -> dict[str, nn.Module]:
     """Build every member with its own derived seed; the global RNG state is left untouched.
 
-    With ``copies > 1`` each member is an :class:`EnsembleNet` whose copy k is initialised exactly
-    as a plain member built under ``member_seed(run_seed, name, k)``.
+    Copy ``k`` of a member is initialised as a plain member built under ``member_seed(run_seed,
+    name, first + k)``; with ``copies > 1`` the copies form one :class:`EnsembleNet`.
     """
     members: dict[str, nn.Module] = {}
     for name, spec in specs.items():
         nets = []
         for k in range(copies):
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(member_seed(run_seed, name, k))
+                torch.manual_seed(member_seed(run_seed, name, first + k))
                 try:
                     nets.append(build(spec))
                 except ValueError as err:  # name the member: "model.cnn: model spec key ..."
@@ -98,7 +84,8 @@ class CohortModule(L.LightningModule):
     Also tracks, per model, the best validation accuracy and the epoch it was reached at
     (``val/<model>/best_acc``, ``val/<model>/best_epoch``); both are saved in checkpoints.
 
-    ``copies``: ensemble size K (every member an :class:`EnsembleNet` of K copies when > 1).
+    ``copies``: ensemble size K (every member an :class:`EnsembleNet` of K copies when > 1);
+    ``first_copy``: the index of its first copy (model names ``<member>.<first_copy + k>``).
     ``per_copy``: batches carry one slice per copy (``x`` ``(K, B, ...)``), see the datamodule.
     ``labels``: member -> ``"true"`` | ``"shuffled"``; a shuffled member trains on the batch's
     fixed permutation of the training labels (validated and tested on the true ones).
@@ -113,13 +100,19 @@ class CohortModule(L.LightningModule):
         copies: int = 1,
         per_copy: bool = False,
         labels: Mapping[str, str] | None = None,
+        first_copy: int = 0,
+        member_weight_decay: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
+        # member -> its own weight decay (a baseline such as an MLP with weight decay); members
+        # not named use ``weight_decay``
+        self.member_weight_decay = dict(member_weight_decay or {})
         self.members = nn.ModuleDict(dict(members))
         self.lr, self.weight_decay, self.num_classes = lr, weight_decay, num_classes
         self.copies, self.per_copy = int(copies), bool(per_copy and copies > 1)
         self.labels = {name: (labels or {}).get(name, "true") for name in self.members}
-        self.model_names = model_names(list(self.members), self.copies)
+        self.first_copy = int(first_copy)
+        self.model_names = list(model_names(list(self.members), self.copies, self.first_copy))
         n = len(self.model_names)
         # per-stage sums, on the device, read once per epoch (not saved: reset every epoch)
         for stage in STAGES:
@@ -128,7 +121,7 @@ class CohortModule(L.LightningModule):
             self.register_buffer(f"_{stage}_count", torch.zeros(n), persistent=False)
         self.register_buffer("best_val_acc", torch.full((n,), -1.0))
         self.register_buffer("best_val_epoch", torch.full((n,), -1, dtype=torch.long))
-        self._copy_cache: dict[str, tuple[tuple, nn.Module]] = {}
+        self._copies: dict[str, nn.Module] = {}  # plain networks of ensemble copies, refreshed
 
     @property
     def member_names(self) -> list[str]:
@@ -143,26 +136,28 @@ class CohortModule(L.LightningModule):
         # than the per-op loop for 20 copies on the CPU); a plain run keeps the default
         # implementation, so ensemble=1 reproduces earlier runs bit for bit.
         fused = self.copies > 1 and self.device.type in ("cpu", "cuda")
-        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay,
+        params: object = self.parameters()
+        if self.member_weight_decay:  # one parameter group per member, each its own decay
+            params = [{"params": list(net.parameters()),
+                       "weight_decay": float(self.member_weight_decay.get(name, self.weight_decay))}
+                      for name, net in self.members.items()]  # fmt: skip
+        return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay,
                                 fused=fused or None)  # fmt: skip
 
     # -- models ------------------------------------------------------------------------------
     def model(self, name: str) -> nn.Module:
         """Model ``name`` as a plain network with ``forward(x, return_hidden)``,
         ``forward_from`` and ``tail_lipschitz``: the member itself, or copy k of an ensemble
-        (a copy of its current weights, rebuilt only after they change)."""
+        (a plain network loaded with copy k's weights as they are now, on every call: the
+        fused Adam changes them in place without a trace a cache could key on)."""
         member, k = split_model_name(name)
         if name not in self.model_names or (k is None) != (self.copies == 1):
             raise KeyError(f"unknown model {name!r}; valid: {', '.join(self.model_names)}")
         net = self.members[member]
         if k is None:
             return net
-        version = tuple(p._version for p in net.parameters()) + (net.training,)
-        hit = self._copy_cache.get(name)
-        if hit is None or hit[0] != version or hit[1].training != net.training:
-            hit = (version, net.copy_module(k))
-            self._copy_cache[name] = hit
-        return hit[1]
+        self._copies[name] = net.copy_module(k - self.first_copy, into=self._copies.get(name))
+        return self._copies[name]
 
     # -- steps ---------------------------------------------------------------------------
     def _forward_member(self, net: nn.Module, x: Tensor, per_copy: bool) -> Tensor:
@@ -268,6 +263,9 @@ def _hidden_in_batches(net: nn.Module, x: Tensor, batch_size: int, dim: int) -> 
     the training mode is restored."""
     was_training = net.training
     net.eval()
+    param = next(net.parameters(), None)
+    if param is not None and x.is_floating_point():  # e.g. a float64 run (precision=64-true)
+        x = x.to(param.dtype)
     try:
         parts: dict[str, list[Tensor]] = {}
         for start in range(0, len(x), batch_size):

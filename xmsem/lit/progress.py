@@ -128,7 +128,6 @@ _IRRELEVANT: Sequence[str] = (
 
 
 # --------------------------------------------------------------------------- end of a run
-SUMMARY_METRICS = ("linear_cka", "transfer_ratio", "stitch_penalty")
 
 
 def _layer_key(layer: str) -> tuple:
@@ -156,6 +155,7 @@ def run_summary(
     linear CKA (deepest shared layer), probe transfer and stitching between the architectures
     (ensemble copies pooled: mean [min-max]); where the rows are; the next command."""
     from xmsem.alignment import quantity
+    from xmsem.alignment.registry import headline_metrics
 
     lines = [f"run finished: {run_dir}"]
     models = list(dict.fromkeys(k.split("/")[1] for k in results if k.count("/") == 2))
@@ -168,7 +168,8 @@ def run_summary(
                       "–" if best is None else f"{best:.3f} (epoch {int(epoch)})"])  # fmt: skip
     if table:
         lines += _table(["model", "test acc", "best val acc"], table)
-    pairs = [r for r in rows if r["member_a"] != r["member_b"] and r["metric"] in SUMMARY_METRICS]
+    summary = headline_metrics()
+    pairs = [r for r in rows if r["member_a"] != r["member_b"] and r["metric"] in summary]
     if pairs:
         last = max(int(r["epoch"]) for r in pairs)
         pairs = [r for r in pairs if int(r["epoch"]) == last]
@@ -186,11 +187,11 @@ def run_summary(
             if quantity(r["metric"]).symmetric and a != b:
                 cells.setdefault((b, a, r["metric"]), []).append(float(r["value"]))
         archs = list(dict.fromkeys(x for k in cells for x in k[:2]))
-        header = ["A", "B"] + [quantity(m).label.split(" (")[0] for m in SUMMARY_METRICS]
+        header = ["A", "B"] + [quantity(m).label.split(" (")[0] for m in summary]
         body = []
         for a in archs:
             for b in archs:
-                vals = [cells.get((a, b, m)) for m in SUMMARY_METRICS]
+                vals = [cells.get((a, b, m)) for m in summary]
                 if any(vals):
                     body.append([a, b] + [_mean_range(v) if v else "–" for v in vals])
         if body:

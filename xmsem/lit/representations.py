@@ -70,6 +70,7 @@ def validate_representation_config(cfg: DictConfig) -> None:
     if rep is None:
         return
     from xmsem.alignment import METRICS
+    from xmsem.alignment.registry import check_metric_params
 
     key = "callbacks.representations"
     max_epochs = int(cfg.trainer.max_epochs)
@@ -85,6 +86,10 @@ def validate_representation_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"{key}.metrics: {unknown[0]!r} is not a known metric; valid: {', '.join(sorted(METRICS))}"
         )
+    try:
+        check_metric_params(to_plain(rep.metric_params), f"{key}.metric_params")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     if rep.storage_dtype not in STORAGE_DTYPES:
         raise ConfigError(
             f"{key}.storage_dtype={rep.storage_dtype!r}; valid: {', '.join(STORAGE_DTYPES)}"
@@ -341,7 +346,7 @@ class RepresentationCallback(L.Callback):
             rows += _nan_rows(new) if a in bad or b in bad else new
         if self.seed_pairs:  # copies of the same member: cheap metrics, all pairs batched
             rows += [dict(r, value=float("nan")) if r["member_a"] in bad or r["member_b"] in bad
-                     else r for r in seed_pair_rows(stacks, self.groups, s)]  # fmt: skip
+                     else r for r in seed_pair_rows(stacks, self.groups, s, reps)]  # fmt: skip
         reference = self._drift_reference(epoch) if self.drift else None
         for member in names:
             raise_if_interrupted()

@@ -37,7 +37,9 @@ from .shaping import (
     ProjectionShaping,
     Shaping,
     SpectralShaping,
+    exact_sigma_max,
 )
+from .weight_cache import WeightKeyedCache
 
 __all__ = ["EnsembleNet", "batched_linear"]
 
@@ -121,7 +123,8 @@ class BatchedSpectralShaping(BatchedShaping):
     Train mode: the warm-started power iteration of :class:`SpectralShaping`, run for all K copies
     at once (``bmm`` of ``(K, out, in)`` with ``(K, in, 1)``); ``u`` is ``(K, out)``. Eval mode: the
     exact ``sigma_max`` of every copy (largest eigenvalue of the smaller Gram matrix, float64),
-    cached per weight version.
+    reused while the weights are bit for bit unchanged (compared by content: the fused Adam
+    of ensembles updates in place without bumping ``Tensor._version``).
     """
 
     def __init__(
@@ -133,12 +136,17 @@ class BatchedSpectralShaping(BatchedShaping):
         self.warmup_iterations = warmup
         self.register_buffer("u", torch.zeros(k, out_features))
         self._warm = False
-        self._cache: tuple[tuple, Tensor] | None = None
+        self._sigma_cache: WeightKeyedCache[Tensor] = WeightKeyedCache()
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # noqa: ANN001
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         if prefix + "u" in state_dict:  # a saved u is warm (see SpectralShaping)
             self._warm = True
+
+    def train(self, mode: bool = True) -> BatchedSpectralShaping:
+        if mode:  # the exact sigma serves eval mode only
+            self._sigma_cache.clear()
+        return super().train(mode)
 
     def power_sigma(self, weight: Tensor) -> Tensor:
         """Per-copy power-iteration estimate ``(K,)`` of ``sigma_max(W_k)``; updates ``u``."""
@@ -161,16 +169,7 @@ class BatchedSpectralShaping(BatchedShaping):
         """Exact ``sigma_max`` of every copy, ``(K,)``; differentiable when gradients are on."""
         if torch.is_grad_enabled() and weight.requires_grad:
             return torch.linalg.matrix_norm(weight, ord=2)
-        key = (weight._version, weight.data_ptr(), weight.dtype, weight.device, weight.shape)
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
-        with torch.no_grad():
-            w = weight.detach().double()
-            wt = w.transpose(1, 2)
-            gram = w @ wt if w.shape[1] <= w.shape[2] else wt @ w
-            value = torch.linalg.eigvalsh(gram)[:, -1].clamp_min(0.0).sqrt().to(weight.dtype)
-        self._cache = (key, value)
-        return value
+        return self._sigma_cache.get([weight], lambda: exact_sigma_max(weight))
 
     def _inv_scale(self, weight: Tensor) -> Tensor:
         sigma = self.power_sigma(weight) if self.training else self.exact_sigma(weight)
@@ -189,11 +188,6 @@ class BatchedSpectralShaping(BatchedShaping):
         if bias is None:
             return out * inv.view(-1, 1, 1)
         return torch.addcmul(bias.unsqueeze(1), out, inv.view(-1, 1, 1))
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_cache"] = None
-        return state
 
 
 def _batched_shaping(shaping: Shaping, k: int) -> BatchedShaping:
@@ -357,15 +351,18 @@ class EnsembleNet(nn.Module):
     def primary_layer(self) -> str:
         return self.template.primary_layer
 
-    def copy_module(self, k: int) -> HiddenNet:
-        """Copy ``k`` as an ordinary network (a new module holding copies of its weights), on the
-        ensemble's device and in its train/eval mode."""
+    def copy_module(self, k: int, into: HiddenNet | None = None) -> HiddenNet:
+        """Copy ``k`` as an ordinary network holding copies of its current weights, on the
+        ensemble's device and in its train/eval mode. ``into`` (a network an earlier call
+        returned) is refreshed in place instead of building a new one."""
         if not 0 <= k < self.k:
             raise IndexError(f"copy {k} out of range: the ensemble has {self.k} copies")
-        plain = _copy.deepcopy(self.template).requires_grad_(True)
-        plain.load_state_dict({key: t[k] for key, t in self.state_dict().items()})
+        plain = into
+        if plain is None:
+            plain = _copy.deepcopy(self.template).requires_grad_(True)
         ref = next(self.parameters())
         plain = plain.to(device=ref.device, dtype=ref.dtype)
+        plain.load_state_dict({key: t[k] for key, t in self.state_dict().items()})
         for name, mod in plain.named_modules():
             if isinstance(mod, SpectralShaping):
                 mod._warm = self.get_submodule(name)._warm

@@ -13,7 +13,8 @@ A member spec is one of
 Keys owned by xmsem (:data:`XMSEM_KEYS`) are never passed to a constructor: ``arch``,
 ``_target_``, ``layers``, ``input_shape`` (the shape each input example is given to the network,
 e.g. ``[1, 28, 28]``; default: the dataset's image shape for ``cnn`` and ``_target_`` members,
-flat vectors for ``mlp``/``pgnn``) and ``labels``. OmegaConf containers work as mappings/sequences.
+flat vectors for ``mlp``/``pgnn``), ``labels`` and ``weight_decay`` (the member's own optimizer
+group). OmegaConf containers work as mappings/sequences.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 ARCHS: dict[str, type[nn.Module]] = {"mlp": MLP, "pgnn": PGNN, "cnn": CNN}
-XMSEM_KEYS = ("arch", "_target_", "layers", "input_shape", "labels")
+XMSEM_KEYS = ("arch", "_target_", "layers", "input_shape", "labels", "weight_decay")
 
 
 def _fail(key: str, what: str, value: object) -> None:

@@ -9,8 +9,9 @@ offers :meth:`Shaping.exact`, the side-effect-free value of ``S(W)`` used for Li
   :func:`torch.nn.utils.spectral_norm`. The estimate never exceeds the true ``sigma_max``, so in
   train mode ``sigma_max(S(W))`` may exceed ``gamma`` by the (small) estimation error. In eval mode
   and in :meth:`exact`, ``sigma_max`` is computed exactly (``torch.linalg.matrix_norm(W, ord=2)``),
-  so ``sigma_max(S(W)) <= gamma`` holds there; the exact value is cached per weight version when no
-  gradient is needed, so repeated eval batches pay for it once.
+  so ``sigma_max(S(W)) <= gamma`` holds there; when no gradient is needed the exact value is
+  reused while the weight is bit for bit the same (:class:`~.weight_cache.WeightKeyedCache`), so
+  repeated eval batches pay for it once and an in-place optimizer step is always seen.
 * ``projection`` ``W P`` with ``P = Q Q^T``, ``Q`` the reduced QR factor of a learned
   ``(in_features, k)`` parameter (initialised N(0, 1)); ``P`` is the orthogonal projection onto a
   learned rank-``k`` subspace of the input space. Default ``k = min(in_features, out_features)``;
@@ -21,11 +22,11 @@ offers :meth:`Shaping.exact`, the side-effect-free value of ``S(W)`` used for Li
 
 from __future__ import annotations
 
-import weakref
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .weight_cache import WeightKeyedCache
 
 __all__ = [
     "SHAPINGS",
@@ -36,6 +37,7 @@ __all__ = [
     "SpectralShaping",
     "build_shaping",
     "check_shaping",
+    "exact_sigma_max",
 ]
 
 
@@ -141,7 +143,7 @@ class SpectralShaping(Shaping):
         gen = torch.Generator().manual_seed(0)
         self.register_buffer("u", F.normalize(torch.randn(out_features, generator=gen), dim=0))
         self._warm = False
-        self._cache: tuple[weakref.ref, tuple, Tensor] | None = None
+        self._sigma_cache: WeightKeyedCache[Tensor] = WeightKeyedCache()
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # noqa: ANN001
         # A loaded ``u`` is the warm vector of the run that saved it: a resumed run must continue
@@ -150,11 +152,11 @@ class SpectralShaping(Shaping):
         if prefix + "u" in state_dict:
             self._warm = True
 
-    def __getstate__(self) -> dict:
-        # The eval-mode cache holds a weakref, which cannot be pickled; it is rebuilt on demand.
-        state = self.__dict__.copy()
-        state["_cache"] = None
-        return state
+    def train(self, mode: bool = True) -> SpectralShaping:
+        # the exact sigma serves eval mode only: drop it (and its weight copy) while training
+        if mode:
+            self._sigma_cache.clear()
+        return super().train(mode)
 
     def power_sigma(self, weight: Tensor) -> Tensor:
         """Power-iteration estimate of ``sigma_max(weight)`` (<= the true value); updates ``u``.
@@ -179,20 +181,11 @@ class SpectralShaping(Shaping):
         return sigma
 
     def exact_sigma(self, weight: Tensor) -> Tensor:
-        """Exact ``sigma_max(weight)``; differentiable when gradients are on, else cached."""
+        """Exact ``sigma_max(weight)``; differentiable when gradients are on, else reused while
+        ``weight`` is unchanged (compared by content, never by version)."""
         if torch.is_grad_enabled() and weight.requires_grad:
             return torch.linalg.matrix_norm(weight, ord=2)
-        key = (weight._version, weight.data_ptr(), weight.dtype, weight.device, weight.shape)
-        if self._cache is not None:
-            ref, cached_key, value = self._cache
-            if ref() is weight and cached_key == key:
-                return value
-        with torch.no_grad():  # largest eigenvalue of the smaller Gram matrix: 3-4x cheaper than
-            w = weight.detach().double()  # an SVD; float64 keeps it exact to float32 rounding
-            gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
-            value = torch.linalg.eigvalsh(gram)[-1].clamp_min(0.0).sqrt().to(weight.dtype)
-        self._cache = (weakref.ref(weight), key, value)
-        return value
+        return self._sigma_cache.get([weight], lambda: exact_sigma_max(weight))
 
     def _scale(self, weight: Tensor, sigma: Tensor) -> Tensor:
         # clamp(., min=1) is exactly 1 when sigma <= gamma, so W / 1 == W bit for bit.
@@ -222,6 +215,17 @@ class SpectralShaping(Shaping):
         return (
             f"{super().extra_repr()}, gamma={self.gamma}, power_iterations={self.power_iterations}"
         )
+
+
+def exact_sigma_max(weight: Tensor) -> Tensor:
+    """``sigma_max`` of ``(out, in)`` or ``(K, out, in)`` weights: the square root of the largest
+    eigenvalue of the smaller Gram matrix, in float64 (3-4x cheaper than an SVD, exact to float32
+    rounding); shape ``()`` or ``(K,)``, in ``weight``'s dtype and device."""
+    with torch.no_grad():
+        w = weight.detach().double()
+        wt = w.transpose(-2, -1)
+        gram = w @ wt if w.shape[-2] <= w.shape[-1] else wt @ w
+        return torch.linalg.eigvalsh(gram)[..., -1].clamp_min(0.0).sqrt().to(weight.dtype)
 
 
 SHAPINGS: dict[str, type[Shaping]] = {

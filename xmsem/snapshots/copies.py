@@ -12,9 +12,9 @@ Which pairs a snapshot compares (:func:`plan_pairs`):
   configured metric, probe transfer, stitching and RBF CKA included -- the paired
   cross-architecture comparison, identical data order and copy index;
 * copies of the SAME member (``pgnn.i`` vs ``pgnn.j``, i < j: K(K-1)/2 pairs), with
-  ``seed_pairs`` on: only the cheap metrics, those with a prepared fast path in the registry
-  (linear CKA biased and debiased, subspace overlap), all pairs from batched products
-  (:func:`seed_pair_rows`);
+  ``seed_pairs`` on: only the metrics with a fast path in the registry (``batched``: all pairs
+  from batched products, e.g. linear CKA biased and debiased, subspace overlap; ``prepared``;
+  or ``prepare`` / ``finish``: each copy's part once, then every pair) (:func:`seed_pair_rows`);
 * different members of different copies are not compared live; the sweep analysis computes
   them (different-seed baselines) from the saved snapshots.
 """
@@ -23,19 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+import torch
 from torch import Tensor
 
 from xmsem.alignment import METRICS
-from xmsem.alignment.batched import (
-    PreparedStack,
-    linear_cka_stack,
-    prepare_stack,
-    subspace_overlap_stack,
-)
+from xmsem.alignment.batched import PreparedStack, prepare_stack
 from xmsem.runs.signals import raise_if_interrupted
-from xmsem.snapshots.measure import MeasureSettings, RepCache, Row, _row
+from xmsem.snapshots.measure import MeasureSettings, RepCache, Row, row
 
-BATCHED = ("linear_cka", "linear_cka_debiased", "subspace_overlap")  # all pairs at once here
 Split = Callable[[str], tuple[str, "int | None"]]
 
 
@@ -85,33 +80,54 @@ def prepare_copies(
 
 
 def seed_pair_metrics(s: MeasureSettings) -> list[str]:
-    """The metrics of ``s.metrics`` measured between copies: those with a prepared fast path."""
-    return [m for m in s.metrics if m in METRICS and METRICS[m].prepared is not None]
+    """The metrics of ``s.metrics`` measured between copies: those with a fast path."""
+    out = []
+    for m in s.metrics:
+        spec = METRICS.get(m)
+        if spec is not None and (spec.batched or spec.prepared or spec.prepare) is not None:
+            out.append(m)
+    return out
+
+
+def _pair_matrix(name: str, stack: PreparedStack, raw: list[Tensor] | None, s: MeasureSettings,
+                 shared: dict) -> Tensor | None:  # fmt: skip
+    """The (K, K) values of metric ``name`` between the copies of one stack, or None when it is
+    computed pair by pair from the stack's prepared views."""
+    spec = METRICS[name]
+    if spec.batched is not None:
+        return spec.batched(stack, spec.kwargs(s), shared)
+    if spec.prepare is None or raw is None:
+        return None
+    parts = [spec.prepare_one(x, s) for x in raw]  # each copy's own work once
+    k = len(parts)
+    out = torch.full((k, k), float("nan"), dtype=torch.float64, device=stack.xc.device)
+    for i in range(k):
+        for j in range(i + 1, k):
+            out[i, j] = out[j, i] = spec.compute_finish(parts[i], parts[j], s)
+    return out
 
 
 def seed_pair_rows(
     stacks: Mapping[tuple[str, str], PreparedStack],
     groups: Mapping[str, list[str]],
     s: MeasureSettings,
+    reps: Mapping[str, Mapping[str, Tensor]] | None = None,
 ) -> list[Row]:
     """Rows of every pair of copies i < j of each member at each layer, for the metrics of
     :func:`seed_pair_metrics` (member_a = ``pgnn.i``, member_b = ``pgnn.j``, layer_a = layer_b).
-    Linear CKA and subspace overlap come from the batched all-pairs functions; another metric
-    with a prepared fast path, pair by pair from the stack's views."""
+    A metric's ``batched`` path gives all pairs at once; ``prepare`` / ``finish`` (needs the raw
+    ``reps``: model -> layer -> tensor) prepares each copy once; otherwise the ``prepared`` fast
+    path runs pair by pair on the stack's views."""
     wanted = seed_pair_metrics(s)
     rows: list[Row] = []
     for (member, layer), stack in stacks.items():
         models = groups[member]
         if len(models) < 2 or not wanted:
             continue
-        values: dict[str, Tensor | None] = {}
-        if "linear_cka" in wanted or "linear_cka_debiased" in wanted:
-            values["linear_cka"], values["linear_cka_debiased"] = linear_cka_stack(stack)
-        if "subspace_overlap" in wanted:
-            k = s.subspace_k
-            usable = 1 <= k <= min(stack.n - 1, stack.xc.shape[2])
-            values["subspace_overlap"] = subspace_overlap_stack(stack, k) if usable else None
         raise_if_interrupted()
+        raw = None if reps is None else [reps[m][layer] for m in models]
+        shared: dict = {}  # per-stack work shared between metrics (e.g. the cross products)
+        values = {m: _pair_matrix(m, stack, raw, s, shared) for m in wanted}
         views = [stack.prepared(i) for i in range(len(models))]
         # python floats once per matrix: element-wise tensor indexing costs ~us per pair
         listed = {m: None if v is None else v.tolist() for m, v in values.items()}
@@ -120,10 +136,12 @@ def seed_pair_rows(
                 raise_if_interrupted()
             for j in range(i + 1, len(models)):
                 for metric in wanted:
-                    if metric in BATCHED:
-                        matrix = listed[metric]
-                        value = float("nan") if matrix is None else float(matrix[i][j])
+                    matrix, spec = listed[metric], METRICS[metric]
+                    if matrix is not None:
+                        value = float(matrix[i][j])
+                    elif spec.prepared is not None:
+                        value = spec.compute_prepared(views[i], views[j], s)
                     else:
-                        value = METRICS[metric].compute_prepared(views[i], views[j], s)
-                    rows.append(_row(a, models[j], layer, layer, metric, value))
+                        continue  # prepare/finish without the raw representations
+                    rows.append(row(a, models[j], layer, layer, metric, value))
     return rows

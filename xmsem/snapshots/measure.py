@@ -20,7 +20,6 @@ from typing import Any
 from torch import Tensor
 
 from xmsem import alignment as al
-from xmsem.alignment.chance import linear_cka_chance, subspace_overlap_chance
 
 Row = dict[str, object]
 Key = tuple[str, str]  # (model, layer)
@@ -57,7 +56,14 @@ class MeasureSettings:
     spectral_k: int = 10
     spectral_max_n: int = 1000
     spectral_null_perms: int = 20
+    pairwise_max_n: int = 1000  # measures on n x n matrices (RSA, kNN, dCor, ...): first n examples
     controls: bool = True  # chance rows (<metric>_null) and CKA(input, h) per layer
+    # a metric's own options (MetricSpec.options), e.g. {"mutual_knn": {"k": 20}}; None: defaults
+    # (None, not {}, in the YAML: Hydra's struct mode lets an override replace a null by a dict)
+    metric_params: dict[str, dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        al.check_metric_params(self.metric_params)
 
     @classmethod
     def of(cls, node: Any) -> MeasureSettings:
@@ -65,7 +71,10 @@ class MeasureSettings:
         others, e.g. a validated ``callbacks.representations``)."""
         names = [f.name for f in fields(cls) if f.name in node]
         lists = ("metrics", "transfer_maps")
-        return cls(**{n: list(node[n]) if n in lists else node[n] for n in names})
+        values = {n: list(node[n]) if n in lists else node[n] for n in names}
+        if values.get("metric_params") is not None:  # plain dicts, not a (typed) DictConfig node
+            values["metric_params"] = {m: dict(v) for m, v in values["metric_params"].items()}
+        return cls(**values)
 
 
 class RepCache:
@@ -77,6 +86,7 @@ class RepCache:
         self._probes: dict[Key, al.LinearProbe] = {}
         self._accuracy: dict[Key, float] = {}
         self._frob2: dict[tuple[Key, Key], Tensor] = {}
+        self._parts: dict[tuple[str, Key], Any] = {}
         self.n_classes = int(labels.max()) + 1
 
     def prepared(self, key: Key, x: Tensor) -> al.Prepared:
@@ -97,6 +107,13 @@ class RepCache:
                 cross = px.xc.T @ py.xc
                 self._frob2[pair] = (cross * cross).sum()
         return self._frob2[pair]
+
+    def part(self, spec: al.MetricSpec, key: Key, x: Tensor) -> Any:
+        """The per-representation part of a metric with ``prepare`` / ``finish`` (once per key)."""
+        slot = (spec.name, key)
+        if slot not in self._parts:
+            self._parts[slot] = spec.prepare_one(x, self.s)
+        return self._parts[slot]
 
     def add_prepared(self, key: Key, prepared: al.Prepared) -> None:
         """Register a representation prepared elsewhere (e.g. a view into a stack of copies)."""
@@ -143,7 +160,7 @@ def layer_pairs(
     return pairs
 
 
-def _row(a: str, b: str, la: str, lb: str, metric: str, value: float) -> Row:
+def row(a: str, b: str, la: str, lb: str, metric: str, value: float) -> Row:
     return {"member_a": a, "member_b": b, "layer_a": la, "layer_b": lb, "metric": metric,
             "value": float(value)}  # fmt: skip
 
@@ -156,7 +173,8 @@ def rep_metrics(
 
     Metrics with a prepared fast path (linear CKA, both estimators from one cross product, and
     subspace overlap) use the cache's prepared representations when a cache and keys are given
-    (same values, less work)."""
+    (same values, less work); metrics with ``prepare`` / ``finish`` prepare each representation
+    once per snapshot."""
     out: dict[str, float] = {}
     fast = cache is not None and kx is not None and ky is not None
     shared: dict = {}  # per-pair work shared between metrics (the X^T Y product)
@@ -169,6 +187,8 @@ def rep_metrics(
             if name in ("linear_cka", "linear_cka_debiased") and "frob2" not in shared:
                 shared["frob2"] = cache.cross_frob2(kx, x, ky, y)
             out[name] = spec.compute_prepared(px, py, s, shared)
+        elif fast and spec.prepare is not None:
+            out[name] = spec.compute_finish(cache.part(spec, kx, x), cache.part(spec, ky, y), s)
         else:
             out[name] = spec.compute(x, y, s)
     return out
@@ -177,18 +197,22 @@ def rep_metrics(
 def null_rows(
     a: str, b: str, la: str, lb: str, x: Tensor, y: Tensor, s: MeasureSettings, cache: RepCache
 ) -> list[Row]:
-    """The chance value of linear CKA and subspace overlap for this pair (``<metric>_null``): the
-    exact mean over row permutations of one side (:mod:`xmsem.alignment.chance`) — what the
-    metric gives for two unrelated representations with these spectra, n and widths."""
+    """The chance value (``<metric>_null``) of every configured metric with a ``chance`` hook
+    (linear CKA, subspace overlap): the exact mean over row permutations of one side
+    (:mod:`xmsem.alignment.chance`) — what the metric gives for two unrelated representations
+    with these spectra, n and widths."""
     rows = []
-    if "linear_cka" in s.metrics:
-        px, py = cache.prepared((a, la), x), cache.prepared((b, lb), y)
-        rows.append(_row(a, b, la, lb, "linear_cka_null", linear_cka_chance(px, py)))
-    if "subspace_overlap" in s.metrics:
-        usable = s.subspace_k <= min(x.shape[1], y.shape[1])
-        value = subspace_overlap_chance(x.shape[0], s.subspace_k) if usable else float("nan")
-        rows.append(_row(a, b, la, lb, "subspace_overlap_null", value))
+    for name, spec in al.METRICS.items():
+        if spec.chance is not None and name in s.metrics:
+            px, py = cache.prepared((a, la), x), cache.prepared((b, lb), y)
+            rows.append(row(a, b, la, lb, f"{name}_null", spec.chance(px, py, spec.kwargs(s))))
     return rows
+
+
+def _composite(s: MeasureSettings, at: str) -> list[al.MetricSpec]:
+    """The configured metrics whose rows come from a ``rows`` hook at ``at`` (layers | stitch)."""
+    return [al.METRICS[m] for m in s.metrics
+            if m in al.METRICS and al.METRICS[m].rows is not None and al.METRICS[m].rows_at == at]  # fmt: skip
 
 
 def pair_rows(
@@ -205,76 +229,35 @@ def pair_rows(
     inputs: Tensor | None = None,
     cache: RepCache | None = None,
 ) -> list[Row]:
-    """Rows comparing model ``a`` with model ``b`` at each ``(layer_a, layer_b)``.
-
+    """Rows comparing model ``a`` with model ``b`` at each ``(layer_a, layer_b)``: every
+    two-representation metric of ``s.metrics``, their chance values (``s.controls``), and the
+    rows of the composite metrics (their ``rows`` hooks, :mod:`xmsem.alignment.composite`):
     ``probe_transfer`` gives, per direction and per map of ``s.transfer_maps``,
-    ``transfer_acc_<map>`` and ``transfer_ratio_<map>`` (A's probe on B mapped into A, over A's own
-    accuracy; rows with member_a=A, member_b=B), the first map's also as ``transfer_acc`` /
-    ``transfer_ratio``. Probes, maps and stitches all see features normalised by ``s.normalize``. ``stitching`` (needs
-    ``tails``: model -> layer -> (tail function, Lipschitz bound of the tail)) stitches A's layer into
-    B's at each pair of ``stitch_layers``, both directions; a direction into a model missing from
-    ``tails`` (it cannot run its tail) is left out. ``spectral`` needs the probe ``inputs``.
+    ``transfer_acc_<map>`` and ``transfer_ratio_<map>`` (the first map's also as
+    ``transfer_acc`` / ``transfer_ratio``); ``spectral`` needs the probe ``inputs``;
+    ``stitching`` (needs ``tails``: model -> layer -> (tail function, Lipschitz bound of the
+    tail)) stitches A's layer into B's at each pair of ``stitch_layers``, both directions, leaving
+    out a direction into a model missing from ``tails``. Probes, maps and stitches all see
+    features normalised by ``s.normalize``.
     """
     cache = cache or RepCache(labels, n_fit, s)
     rows: list[Row] = []
-    fit, ev = slice(0, n_fit), slice(n_fit, None)
+
+    def context(la: str, lb: str) -> al.PairContext:
+        return al.PairContext(a, b, la, lb, reps_a[la], reps_b[lb], labels, n_fit, s, cache,
+                              inputs, tails)  # fmt: skip
+
     for la, lb in layer_pairs:
         x, y = reps_a[la], reps_b[lb]
         for metric, value in rep_metrics(x, y, s, cache, (a, la), (b, lb)).items():
-            rows.append(_row(a, b, la, lb, metric, value))
+            rows.append(row(a, b, la, lb, metric, value))
         if s.controls:
             rows += null_rows(a, b, la, lb, x, y, s, cache)
-        if "probe_transfer" in s.metrics:
-            for i, kind in enumerate(s.transfer_maps):
-                if kind == "identity" and x.shape[1] != y.shape[1]:
-                    continue  # no identity between different widths (validated for the headline)
-                # (b -> a, a -> b), fitted between the normalised fit halves, in raw coordinates
-                maps = al.fit_map_both(y[fit], x[fit], kind, normalize=s.normalize)
-                for (m1, l1, r1), (m2, l2, r2), t in (
-                    ((a, la, x), (b, lb, y), maps[0]), ((b, lb, y), (a, la, x), maps[1])
-                ):  # fmt: skip
-                    res = al.probe_transfer(
-                        r1[fit], labels[fit], r1[ev], labels[ev], r2[fit], r2[ev], map=kind,
-                        probe=cache.probe((m1, l1), r1), transfer=t, normalize=s.normalize,
-                        self_acc=cache.probe_accuracy((m1, l1), r1),
-                    )  # fmt: skip
-                    names = [f"_{kind}", ""] if i == 0 else [f"_{kind}"]
-                    for suffix in names:
-                        rows.append(_row(m1, m2, l1, l2, f"transfer_acc{suffix}", res.transfer_acc))
-                        rows.append(_row(m1, m2, l1, l2, f"transfer_ratio{suffix}", res.ratio))
-        if "spectral" in s.metrics and inputs is not None:
-            spec = al.METRICS["spectral"]
-            m = spec.limit(s)
-            table = spec.fn(inputs[:m], x[:m], y[:m], **spec.kwargs(s))
-            for entry in table:
-                base, band = f"spectral_{entry['basis']}", f"_band{entry['band']}"
-                rows.append(_row(a, b, la, lb, base + band, entry["value"]))
-                if "null" in entry:  # the band's permutation null and p-value
-                    rows.append(_row(a, b, la, lb, f"{base}_null{band}", entry["null"]))
-                    rows.append(_row(a, b, la, lb, f"{base}_p{band}", entry["p_value"]))
-    if "stitching" in s.metrics and tails:
+        for spec in _composite(s, "layers"):
+            rows += [row(*r) for r in spec.rows(context(la, lb), spec)]
+    for spec in _composite(s, "stitch"):
         for la, lb in stitch_layers:
-            for (m1, l1, r1), (m2, l2, r2) in (
-                ((a, la, reps_a[la]), (b, lb, reps_b[lb])),
-                ((b, lb, reps_b[lb]), (a, la, reps_a[la])),
-            ):
-                if m2 not in tails:  # no runnable tail (e.g. a _target_ member): recorded by caller
-                    continue
-                tail, lipschitz = tails[m2](l2)
-                res = al.linear_stitch(
-                    r1[fit],
-                    r2[fit],
-                    r1[ev],
-                    labels[ev],
-                    tail,
-                    b_eval=r2[ev],
-                    tail_lipschitz=lipschitz,
-                    normalize=s.normalize,
-                )
-                rows.append(_row(m1, m2, l1, l2, "stitch_acc", res.stitched_acc))
-                rows.append(_row(m1, m2, l1, l2, "stitch_penalty", res.own_acc - res.stitched_acc))
-                rows.append(_row(m1, m2, l1, l2, "stitch_loss", res.stitched_loss))
-                rows.append(_row(m1, m2, l1, l2, "stitch_gap", res.gap))
+            rows += [row(*r) for r in spec.rows(context(la, lb), spec)]
     return rows
 
 
@@ -296,7 +279,7 @@ def cross_layer_rows(
                 py, frob2 = cache.prepared((b, lb), y), cache.cross_frob2((a, la), x, (b, lb), y)
             else:
                 py, frob2 = al.prepare(y), None
-            rows.append(_row(a, b, la, lb, "cross_layer_cka",
+            rows.append(row(a, b, la, lb, "cross_layer_cka",
                              al.linear_cka_prepared(px, py, frob2=frob2)[0]))  # fmt: skip
     return rows
 
@@ -326,12 +309,12 @@ def member_rows(
         pin = cache.prepared(("__input__", "x"), inputs.reshape(len(inputs), -1).double())
         for layer in layers:
             ph = cache.prepared((name, layer), reps[layer])
-            rows.append(_row(name, name, layer, layer, "input_cka",
+            rows.append(row(name, name, layer, layer, "input_cka",
                              float(al.linear_cka_prepared(pin, ph)[0])))  # fmt: skip
     for layer in layers:
         if "probe_transfer" in s.metrics:
             acc = cache.probe_accuracy((name, layer), reps[layer])
-            rows.append(_row(name, name, layer, layer, "probe_acc", acc))
+            rows.append(row(name, name, layer, layer, "probe_acc", acc))
         if previous is not None and layer in previous:
             ref = previous[layer]
             if isinstance(ref, al.Prepared):
@@ -343,11 +326,11 @@ def member_rows(
             now = cache.prepared((name, layer), reps[layer])
             frob2 = now.hsic if before is now else None  # compared with itself: known
             cka = al.linear_cka_prepared(before, now, frob2=frob2)[0]
-            rows.append(_row(name, name, layer, layer, "drift", 1.0 - float(cka)))
+            rows.append(row(name, name, layer, layer, "drift", 1.0 - float(cka)))
         if latents is not None:
             h = reps[layer]
             r2 = al.latent_r2(h[:n_fit], latents[:n_fit], h[n_fit:], latents[n_fit:])
-            rows.append(_row(name, name, layer, layer, "latent_r2", float(r2)))
+            rows.append(row(name, name, layer, layer, "latent_r2", float(r2)))
     if layer_cka:
         for i, la in enumerate(layers):
             pa = cache.prepared((name, la), reps[la])
@@ -356,5 +339,5 @@ def member_rows(
                 # the diagonal: ||X^T X||_F^2 is already known (the value is 1 up to rounding)
                 frob2 = pa.hsic if pb is pa else None
                 value = float(al.linear_cka_prepared(pa, pb, frob2=frob2)[0])
-                rows.append(_row(name, name, la, lb, "layer_cka", value))
+                rows.append(row(name, name, la, lb, "layer_cka", value))
     return rows

@@ -1,0 +1,121 @@
+"""Every measure module of ``xmsem.alignment.measures``: registered by discovery alone, NaN with a
+warning on non-finite input, float64 results on the inputs' device from float32 input, the
+prepare/finish split equal to the function, options checked with one-line errors, symmetric
+measures symmetric, and the seed-copy path equal to the pairwise function."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from xmsem.alignment import METRICS, DegenerateInputWarning, check_metric_params, measures
+from xmsem.alignment.batched import prepare_stack
+from xmsem.alignment.registry import SYMMETRIC
+from xmsem.snapshots.copies import seed_pair_rows
+from xmsem.snapshots.measure import MeasureSettings
+
+from .._data import related_pair
+
+NAMES = sorted(n for n, s in METRICS.items() if s.fn.__module__.startswith(measures.__name__))
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def test_discovery_registers_every_module():
+    assert len(measures.MODULES) >= 15
+    assert len(NAMES) >= len(measures.MODULES)
+    for module in measures.MODULES:
+        assert any(METRICS[n].fn.__module__.endswith(f".{module}") for n in NAMES), module
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nonfinite_input_gives_nan_with_a_warning(name):
+    x, y = related_pair(n=60, p=6, q=5)
+    x[3, 2] = float("nan")
+    with pytest.warns(DegenerateInputWarning):
+        assert math.isnan(float(METRICS[name].fn(x, y)))
+    with pytest.warns(DegenerateInputWarning):
+        assert math.isnan(float(METRICS[name].fn(y, x)))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", NAMES)
+def test_float32_input_gives_float64_on_the_same_device(name, device):
+    x, y = related_pair(n=60, p=6, q=5)
+    ref = METRICS[name].fn(x, y)
+    out = METRICS[name].fn(x.float().to(device), y.float().to(device))
+    assert out.dtype == torch.float64 and out.ndim == 0 and out.device.type == device
+    assert float(out) == pytest.approx(float(ref), abs=1e-4)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if METRICS[n].prepare is not None])
+def test_prepare_finish_equals_the_function(name):
+    spec = METRICS[name]
+    x, y = related_pair(n=60, p=6, q=5)
+    s = MeasureSettings()
+    assert spec.compute_finish(spec.prepare_one(x, s), spec.prepare_one(y, s), s) == pytest.approx(
+        float(spec.fn(x, y)), abs=1e-12
+    )
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if METRICS[n].direction == SYMMETRIC])
+def test_symmetric_measures_are_symmetric(name):
+    x, y = related_pair(n=60, p=6, q=5)
+    assert float(METRICS[name].fn(x, y)) == pytest.approx(float(METRICS[name].fn(y, x)), abs=1e-10)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if METRICS[n].options])
+def test_options_are_checked_in_one_line(name):
+    spec = METRICS[name]
+    kw = next(iter(spec.options))
+    check_metric_params({name: {kw: spec.defaults[kw]}})  # the default is valid
+    for bad in ("nonsense", -1, None):
+        if not spec.options[kw].check(bad):
+            with pytest.raises(ValueError, match=rf"^metric_params\.{name}\.{kw}=.*valid: [^\n]+$"):
+                check_metric_params({name: {kw: bad}})
+            break
+    with pytest.raises(ValueError, match=f"metric_params.{name}.no_such: not an option"):
+        check_metric_params({name: {"no_such": 1}})
+    with pytest.raises(ValueError, match="valid"):
+        MeasureSettings(metric_params={name: {kw: "nonsense", "no_such": 1}})
+
+
+def test_unknown_metric_in_metric_params_is_one_line():
+    with pytest.raises(ValueError, match=r"^metric_params\.nope: not a registered metric; valid: "):
+        check_metric_params({"nope": {}})
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if METRICS[n].prepare is not None])
+def test_seed_copies_equal_the_pairwise_function(name):
+    reps = {f"m.{k}": {"h": related_pair(n=60, p=6, q=6, seed=k)[0]} for k in range(3)}
+    groups = {"m": list(reps)}
+    stacks = {("m", "h"): prepare_stack([reps[m]["h"] for m in groups["m"]])}
+    rows = seed_pair_rows(stacks, groups, MeasureSettings(metrics=[name]), reps)
+    assert len(rows) == 3
+    for r in rows:
+        want = float(METRICS[name].fn(reps[r["member_a"]]["h"], reps[r["member_b"]]["h"]))
+        assert r["value"] == pytest.approx(want, abs=1e-12)
+
+
+def test_metric_params_reach_the_measure():
+    x, y = related_pair(n=60, p=6, q=5)
+    s = MeasureSettings(metrics=["mutual_knn"], metric_params={"mutual_knn": {"k": 3}})
+    assert METRICS["mutual_knn"].compute(x, y, s) == pytest.approx(
+        float(METRICS["mutual_knn"].fn(x, y, k=3)), abs=0
+    )
+    assert METRICS["mutual_knn"].kwargs(MeasureSettings()) == {"k": 10}
+
+
+def test_live_pair_rows_equal_the_functions_on_the_capped_examples():
+    from xmsem.snapshots.measure import RepCache, pair_rows
+
+    x, y = related_pair(n=80, p=6, q=5)
+    s = MeasureSettings(metrics=NAMES, pairwise_max_n=50, controls=False)
+    cache = RepCache(torch.arange(80) % 3, 40, s)
+    rows = pair_rows("a", "b", {"h": x}, {"h": y}, [("h", "h")], cache.labels, 40, s, cache=cache)
+    got = {r["metric"]: r["value"] for r in rows}
+    assert set(got) == set(NAMES)
+    for name in NAMES:
+        m = 50 if METRICS[name].max_n else 80  # the n x n measures on the first pairwise_max_n
+        assert got[name] == pytest.approx(float(METRICS[name].fn(x[:m], y[:m])), abs=1e-12), name

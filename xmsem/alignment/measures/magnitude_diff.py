@@ -1,0 +1,49 @@
+"""Magnitude difference (ReSi, Klabunde et al. 2024, Sec. 3.7; Wang et al. 2020): how far the
+two representations' mean vectors are from the origin,
+
+    d(X, Y) = | ||mean_i x_i||_2 - ||mean_i y_i||_2 |              >= 0, 0 for X = Y.
+
+A statistic of each representation alone (``prepare``: one number). A constant representation
+(all examples identical) gives NaN with a warning, as for every metric here. Invariant to
+orthogonal maps only (not to scaling, translation or invertible maps). O(n d).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .._checks import check_pair, numpy_io
+from ..registry import SYMMETRIC, MetricSpec, register
+from ._common import guard_one
+
+__all__ = ["magnitude_diff"]
+
+
+def magnitude(x: Tensor, params: Mapping[str, Any]) -> Tensor | None:
+    x = guard_one(x, "magnitude_diff")
+    return None if x is None else torch.linalg.vector_norm(x.mean(dim=0))
+
+
+def gap(a: Tensor | None, b: Tensor | None, params: Mapping[str, Any]) -> Tensor:
+    if a is None or b is None:
+        return torch.tensor(float("nan"), dtype=torch.float64)
+    return (a - b).abs()
+
+
+@numpy_io
+def magnitude_diff(x: Tensor, y: Tensor) -> Tensor:
+    """| ||mean x|| - ||mean y|| | (module doc)."""
+    x, y = check_pair(x, y)
+    return gap(magnitude(x, {}), magnitude(y, {}), {}).to(x.device)
+
+
+register(MetricSpec(
+    "magnitude_diff", "distance", frozenset({"orthogonal"}), "reps", magnitude_diff,
+    "Difference of the norms of the mean representations (ReSi, Klabunde et al. 2024).",
+    (0.0, float("inf")), label="magnitude difference", direction=SYMMETRIC,
+    prepare=magnitude, finish=gap,
+))  # fmt: skip
