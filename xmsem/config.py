@@ -154,8 +154,8 @@ def check_schema(node: Any, schema: type, key: str) -> Any:
 def _positive(value: Any, key: str, kind: type = int) -> None:
     bad = not isinstance(value, kind) or isinstance(value, bool)
     if bad or not math.isfinite(value) or value <= 0:  # nan <= 0 is False: check finiteness
-        finite = " finite" if kind is float else ""
-        raise ConfigError(f"{key}={value!r} is invalid: must be a positive{finite} {kind.__name__}")
+        why = "" if bad or math.isfinite(value) else " (finite: not nan or inf)"
+        raise ConfigError(f"{key}={value!r} is invalid: must be a positive {kind.__name__}{why}")
 
 
 MAX_NAME = 100  # ``name`` is a folder name (outputs/runs/<name>/...): file systems stop at 255

@@ -51,7 +51,7 @@ def test_long_name_is_one_line_before_any_folder() -> None:
 @pytest.mark.parametrize(
     ("override", "expected", "absent"),
     [
-        ("optim.lr=nan", "optim.lr=nan is invalid: must be a positive finite float", ""),
+        ("optim.lr=nan", "optim.lr=nan is invalid: must be a positive float (finite", ""),
         ("optim.lr=abc", "optim.lr: Value 'abc' of type 'str' could not be converted", "did you"),
         ("optim.weight_decay=inf", "optim.weight_decay=inf is invalid", ""),
         ("name=" + "y" * 120, "at most 100 bytes", ""),
