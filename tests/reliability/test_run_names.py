@@ -53,3 +53,7 @@ def test_swept_keys_of_a_sweep_config(tmp_path: Path) -> None:
                                                              "model.pgnn.gamma=0.5"]},
                                       "sweeper": {"params": {"data": "synthetic,fmnist"}}}})  # fmt: skip
     assert swept_keys(cfg) == ["data", "seed"]
+    from xmsem import config
+    from xmsem.runs import sweep_summary
+
+    assert config.SWEPT_KEYS_ENV == sweep_summary.SWEPT_KEYS_ENV  # one variable, two layers

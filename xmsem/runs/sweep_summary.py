@@ -24,6 +24,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 log = logging.getLogger("xmsem.sweep")
+SWEPT_KEYS_ENV = "XMSEM_SWEPT_KEYS"  # read by xmsem.config.run_id (the same name there)
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,6 @@ class SweepSummary(Callback):
         if config is not None:  # job folders show the swept keys (xmsem.config.run_id)
             import os
 
-            from xmsem.config import SWEPT_KEYS_ENV
-
             os.environ[SWEPT_KEYS_ENV] = ",".join(swept_keys(config))
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
@@ -86,7 +85,7 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         import os
 
-        os.environ.pop("XMSEM_SWEPT_KEYS", None)
+        os.environ.pop(SWEPT_KEYS_ENV, None)
         self.summarise(Path(str(config.hydra.sweep.dir)))
 
     def summarise(self, sweep_dir: Path, interrupted: str | None = None) -> None:
