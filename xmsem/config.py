@@ -161,7 +161,7 @@ def _positive(value: Any, key: str, kind: type = int) -> None:
 MAX_NAME = 100  # ``name`` is a folder name (outputs/runs/<name>/...): file systems stop at 255
 
 
-def _validate_name(name: Any) -> None:
+def validate_name(name: Any) -> None:
     text = str(name)
     if not text or len(text.encode()) > MAX_NAME or "/" in text or text in (".", ".."):
         raise ConfigError(
@@ -192,7 +192,7 @@ def validate(
     from xmsem.runs.divergence import ON_DIVERGENCE
 
     if cfg.get("name") is not None:
-        _validate_name(cfg.name)
+        validate_name(cfg.name)
 
     _choice(cfg.get("on_divergence", "stop"), "on_divergence", list(ON_DIVERGENCE))
     data = cfg.get("data")

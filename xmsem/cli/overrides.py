@@ -114,10 +114,10 @@ def check_key_overrides(argv: list[str], conf_dir: Path) -> str | None:
             if problem:
                 return problem
         if ov.key_or_group == "name" and not ov.is_sweep_override():
-            from xmsem.config import ConfigError, _validate_name
+            from xmsem.config import ConfigError, validate_name
 
             try:  # before Hydra creates outputs/runs/<name>/ (ENAMETOOLONG in 4 tracebacks)
-                _validate_name(_string_value(ov))
+                validate_name(_string_value(ov))
             except ConfigError as err:
                 return str(err)
         base = ov.key_or_group.split("@")[0]
