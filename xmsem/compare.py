@@ -28,6 +28,7 @@ import argparse
 import csv
 import io
 import math
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
+
+from xmsem.runs.safeload import UnreadableFile, load_plain
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 COLUMNS = ("member_a", "member_b", "layer_a", "layer_b", "metric", "value")
@@ -56,6 +59,7 @@ class Source:
     nets: dict[str, nn.Module] = field(default_factory=dict)
     layers: dict[str, list[str]] = field(default_factory=dict)
     snapshot: dict[str, dict[str, Tensor]] | None = None
+    about: str = ""  # the run's state, epochs and data, for the terminal and report.md
     probe_indices: Tensor | None = None
 
     def label(self, model: str) -> str:
@@ -67,6 +71,8 @@ class CompareResult:
     rows: list[dict[str, Any]]
     skipped: list[dict[str, str]]
     files: dict[str, Path]
+    sides: dict[str, str] = field(default_factory=dict)  # "A"/"B" -> state, epochs, data
+    warnings: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- sources
@@ -119,11 +125,16 @@ def _load_run(side: str, path: Path, kind: str, raw, device: torch.device) -> So
     ckpt = path if kind == "checkpoint" else run_dir / "checkpoints" / "last.ckpt"
     if ckpt.is_file():
         cohort = build_cohort(cfg, raw.input_dim, raw.num_classes, raw.image_shape)
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
-        cohort.load_state_dict(state)
+        checkpoint = load_plain(ckpt)
+        try:
+            cohort.load_state_dict(checkpoint["state_dict"])
+        except (RuntimeError, KeyError) as err:
+            reason = " ".join(str(err).split())[:200]
+            raise CompareError(f"{ckpt}: does not fit its run's config ({reason})") from None
         cohort.to(device).eval()
         names = list(getattr(cohort, "model_names", cohort.member_names))
         source = Source(side, f"{ckpt} (run {run_dir})", cfg)
+        source.about = describe_run(run_dir, cfg, _epochs_in(checkpoint), ckpt.name)
         for name in names:
             get = getattr(cohort, "model", None)
             net = get(name) if callable(get) else cohort.members[name]
@@ -136,10 +147,70 @@ def _load_run(side: str, path: Path, kind: str, raw, device: torch.device) -> So
         raise CompareError(f"{run_dir}: has neither checkpoints/last.ckpt nor a complete snapshot")
     reps = store.load_epoch(epochs[-1], dtype=torch.float64)
     source = Source(side, f"{run_dir} snapshot epoch {epochs[-1]} (no checkpoint)", cfg)
+    source.about = describe_run(run_dir, cfg, epochs[-1], f"snapshot epoch_{epochs[-1]:03d}")
     source.snapshot = reps
     source.layers = {m: list(layers) for m, layers in reps.items()}
     source.probe_indices = store.load_probe()["indices"]
     return source
+
+
+# data keys that say where the files are or how batches are cut, not which examples: the rest
+# (name, seed, sizes, generation settings, split seed) must agree for A and B to be comparable
+_DATA_LOCATION = ("data_dir", "system_dir", "download", "batch_size")
+
+
+def data_settings(cfg: DictConfig | None) -> dict[str, Any]:
+    """A run's dataset and its generation settings (without where the files are)."""
+    if cfg is None or cfg.get("data") is None:
+        return {}
+    node = OmegaConf.to_container(cfg.data, resolve=True)
+    return {k: v for k, v in node.items() if k not in _DATA_LOCATION}
+
+
+def _describe_data(settings: Mapping[str, Any]) -> str:
+    rest = ", ".join(f"{k}={v}" for k, v in sorted(settings.items()) if k != "name")
+    return f"{settings.get('name', '?')} ({rest})" if rest else str(settings.get("name", "?"))
+
+
+def _epochs_in(checkpoint: Mapping[str, Any]) -> int | None:
+    """Epochs trained when the checkpoint was written (Lightning's fit-loop progress)."""
+    try:
+        return int(checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError, ValueError):
+        epoch = checkpoint.get("epoch") if isinstance(checkpoint, Mapping) else None
+        return int(epoch) + 1 if isinstance(epoch, int) else None
+
+
+def describe_run(run_dir: Path, cfg: DictConfig, epochs: int | None, what: str) -> str:
+    """``completed, 4 of 4 epochs (last.ckpt); data synthetic (seed=0, ...)`` for one side."""
+    from xmsem.runs.status import RunStatus
+
+    status = RunStatus(run_dir).read() or {}
+    state = status.get("state") or "unknown state (no status.json)"
+    target = status.get("max_epochs") or OmegaConf.select(cfg, "trainer.max_epochs")
+    when = f"{epochs if epochs is not None else '?'} of {target} epochs" if target else "epoch ?"
+    note = "" if state == "completed" else " - NOT a finished run: its weights are mid-training"
+    return f"{state}, {when} ({what}){note}; data {_describe_data(data_settings(cfg))}"
+
+
+def check_same_data(configs: Sequence[DictConfig | None], allow_different: bool) -> str | None:
+    """None when both sides' runs saw the same data (or a side is a model file); otherwise a
+    warning line (``allow_different``) or :class:`CompareError` (one line)."""
+    from xmsem.runs.fingerprint import describe_difference
+
+    runs = [c for c in configs if c is not None]
+    if len(runs) < 2:
+        return None
+    a, b = (data_settings(c) for c in runs)
+    if a == b:
+        return None
+    diff = describe_difference(a, b)
+    if not allow_different:
+        raise CompareError(
+            f"A and B were trained on different data ({diff}); both are measured on one probe "
+            "set, so pass --allow-different-data to compare them anyway"
+        )
+    return f"A and B were trained on different data ({diff}); measured on {a.get('name')} of A"
 
 
 def _load_spec(side: str, path: Path, raw, device: torch.device) -> Source:
@@ -161,7 +232,7 @@ def _load_spec(side: str, path: Path, raw, device: torch.device) -> Source:
         file = (path.parent / str(weights)).resolve()
         if not file.is_file():
             raise CompareError(f"{path}: weights file {file} does not exist")
-        state = torch.load(file, map_location="cpu", weights_only=True)
+        state = load_plain(file)
         state = state.get("state_dict", state) if isinstance(state, Mapping) else state
         target = net.net if isinstance(net, ExtractedNet) else net
         try:
@@ -211,6 +282,7 @@ def compare(
     probe_size: int | None = None,
     pairs: str = "last",
     device: str = "cpu",
+    allow_different_data: bool = False,
 ) -> CompareResult:
     """Compare every model of ``a`` with every model of ``b`` (see the module docstring); write
     the files under ``out`` when given. Raises :class:`CompareError` (one line) on bad input."""
@@ -229,11 +301,24 @@ def compare(
 
     if pairs not in PAIRINGS:
         raise CompareError(f"--pairs {pairs}: valid: {', '.join(PAIRINGS)}")
+    if out is not None:  # before minutes of measuring: an --out that cannot be written is one line
+        from xmsem.cli.overrides import writable_dir_problem
+
+        problem = writable_dir_problem(str(out))
+        if problem is None and os.path.lexists(out) and not Path(out).is_dir():
+            what = "a broken link or a link loop" if Path(out).is_symlink() else "a file"
+            problem = f"--out {out} is {what}, not a folder"
+        if problem:
+            raise CompareError(problem)
     paths = [Path(a), Path(b)]
     for p in paths:
         if not p.exists():
             raise CompareError(f"{p}: no such file or folder")
     kinds = [(p, _kind(p)) for p in paths]
+    # before any model is built: runs trained on different data are not comparable as they are
+    configs = [None if kind == "spec" else OmegaConf.load(
+        _run_dir(p if kind == "run" else p.parent) / ".hydra" / "config.yaml") for p, kind in kinds]  # fmt: skip
+    warning = check_same_data(configs, allow_different_data)
     data_cfg = OmegaConf.to_container(_data_config(data, kinds), resolve=True)
     common = ("name", "batch_size", "val_size", "split_seed")
     kwargs = {k: v for k, v in data_cfg.items() if k not in common}
@@ -291,6 +376,10 @@ def compare(
         for name in s.layers:
             rows += member_rows(s.label(name), r[name], labels, n_fit, settings, cache=cache)
     result = CompareResult(rows, skipped, {})
+    result.sides = {s.side: s.about or s.origin for s in sources}
+    result.warnings = [w for w in [warning] if w]
+    result.warnings += [f"{s.side} is not a completed run: {s.about}" for s in sources
+                        if s.about and not s.about.startswith("completed")]  # fmt: skip
     if out is not None:
         result.files = write_outputs(Path(out), result, sources, data_cfg["name"], probe, pairs)
     return result
@@ -343,8 +432,9 @@ def write_outputs(
     lines = [
         "# xmsem compare",
         "",
-        f"- A: {src_a.origin}",
-        f"- B: {src_b.origin}",
+        f"- A: {src_a.origin}" + (f" - {src_a.about}" if src_a.about else ""),
+        f"- B: {src_b.origin}" + (f" - {src_b.about}" if src_b.about else ""),
+        *[f"- **warning**: {w}" for w in result.warnings],
         f"- data: {dataset}, probe set of {len(probe.indices)} test examples "
         f"(fit half {probe.n_fit}, eval half {len(probe.indices) - probe.n_fit}); pairs: {pairs}",
         "",
@@ -413,13 +503,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="probe-set size (default: the run's; else the whole test split)")  # fmt: skip
     parser.add_argument("--pairs", default="last", help="same_name | last | all (default last)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto")
+    parser.add_argument("--allow-different-data", action="store_true",
+                        help="compare runs trained on different data (refused otherwise)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         result = compare(args.a, args.b, data=args.data, out=args.out,
-                         probe_size=args.probe_size, pairs=args.pairs, device=args.device)  # fmt: skip
-    except (CompareError, FileNotFoundError) as err:
+                         probe_size=args.probe_size, pairs=args.pairs, device=args.device,
+                         allow_different_data=args.allow_different_data)  # fmt: skip
+    except (CompareError, FileNotFoundError, UnreadableFile) as err:
         print(f"xmsem: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # --out is a file, a symlink loop, read-only, a full disk: one line
+        where = err.filename or args.out
+        print(f"xmsem: error: cannot write --out {args.out}: {err.strerror or err} ({where})",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    for side, about in result.sides.items():
+        print(f"{side}: {about}")
+    for line in result.warnings:
+        print(f"xmsem: warning: {line}", file=sys.stderr)
     print(f"{len(result.rows)} rows, {len(result.skipped)} skipped -> {result.files['report.md']}")
     return 0
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import inspect
+import math
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -140,15 +142,32 @@ def check_schema(node: Any, schema: type, key: str) -> Any:
         full = f"{key}.{bad}" if bad else key
         names = [f.name for f in fields(schema)]
         reason = str(err).splitlines()[0]
-        hint = did_you_mean(str(bad).split(".")[-1], names) if bad else ""
+        leaf = str(bad).split(".")[-1]
+        if bad and leaf in names:  # a known key with a bad value: no did-you-mean for the key
+            raise ConfigError(f"{full}: {reason}") from None
+        hint = did_you_mean(leaf, names) if bad else ""
         raise ConfigError(
             f"{full}: {reason}{hint} (valid keys of {key}: {', '.join(names)})"
         ) from None
 
 
 def _positive(value: Any, key: str, kind: type = int) -> None:
-    if not isinstance(value, kind) or isinstance(value, bool) or value <= 0:
-        raise ConfigError(f"{key}={value!r} is invalid: must be a positive {kind.__name__}")
+    bad = not isinstance(value, kind) or isinstance(value, bool)
+    if bad or not math.isfinite(value) or value <= 0:  # nan <= 0 is False: check finiteness
+        why = "" if bad or math.isfinite(value) else " (finite: not nan or inf)"
+        raise ConfigError(f"{key}={value!r} is invalid: must be a positive {kind.__name__}{why}")
+
+
+MAX_NAME = 100  # ``name`` is a folder name (outputs/runs/<name>/...): file systems stop at 255
+
+
+def validate_name(name: Any) -> None:
+    text = str(name)
+    if not text or len(text.encode()) > MAX_NAME or "/" in text or text in (".", ".."):
+        raise ConfigError(
+            f"name={text[:40]}{'...' if len(text) > 40 else ''} is invalid: it names the output "
+            f"folder, so at most {MAX_NAME} bytes without '/' ({len(text.encode())} given)"
+        )
 
 
 def _choice(value: Any, key: str, valid: list[str]) -> None:
@@ -172,6 +191,9 @@ def validate(
         raise ConfigError(f"seed={seed} is invalid: must be in [0, 2**32 - 1]")
     from xmsem.runs.divergence import ON_DIVERGENCE
 
+    if cfg.get("name") is not None:
+        validate_name(cfg.name)
+
     _choice(cfg.get("on_divergence", "stop"), "on_divergence", list(ON_DIVERGENCE))
     data = cfg.get("data")
     if data is None or "name" not in data:
@@ -186,7 +208,8 @@ def validate(
     if isinstance(lr, int) and not isinstance(lr, bool):
         lr = float(lr)
     _positive(lr, "optim.lr", float)
-    if cfg.optim.weight_decay < 0:
+    wd = cfg.optim.weight_decay
+    if not math.isfinite(wd) or wd < 0:
         raise ConfigError(f"optim.weight_decay={cfg.optim.weight_decay!r} is invalid: must be >= 0")
 
     _validate_members(cfg.get("model"))
@@ -332,10 +355,52 @@ def _dirname(override_dirname: str) -> str:
     return name or "default"
 
 
+SWEPT_KEYS_ENV = "XMSEM_SWEPT_KEYS"  # set for the jobs of a sweep (xmsem.runs.sweep_summary)
+MAX_SHOWN = 60  # characters of overrides a single run's folder name shows before hashing them
+
+
+def _override_items(overrides: Any) -> list[tuple[str, str]]:
+    """(key, value text) of each override (``+``/``++``/``~`` dropped from the key)."""
+    items = []
+    for text in list(overrides or []):
+        key, sep, value = str(text).partition("=")
+        items.append((key.lstrip("+~"), value if sep else ""))
+    return items
+
+
+def run_id(overrides: Any, exclude: Any = (), swept: Any = None) -> str:
+    """The readable id of a run folder: the swept keys as ``k=v`` (a single run: its overrides
+    when they are short), then ``~`` and a hash of the remaining overrides. Excluded keys
+    (``hydra.job.config.override_dirname.exclude_keys``: where outputs go, the device,
+    ``trainer.max_epochs``, ...) are left out unless swept, so a rerun with more epochs lands in
+    the same folder; the full overrides are kept in the folder (``.hydra/overrides.yaml``)."""
+    if swept is None:
+        swept = [k for k in os.environ.get(SWEPT_KEYS_ENV, "").split(",") if k]
+    swept, excluded = list(swept), set(exclude or [])
+    items = [(k, v) for k, v in _override_items(overrides) if k in swept or k not in excluded]
+    if swept:
+        shown = [(k, v) for k, v in items if k in swept]
+    else:
+        text = ",".join(f"{k}={v}" for k, v in sorted(items))
+        shown = sorted(items) if len(text) <= MAX_SHOWN else []
+    rest = sorted(f"{k}={v}" for k, v in items if (k, v) not in shown)
+    name = ",".join(f"{k}={v}" for k, v in shown).replace("/", "_")
+    if rest:
+        digest = hashlib.sha1(",".join(rest).encode()).hexdigest()[:8]
+        name = f"{name}~{digest}" if name else f"cfg~{digest}"
+    return _dirname(name)
+
+
+def _run_id_resolver(overrides: Any, exclude: Any = ()) -> str:
+    return run_id(overrides, exclude)
+
+
 def register_resolvers() -> None:
     """Register xmsem's OmegaConf resolvers (idempotent)."""
     if not OmegaConf.has_resolver("xmsem_dirname"):
         OmegaConf.register_new_resolver("xmsem_dirname", _dirname)
+    if not OmegaConf.has_resolver("xmsem_run_id"):
+        OmegaConf.register_new_resolver("xmsem_run_id", _run_id_resolver)
 
 
 register_resolvers()

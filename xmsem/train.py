@@ -24,9 +24,10 @@ from omegaconf import DictConfig
 from xmsem.config import ConfigError, to_plain, validate
 from xmsem.runs import RunStatus, environment_info
 from xmsem.runs.allocator import keep_freed_memory
-from xmsem.runs.fingerprint import RunConflict, config_items, describe_difference, fingerprint
+from xmsem.runs.fingerprint import RunConflict, config_items, fingerprint
 from xmsem.runs.folder import discard_unstarted, remove_stale_temps, retire_attempt
 from xmsem.runs.lock import RunLocked, run_lock
+from xmsem.runs.signals import Interrupted, interrupt_from, raise_if_interrupted
 
 log = logging.getLogger("xmsem.train")
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -148,39 +149,52 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Validate, then train and test one cohort in ``run_dir``; return the test results.
 
     One process per run folder (a second one is skipped, :class:`RunLocked`). Skips a completed
-    run of the same config; ``force=true`` retires the previous attempt to ``retired/``; otherwise
-    resumes from the newest intact checkpoint of this config.
+    run of the same config (continues it when ``trainer.max_epochs`` was raised); ``force=true``
+    retires the previous attempt to ``retired/``; otherwise resumes from the newest intact
+    checkpoint of this config. An attempt that does not train changes nothing in the folder.
     """
     validate(cfg, extra_checks=_extra_checks())
-    with run_lock(run_dir):
-        return _run_locked(cfg, run_dir)
+    raise_if_interrupted()  # a signal between the jobs of a sweep: the next one does not start
+    with run_lock(run_dir) as lock:
+        return _run_locked(cfg, run_dir, lock)
 
 
-def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+def _begin_attempt(cfg: DictConfig, run_dir: Path, plan, lock) -> None:
+    """The attempt trains: only from here on is the folder written (record, log, housekeeping)."""
+    from xmsem.runs.checkpoints import quarantine
+    from xmsem.runs.record import write_config_record
+    from xmsem.runs.runlog import start_run_logs
+
+    lock.claim()
+    if cfg.force:
+        retire_attempt(run_dir)
+    start_run_logs()
+    write_config_record(run_dir, cfg)
+    RunStatus(run_dir).recover()  # a corrupt or wrong-shaped status.json: backed up, rewritten
+    remove_stale_temps(run_dir)
+    quarantine(plan.unreadable, plan.checkpoint)
+    if plan.message:
+        log.info("xmsem: %s", plan.message)
+
+
+def _run_locked(cfg: DictConfig, run_dir: Path, lock) -> dict[str, Any]:
     import lightning as L
     import torch
     from hydra.utils import instantiate
 
-    from xmsem.runs.checkpoints import AtomicCheckpointIO, FingerprintStamp, choose_checkpoint
+    from xmsem.runs.attempt import plan_attempt
+    from xmsem.runs.checkpoints import AtomicCheckpointIO, FingerprintStamp
     from xmsem.runs.divergence import DivergenceGuard, raise_if_diverged
 
     status = RunStatus(run_dir)
-    status.recover()  # a corrupt or wrong-shaped status.json: backed up, then rewritten
-    remove_stale_temps(run_dir)
     items = config_items(cfg)
     fp = fingerprint(items)
-    if cfg.force:
-        retire_attempt(run_dir)
-    prior = status.read() or {}
-    if prior.get("fingerprint") not in (None, fp):
-        raise RunConflict(
-            f"{run_dir} holds a run of another config "
-            f"({describe_difference(prior.get('config') or {}, items)}); rerun with force=true "
-            "to retire it (moved to retired/) and train this config"
-        )
-    if prior.get("state") == "completed":
-        log.info("already completed: %s (force=true retrains)", run_dir)
-        return prior.get("results", {})
+    max_epochs = int(cfg.trainer.max_epochs)
+    plan = plan_attempt(run_dir, fp, items, max_epochs, bool(cfg.force))
+    if not plan.trains:
+        log.info("xmsem: %s", plan.message)
+        return plan.prior.get("results", {})
+    prior = plan.prior
 
     keep_freed_memory()  # large snapshot buffers are reused, not page-faulted anew
     if cfg.seed is not None:  # seed 0 is a seed
@@ -188,7 +202,10 @@ def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
     datamodule = build_datamodule(cfg)
-    raw = datamodule.prepare()  # a missing dataset fails here, before any training
+    try:
+        raw = datamodule.prepare()  # a missing dataset fails here, before any training
+    except ValueError as err:  # impossible sizes (data.val_size beyond the split): one line
+        raise DataProblem(str(err)) from None
     try:  # before any training: a member the data cannot feed is a config error
         cohort = build_cohort(cfg, raw.input_dim, raw.num_classes, raw.image_shape)
     except ValueError as err:
@@ -197,10 +214,17 @@ def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
     # parameters of one network per member (every copy of an ensemble has the same count)
     params = {name: count_parameters(net) // cohort.copies for name, net in cohort.members.items()}
-    ckpt = choose_checkpoint(run_dir / "checkpoints", fp, items)
+    _begin_attempt(cfg, run_dir, plan, lock)
+    ckpt = plan.checkpoint
     loggers = build_loggers(cfg, run_dir)
     callbacks = build_callbacks(cfg, run_dir, datamodule, cohort)
-    callbacks += [FingerprintStamp(fp, items), DivergenceGuard(cfg.get("on_divergence", "stop"))]
+    from xmsem.runs.signals import stop_callback
+
+    callbacks += [
+        FingerprintStamp(fp, items),
+        DivergenceGuard(cfg.get("on_divergence", "stop")),
+        stop_callback(),
+    ]
     from xmsem.lit.progress import quiet_lightning, run_summary
 
     bar = progress_bar(cfg)
@@ -219,6 +243,8 @@ def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     status.write(
         "running",
         error=None,
+        results=None,
+        max_epochs=max_epochs,
         attempts=int(prior.get("attempts", 0)) + 1,
         started=prior.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         resumed_from=str(ckpt) if ckpt else None,
@@ -234,23 +260,45 @@ def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     try:
-        trainer.fit(cohort, datamodule=datamodule, ckpt_path=str(ckpt) if ckpt else None)
-    except Exception as err:  # e.g. an eigensolver on NaN weights: say it diverged, in one line
-        raise_if_diverged(cohort, trainer, err)
-        raise
-    fit_seconds = time.perf_counter() - t0
-    # read before testing: testing a checkpoint restores the module's and callbacks' state
-    results: dict[str, Any] = {}
-    for i, name in enumerate(cohort.model_names):
-        results[f"val/{name}/best_acc"] = float(cohort.best_val_acc[i])
-        results[f"val/{name}/best_epoch"] = int(cohort.best_val_epoch[i])
-    results["epochs"] = int(trainer.current_epoch)
-    results.update(_validation_results(cfg, callbacks))
-    test_ckpt = _test_checkpoint(callbacks)
-    tested = trainer.test(cohort, datamodule=datamodule, verbose=False, ckpt_path=test_ckpt)
-    results.update({k: float(v) for k, v in (tested[0] if tested else {}).items()})
-    results["tested_on"] = "best" if test_ckpt else "last"
-    status.write("completed", results=results, fit_seconds=round(fit_seconds, 3))
+        try:
+            trainer.fit(
+                cohort,
+                datamodule=datamodule,
+                ckpt_path=str(ckpt) if ckpt else None,
+                weights_only=True,
+            )
+        except Exception as err:  # e.g. an eigensolver on NaN weights: say it diverged, in one line
+            raise_if_diverged(cohort, trainer, err)
+            raise
+        fit_seconds = time.perf_counter() - t0
+        # read before testing: testing a checkpoint restores the module's and callbacks' state
+        results: dict[str, Any] = {}
+        for i, name in enumerate(cohort.model_names):
+            results[f"val/{name}/best_acc"] = float(cohort.best_val_acc[i])
+            results[f"val/{name}/best_epoch"] = int(cohort.best_val_epoch[i])
+        results["epochs"] = int(trainer.current_epoch)
+        epochs_done = int(trainer.current_epoch)
+        results.update(_validation_results(cfg, callbacks))
+        raise_if_interrupted()  # Lightning ends fit normally after SIGTERM between its checks
+        test_ckpt = _test_checkpoint(callbacks)
+        tested = trainer.test(
+            cohort, datamodule=datamodule, verbose=False, ckpt_path=test_ckpt, weights_only=True
+        )
+        raise_if_interrupted()
+        results.update({k: float(v) for k, v in (tested[0] if tested else {}).items()})
+        results["tested_on"] = "best" if test_ckpt else "last"
+    except BaseException as err:
+        interrupted = interrupt_from(err)
+        if interrupted is None:
+            raise
+        _record_interruption(run_dir, trainer, interrupted, loggers)
+        raise interrupted from None
+    status.write(
+        "completed",
+        results=results,
+        epochs_trained=epochs_done,
+        fit_seconds=round(fit_seconds, 3),
+    )
     from xmsem.lit.loggers import finish_loggers, log_artifacts
 
     log_artifacts(loggers, (cfg.get("logger") or {}).get("wandb"), run_dir)
@@ -259,6 +307,26 @@ def _run_locked(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
     log.info("%s", run_summary(results, read_rows(run_dir), run_dir, run_dir.parent))
     return results
+
+
+def _record_interruption(run_dir: Path, trainer, interrupted: Interrupted, loggers) -> None:
+    """status.json ``interrupted``, naming the checkpoint a rerun resumes from; loggers closed.
+
+    The checkpoint kept is the last complete epoch's (written atomically at every epoch end):
+    a partial epoch is trained again on resume, so the resumed run equals an uninterrupted one.
+    """
+    from xmsem.lit.loggers import finish_loggers
+
+    last = Path(run_dir) / "checkpoints" / "last.ckpt"
+    resume = f"resumes from {last}" if last.is_file() else "starts over (no epoch was completed)"
+    message = (
+        f"{interrupted} during epoch {trainer.current_epoch + 1}; rerunning the same command "
+        f"{resume}"
+    )
+    RunStatus(run_dir).write("interrupted", error=message)
+    log.warning("xmsem: %s", message)
+    with contextlib.suppress(Exception):
+        finish_loggers(loggers, failed=True)
 
 
 def progress_bar(cfg: DictConfig) -> bool:
@@ -297,6 +365,10 @@ def _test_checkpoint(callbacks: list[Any]) -> str | None:
 
 
 # --------------------------------------------------------------------------- hydra task
+class DataProblem(ValueError):
+    """The data cannot be prepared as configured (e.g. a validation split larger than the data)."""
+
+
 # failures that are one line for the user (no traceback): the message says what to do
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 
@@ -304,8 +376,10 @@ _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.ERO
 def _one_line_failure(err: BaseException) -> str | None:
     """The one-line message of an expected failure, or None for a bug (traceback wanted)."""
     from xmsem.runs.divergence import Diverged
+    from xmsem.runs.safeload import UnreadableFile
+    from xmsem.snapshots.table import TableError
 
-    if isinstance(err, (Diverged, RunConflict)):
+    if isinstance(err, (Diverged, RunConflict, TableError, UnreadableFile, DataProblem)):
         return str(err)
     if isinstance(err, OSError) and err.errno in _DISK_ERRORS:
         where = err.filename or "the run folder"
@@ -321,8 +395,18 @@ def main(cfg: DictConfig) -> dict[str, Any] | None:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
+    from xmsem.runs import signals
+
+    signals.install()  # SIGTERM / SIGINT: stop at a clean point, record it, exit 143 / 130
     try:
         return run(cfg, run_dir)
+    except Interrupted as err:
+        print(f"xmsem: {err}: {run_dir}; rerun the same command to resume", file=sys.stderr)
+        if multirun:  # Hydra runs no end-of-sweep callback when a job raises: summarise here
+            from xmsem.runs.sweep_summary import summarise_interrupted
+
+            summarise_interrupted(Path(str(hc.sweep.dir)), str(err))
+        raise SystemExit(err.exit_code) from None
     except ConfigError as err:  # the user's typo: stop everything, leave no run folder behind
         discard_unstarted(run_dir)
         _die(f"config error: {err}")
@@ -332,6 +416,13 @@ def main(cfg: DictConfig) -> dict[str, Any] | None:
         if not multirun:
             print(f"xmsem: {err}", file=sys.stderr)
         return None
+    except RunConflict as err:  # the folder's own run is left untouched, byte for byte
+        if multirun:
+            from xmsem.runs.sweep_summary import Refused
+
+            log.error("xmsem: job refused (the sweep goes on): %s", err)
+            return Refused(str(run_dir), str(err))
+        _die(str(err), code=2)
     except Exception as err:  # record it; a single run fails loudly, a sweep goes on
         message = _one_line_failure(err)
         # the disk that failed the run may refuse this write too: then the old file stays;

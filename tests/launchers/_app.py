@@ -13,7 +13,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import xmsem.config  # noqa: F401  (registers the xmsem_dirname resolver)
 
@@ -35,6 +35,11 @@ def main(cfg: DictConfig) -> None:
     time.sleep(float(os.environ.get("XMSEM_TEST_SLEEP", "0")))
     info["end"] = time.time()
     (out / "job.json").write_text(json.dumps(info))
+    # the run record, as xmsem.runs.record writes it for an attempt that trains (Hydra does not:
+    # hydra.output_subdir is null in conf/hydra/default.yaml)
+    (out / ".hydra").mkdir(exist_ok=True)
+    OmegaConf.save(OmegaConf.create(list(HydraConfig.get().overrides.task)),
+                   out / ".hydra" / "overrides.yaml")  # fmt: skip
     if str(cfg.seed) in _seeds("XMSEM_TEST_CRASH_SEEDS"):  # dies without a record
         os._exit(3)
     failed = str(cfg.seed) in _seeds("XMSEM_TEST_FAIL_SEEDS")  # records its failure, as xmsem does

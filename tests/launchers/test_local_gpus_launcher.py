@@ -16,7 +16,6 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from hydra_plugins.xmsem_launchers.local_gpus_launcher import quote_override_value
-from xmsem.config import _dirname
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.launchers._app"
@@ -145,15 +144,13 @@ def test_xmsem_train_sweep_on_local_gpus(tmp_path: Path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "local_gpus: 2 ok, 0 failed" in proc.stdout
     sweep = tmp_path / "sweeps" / "default"
-    # Hydra's override_dirname of each job (sorted, excluded keys dropped), through the same
-    # resolver hydra.sweep.subdir uses: the folders the basic launcher would create
-    expected = {
-        _dirname(
-            "callbacks=none,data.input_dim=8,data.n_test=200,data.n_train=400,data.val_size=100,"
-            f"model.mlp.hidden=[8],model=mlp,seed={s},trainer.max_epochs=1"
-        )
-        for s in (0, 1)
-    }
+    # the folder each job gets from xmsem.config.run_id, as under the basic launcher: the swept
+    # seed, then a hash of the other overrides (trainer.max_epochs and paths.* left out)
+    from xmsem.config import run_id
+
+    rest = [o for o in overrides if not o.startswith("seed=")]
+    exclude = ["trainer.max_epochs", "paths.output_dir", "trainer.accelerator"]
+    expected = {run_id([*rest, f"seed={s}"], exclude, swept=["seed"]) for s in (0, 1)}
     dirs = _job_dirs(sweep)
     assert set(dirs) == expected
     gpus = set()

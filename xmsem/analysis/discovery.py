@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 from xmsem.models.naming import model_names
 from xmsem.runs.status import RunStatus
 from xmsem.snapshots import SnapshotStore
-from xmsem.snapshots.table import read_rows
+from xmsem.snapshots.table import TableError, read_rows
 
 # override keys that do not define an architecture (the dataset is its own grouping key)
 _IGNORED_KEYS = {
@@ -232,9 +232,14 @@ def read_metrics_csv(run_dir: Path) -> dict[int, dict[str, float]]:
 
 def read_alignment_csv(run_dir: Path) -> list[dict[str, Any]]:
     """The live alignment rows of ``metrics/alignment.csv`` with numeric epoch and value (empty
-    when absent; unreadable rows are skipped)."""
+    when absent). A torn, ragged or duplicated row stops the analysis with one line naming the
+    file and line (:class:`AnalysisError`); a row whose number does not parse is skipped."""
+    try:
+        table = read_rows(run_dir)
+    except TableError as err:  # a torn or duplicated row would be averaged in: refuse, one line
+        raise AnalysisError(str(err)) from None
     rows = []
-    for row in read_rows(run_dir):
+    for row in table:
         try:
             row["epoch"] = int(row["epoch"])
             row["value"] = float(row["value"])
@@ -248,7 +253,7 @@ def probe_fingerprint(run: Run) -> str | None:
     """SHA1 of the probe-set indices of a run (None when it has no probe file)."""
     try:
         probe = run.store.load_probe()
-    except (OSError, RuntimeError, EOFError):
+    except (OSError, RuntimeError, EOFError, ValueError):  # ValueError: UnsafeFile, refused
         return None
     data = probe["indices"].contiguous().cpu().numpy().tobytes()
     return hashlib.sha1(data).hexdigest()[:16]

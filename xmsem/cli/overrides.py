@@ -33,19 +33,40 @@ def _flat_keys(node, prefix: str = "") -> list[str]:
     return keys
 
 
-def _writable_dir_problem(value: str) -> str | None:
-    """Why ``value`` cannot be an output folder (None when it can be created and written)."""
+_NAME_MAX = 255  # bytes of one path component on common file systems
+
+
+def writable_dir_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an output folder (None when it can be created and written).
+
+    Nothing is created: the nearest existing ancestor must be a writable folder, and no part of
+    the path may exceed the file system's name limit."""
     if "${" in value:
         return None
-    path = Path(value).expanduser()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".xmsem-write-test-{os.getpid()}"
+    path = Path(value).expanduser().absolute()
+    too_long = [p for p in path.parts if len(p.encode()) > _NAME_MAX]
+    if too_long:
+        return (f"cannot create the output folder {value}: a part of it is "
+                f"{len(too_long[0].encode())} bytes long (at most {_NAME_MAX})")  # fmt: skip
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"cannot create the output folder {value}: {existing} is not a folder"
+    what = "is not writable" if existing == path else f"cannot be created in {existing}"
+    try:  # root passes os.access everywhere (/proc too): try a file, removed at once
+        probe = existing / f".xmsem-write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        return f"cannot create or write the output folder {value}: {err.strerror}"
+        return f"cannot create or write the output folder {value}: it {what} ({err.strerror})"
     return None
+
+
+def _string_value(ov) -> str:
+    """The override's value as the program will see it (quotes of a quoted value removed)."""
+    value = ov.value()
+    return value if isinstance(value, str) else ov.get_value_element_as_str()
 
 
 def check_key_overrides(argv: list[str], conf_dir: Path) -> str | None:
@@ -70,6 +91,9 @@ def check_key_overrides(argv: list[str], conf_dir: Path) -> str | None:
         try:
             parsed += parser.parse_overrides([arg])
         except OverrideParseException as err:
+            if "=" not in arg and parsed and parsed[-1].key_or_group in _DIR_KEYS:
+                return (f"{arg!r} is not an override: a path with spaces must be quoted, e.g. "
+                        f"'{parsed[-1].key_or_group}=\"{parsed[-1].get_value_element_as_str()} {arg}\"'")  # fmt: skip
             reason = str(err).splitlines()[0] if str(err) else "not key=value"
             return f"cannot parse the override {arg!r} ({reason}); write key=value"
 
@@ -86,9 +110,16 @@ def check_key_overrides(argv: list[str], conf_dir: Path) -> str | None:
         if key.lstrip("+~").startswith("hydra.searchpath"):
             return None
         if ov.key_or_group in _DIR_KEYS and not ov.is_sweep_override():
-            problem = _writable_dir_problem(ov.get_value_element_as_str())
+            problem = writable_dir_problem(_string_value(ov))
             if problem:
                 return problem
+        if ov.key_or_group == "name" and not ov.is_sweep_override():
+            from xmsem.config import ConfigError, validate_name
+
+            try:  # before Hydra creates outputs/runs/<name>/ (ENAMETOOLONG in 4 tracebacks)
+                validate_name(_string_value(ov))
+            except ConfigError as err:
+                return str(err)
         base = ov.key_or_group.split("@")[0]
         is_group = base in groups or base.split("/")[0] in groups
         if is_group or ov.is_add() or ov.is_delete() or ov.is_force_add():

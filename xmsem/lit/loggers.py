@@ -15,6 +15,7 @@ last checkpoint as artifacts at the end of the run.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,22 @@ def stable_run_id(run_dir: Path) -> str:
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
+_USER_WANDB_DIRS = {v for v in ("WANDB_DATA_DIR", "WANDB_CACHE_DIR") if v in os.environ}
+
+
+def keep_wandb_files_in(run_dir: Path) -> None:
+    """wandb's staging and cache files under ``<run>/wandb/`` instead of the user's home (16
+    staging files per run there otherwise), unless the user set these folders themselves."""
+    for var, sub in (("WANDB_DATA_DIR", "data"), ("WANDB_CACHE_DIR", "cache")):
+        if var not in _USER_WANDB_DIRS:
+            os.environ[var] = str(Path(run_dir).resolve() / "wandb" / sub)
+
+
 def build_wandb_logger(cfg: DictConfig, node: DictConfig, run_dir: Path) -> Any:
     """A WandbLogger for this run (offline unless ``logger.wandb.mode=online``)."""
     from lightning.pytorch.loggers import WandbLogger
 
+    keep_wandb_files_in(run_dir)
     mode = node.get("mode", "offline")
     if mode not in WANDB_MODES:
         raise ValueError(f"logger.wandb.mode={mode!r} is not one of {', '.join(WANDB_MODES)}")

@@ -25,6 +25,7 @@ from torch import Tensor
 from xmsem.alignment import prepare
 from xmsem.config import ConfigError, Representations, check_schema, to_plain
 from xmsem.lit.loggers import log_snapshot, wandb_runs
+from xmsem.runs.signals import raise_if_interrupted
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
 from xmsem.snapshots.copies import group_copies, plan_pairs, prepare_copies, seed_pair_rows
 from xmsem.snapshots.cost import SnapshotProgress, pair_flops, representation_flops
@@ -248,6 +249,7 @@ class RepresentationCallback(L.Callback):
         self.store.save_probe(self.probe.indices, self.probe.y, self.probe.z, meta)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._announce_cost()
         if trainer.global_step > 0 or self.done:  # resumed: epoch 0 was handled by the first start
             return
         if 0 in self.epochs:
@@ -259,6 +261,20 @@ class RepresentationCallback(L.Callback):
         epoch = trainer.current_epoch + 1
         if epoch in self.epochs and epoch not in self.done:
             self._snapshot(trainer, pl_module, epoch)
+
+    def cost(self):
+        """The estimated cost of this callback's snapshot plan (:mod:`xmsem.snapshots.cost`)."""
+        from xmsem.snapshots.row_cost import estimate
+
+        return estimate(self.layers, self.split, self.settings, len(self.epochs), self.pairs,
+                        self.seed_pairs, self.layer_cka, self.cross_layer_cka)  # fmt: skip
+
+    def _announce_cost(self) -> None:
+        from xmsem.snapshots.row_cost import WARN_ROWS
+
+        cost = self.cost()
+        if cost.rows > WARN_ROWS:
+            log.warning("xmsem: %s", cost.line())
 
     # -- work --------------------------------------------------------------------------------
     def _hidden(self, pl_module) -> dict[str, dict[str, torch.Tensor]]:
@@ -324,6 +340,7 @@ class RepresentationCallback(L.Callback):
         rows: list[dict[str, Any]] = []
         tails = self._tails(pl_module) if "stitching" in s.metrics else None
         for a, b in plan_pairs(names, self.split):  # different members of the same copy
+            raise_if_interrupted()  # SIGTERM/SIGINT: a long snapshot stops between its pieces
             pairs = layer_pairs(self.layers[a], self.layers[b], self.pairs)
             stitch = [(self.primary[a], self.primary[b])]
             new = pair_rows(a, b, reps[a], reps[b], pairs, labels, n_fit, s, tails=tails,
@@ -337,6 +354,7 @@ class RepresentationCallback(L.Callback):
                      else r for r in seed_pair_rows(stacks, self.groups, s, reps)]  # fmt: skip
         reference = self._drift_reference(epoch) if self.drift else None
         for member in names:
+            raise_if_interrupted()
             previous = None
             if self.drift:  # epoch 0 is its own reference: drift 0
                 previous = reps[member] if epoch == 0 else (reference or {}).get(member)
@@ -442,6 +460,7 @@ class RepresentationCallback(L.Callback):
             # every number is measured on the snapshot exactly as stored, so that the live
             # metrics, a resumed run and a later analysis of the files all agree
             reps = stored_values(self._hidden(pl_module), self.storage_dtype)
+            raise_if_interrupted()
             # written synchronously: a background writer was measured slower on 2 cores
             self.store.save_epoch(epoch, reps, self.storage_dtype)
             rows = self.compute_rows(pl_module, reps, epoch)

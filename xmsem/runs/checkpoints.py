@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from xmsem.runs.atomic import atomic_torch_save
 from xmsem.runs.fingerprint import RunConflict, describe_difference
+from xmsem.runs.safeload import load_plain
 
 log = logging.getLogger("xmsem.runs")
 STAMP_KEY = "xmsem_run"  # {"fingerprint": str, "config": {dotted key: value}}
@@ -45,9 +45,11 @@ class FingerprintStamp(Callback):
 
 
 def _readable(path: Path) -> dict[str, Any] | None:
-    """The checkpoint's content, or None when it cannot be read (truncated, not a checkpoint)."""
+    """The checkpoint's content, or None when it cannot be read (truncated, not a checkpoint, or
+    holding anything but tensors and plain containers: ``weights_only=True`` never runs a pickled
+    object's code)."""
     try:
-        data = torch.load(path, map_location="cpu", weights_only=False)
+        data = load_plain(path)
     except Exception:  # a truncated zip raises RuntimeError, garbage UnpicklingError, ...
         return None
     return data if isinstance(data, dict) and "state_dict" in data else None
@@ -66,19 +68,20 @@ def _candidates(folder: Path) -> list[Path]:
     return ([last] if last.is_file() else []) + others
 
 
-def choose_checkpoint(folder: Path, fingerprint: str, items: Mapping[str, Any]) -> Path | None:
-    """The newest intact checkpoint of this config in ``folder`` (None: start over).
+def inspect_checkpoints(
+    folder: Path, fingerprint: str, items: Mapping[str, Any]
+) -> tuple[Path | None, list[Path]]:
+    """The newest intact checkpoint of this config in ``folder`` (None: start over) and the
+    unreadable ones tried before it, without changing anything on disk.
 
-    An unreadable checkpoint is renamed ``<name>.corrupt`` and the next one is tried, with a
-    one-line warning. A readable checkpoint stamped with another fingerprint raises
-    :class:`RunConflict` naming the differing keys (it is never resumed).
+    A readable checkpoint stamped with another fingerprint raises :class:`RunConflict` naming the
+    differing keys (it is never resumed).
     """
-    skipped: list[str] = []
+    unreadable: list[Path] = []
     for path in _candidates(Path(folder)):
         data = _readable(path)
         if data is None:
-            skipped.append(path.name)
-            path.replace(path.with_name(path.name + ".corrupt"))
+            unreadable.append(path)
             continue
         stamp = data.get(STAMP_KEY) or {}
         if stamp.get("fingerprint") not in (None, fingerprint):
@@ -86,16 +89,30 @@ def choose_checkpoint(folder: Path, fingerprint: str, items: Mapping[str, Any]) 
                 f"{path} was written by another config ({describe_difference(stamp.get('config') or {}, items)}); "
                 "rerun with force=true to retire it and start this config afresh"
             )
-        if skipped:
-            log.warning(
-                "xmsem: %s unreadable (truncated?); resuming from %s instead",
-                ", ".join(skipped),
-                path.name,
-            )
-        return path
-    if skipped:
+        return path, unreadable
+    return None, unreadable
+
+
+def quarantine(unreadable: list[Path], chosen: Path | None) -> None:
+    """Rename unreadable checkpoints ``<name>.corrupt`` (never tried again), with one line."""
+    if not unreadable:
+        return
+    for path in unreadable:
+        if path.is_file():
+            path.replace(path.with_name(path.name + ".corrupt"))
+    names = ", ".join(p.name for p in unreadable)
+    if chosen is not None:
         log.warning(
-            "xmsem: %s unreadable (truncated?) and no intact checkpoint left; starting over",
-            ", ".join(skipped),
+            "xmsem: %s unreadable (truncated?); resuming from %s instead", names, chosen.name
         )
-    return None
+    else:
+        log.warning(
+            "xmsem: %s unreadable (truncated?) and no intact checkpoint left; starting over", names
+        )
+
+
+def choose_checkpoint(folder: Path, fingerprint: str, items: Mapping[str, Any]) -> Path | None:
+    """:func:`inspect_checkpoints`, then unreadable checkpoints renamed ``<name>.corrupt``."""
+    chosen, unreadable = inspect_checkpoints(folder, fingerprint, items)
+    quarantine(unreadable, chosen)
+    return chosen

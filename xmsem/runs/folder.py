@@ -9,8 +9,9 @@ from pathlib import Path
 
 log = logging.getLogger("xmsem.runs")
 RETIRED = "retired"
-# kept in place when an attempt is retired: Hydra's files of the new attempt, the lock, old ones
-_KEEP = {".hydra", ".lock", RETIRED, "train.log", "launcher.log", ".submitit"}
+# kept in place when an attempt is retired: the lock, older retired attempts, launcher files of
+# the new attempt (the new attempt's record and train.log are written after the retirement)
+_KEEP = {".lock", RETIRED, "launcher.log", ".submitit"}
 
 
 def remove_stale_temps(run_dir: Path) -> list[Path]:
@@ -49,8 +50,9 @@ def retire_attempt(run_dir: Path) -> Path | None:
 
 
 def discard_unstarted(run_dir: Path) -> bool:
-    """Remove a folder Hydra created for a run that never started (a config error): it holds
-    only ``.hydra/`` and ``train.log``, so analysis would list it as an incomplete run."""
+    """Remove a folder Hydra created for a run that never started (a config error): it is empty
+    (or, from older versions, holds only ``.hydra/`` and ``train.log``), so analysis would list
+    it as an incomplete run."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir() or (run_dir / "status.json").exists():
         return False

@@ -1,4 +1,4 @@
-"""``status.json``: the state of one run (running, completed, failed) and where it ran.
+"""``status.json``: the state of one run (running, completed, failed, interrupted) and where it ran.
 
 Written atomically at start, at the end and on failure; a rerun reads it to decide whether to
 skip (completed), resume (running: the process died) or retry (failed).
@@ -22,7 +22,7 @@ from xmsem.runs.atomic import atomic_write_text
 
 log = logging.getLogger("xmsem.runs")
 STATUS_FILE = "status.json"
-STATES = ("running", "completed", "failed")
+STATES = ("running", "completed", "failed", "interrupted")
 _PACKAGES = (
     "xmsem",
     "torch",

@@ -4,11 +4,19 @@ Registered in conf/hydra/default.yaml. A job that fails is recorded in its statu
 goes on (see xmsem.train); at the end this prints one line per failed or unfinished job and a
 count, and makes the sweep command exit with status 1 when any job of the sweep failed, so
 scripts notice. Rerunning the same command retries exactly those jobs.
+
+A *refused* job (its folder holds a run of another config, or fewer epochs were asked than it
+has) leaves its folder untouched, so its status.json still describes the folder's own run: the
+job returns :class:`Refused` and is counted and printed as refused, never as that run's state
+(this needs the job to run in the sweep's process, as under the basic launcher; a job run as
+its own process exits 2 instead). An interrupted sweep prints the summary too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +24,15 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 log = logging.getLogger("xmsem.sweep")
+SWEPT_KEYS_ENV = "XMSEM_SWEPT_KEYS"  # read by xmsem.config.run_id (the same name there)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """What a sweep job returns when it was refused (nothing in its folder changed)."""
+
+    run_dir: str
+    reason: str
 
 
 def sweep_states(sweep_dir: Path) -> dict[str, list[tuple[Path, dict]]]:
@@ -29,20 +46,76 @@ def sweep_states(sweep_dir: Path) -> dict[str, list[tuple[Path, dict]]]:
     return groups
 
 
+def swept_keys(config: DictConfig) -> list[str]:
+    """Keys with several values in this sweep (command line and ``hydra.sweeper.params``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    parsed = OverridesParser.create().parse_overrides(arguments)
+    return [ov.key_or_group.lstrip("+~") for ov in parsed if ov.is_sweep_override()]
+
+
 class SweepSummary(Callback):
-    """Prints completed / failed / unfinished counts of the sweep dir at the end of a multirun."""
+    """Prints completed / refused / failed / unfinished counts of the sweep dir at the end of a
+    multirun; exit status 1 when a job failed or was refused."""
 
     def __init__(self, exit_on_failure: bool = True) -> None:
         self.exit_on_failure = exit_on_failure
+        self.refused: list[Refused] = []
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        global _ACTIVE
+        self.refused = []
+        _ACTIVE = self
+        if config is not None:  # job folders show the swept keys (xmsem.config.run_id)
+            import os
+
+            os.environ[SWEPT_KEYS_ENV] = ",".join(swept_keys(config))
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        try:
+            value = job_return.return_value
+        except Exception:  # a failed job: its status.json says so
+            return
+        if isinstance(value, Refused):
+            self.refused.append(value)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        groups = sweep_states(sweep_dir)
+        import os
+
+        os.environ.pop(SWEPT_KEYS_ENV, None)
+        self.summarise(Path(str(config.hydra.sweep.dir)))
+
+    def summarise(self, sweep_dir: Path, interrupted: str | None = None) -> None:
+        """Print the summary; SystemExit(1) when a job failed or was refused."""
+        refused_dirs = {Path(r.run_dir).resolve() for r in self.refused}
+        groups = {
+            state: kept
+            for state, jobs in sweep_states(sweep_dir).items()
+            if (kept := [(d, data) for d, data in jobs if d.resolve() not in refused_dirs])
+        }
+        if self.refused:
+            groups["refused"] = [(Path(r.run_dir), {"error": r.reason}) for r in self.refused]
         counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(groups.items()))
-        print(f"xmsem sweep {sweep_dir}: {counts or 'no jobs'}")
-        for state in ("failed", "running", "unreadable"):
+        print(
+            f"xmsem sweep {sweep_dir}: {counts or 'no jobs'}"
+            + (f" ({interrupted})" if interrupted else "")
+        )
+        for state in ("refused", "failed", "interrupted", "running", "unreadable"):
             for job_dir, data in groups.get(state, []):
                 print(f"  {state}: {job_dir.name}: {data.get('error') or 'interrupted'}")
-        if groups.get("failed") and self.exit_on_failure:
+        if (groups.get("failed") or self.refused) and self.exit_on_failure:
             print("  rerun the same command to retry the failed jobs (completed ones are skipped)")
             raise SystemExit(1)
+
+
+_ACTIVE: SweepSummary | None = None  # the summary of the sweep running in this process
+
+
+def summarise_interrupted(sweep_dir: Path, why: str) -> None:
+    """Print the summary of a sweep a signal stops (no SystemExit: the caller exits 143/130)."""
+    summary = _ACTIVE or SweepSummary()
+    with contextlib.suppress(SystemExit):
+        summary.summarise(sweep_dir, interrupted=why)

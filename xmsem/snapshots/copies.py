@@ -28,6 +28,7 @@ from torch import Tensor
 
 from xmsem.alignment import METRICS
 from xmsem.alignment.batched import PreparedStack, prepare_stack
+from xmsem.runs.signals import raise_if_interrupted
 from xmsem.snapshots.measure import MeasureSettings, RepCache, Row, row
 
 Split = Callable[[str], tuple[str, "int | None"]]
@@ -65,6 +66,7 @@ def prepare_copies(
     for member, models in groups.items():
         layers = [la for la in reps[models[0]] if all(la in reps[m] for m in models)]
         for layer in layers:
+            raise_if_interrupted()  # SIGTERM/SIGINT: a long snapshot stops between its pieces
             stack = prepare_stack([reps[m][layer] for m in models])
             views = [stack.prepared(i) for i in range(len(models))]
             usable = 1 <= k <= min(stack.n - 1, stack.xc.shape[2])
@@ -122,16 +124,21 @@ def seed_pair_rows(
         models = groups[member]
         if len(models) < 2 or not wanted:
             continue
+        raise_if_interrupted()
         raw = None if reps is None else [reps[m][layer] for m in models]
         shared: dict = {}  # per-stack work shared between metrics (e.g. the cross products)
         values = {m: _pair_matrix(m, stack, raw, s, shared) for m in wanted}
         views = [stack.prepared(i) for i in range(len(models))]
+        # python floats once per matrix: element-wise tensor indexing costs ~us per pair
+        listed = {m: None if v is None else v.tolist() for m, v in values.items()}
         for i, a in enumerate(models):
+            if i % 64 == 0:
+                raise_if_interrupted()
             for j in range(i + 1, len(models)):
                 for metric in wanted:
-                    matrix, spec = values[metric], METRICS[metric]
+                    matrix, spec = listed[metric], METRICS[metric]
                     if matrix is not None:
-                        value = float(matrix[i, j])
+                        value = float(matrix[i][j])
                     elif spec.prepared is not None:
                         value = spec.compute_prepared(views[i], views[j], s)
                     else:

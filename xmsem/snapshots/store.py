@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from xmsem.runs.atomic import atomic_torch_save, atomic_write_text
+from xmsem.runs.safeload import load_plain
 
 STORAGE_DTYPES = {
     "float16": torch.float16,
@@ -77,7 +78,7 @@ class SnapshotStore:
         atomic_torch_save(payload, self.root / "probe.pt")
 
     def load_probe(self) -> dict:
-        return torch.load(self.root / "probe.pt", map_location="cpu", weights_only=False)
+        return load_plain(self.root / "probe.pt")
 
     # -- snapshots --------------------------------------------------------------------------
     def save_epoch(self, epoch: int, reps: dict[str, dict[str, Tensor]], dtype: str) -> None:
@@ -120,7 +121,7 @@ class SnapshotStore:
         self, epoch: int, member: str, layer: str, dtype: torch.dtype = torch.float32
     ) -> Tensor:
         path = self.epoch_dir(epoch) / member / f"{layer}.pt"
-        return torch.load(path, map_location="cpu", weights_only=True).to(dtype)
+        return load_plain(path).to(dtype)
 
     def load_epoch(
         self, epoch: int, dtype: torch.dtype = torch.float32

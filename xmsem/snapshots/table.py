@@ -14,18 +14,59 @@ import numpy as np
 from xmsem.runs.atomic import atomic_write_text
 
 CSV_COLUMNS = ("epoch", "member_a", "member_b", "layer_a", "layer_b", "metric", "value")
+ROW_KEY = CSV_COLUMNS[:-1]  # one value per (epoch, members, layers, metric)
+
+
+class TableError(ValueError):
+    """A table file that cannot be trusted (torn, ragged or duplicated rows): one line naming the
+    file and the line."""
 
 
 def alignment_csv(run_dir: str | Path) -> Path:
     return Path(run_dir) / "metrics" / "alignment.csv"
 
 
+def read_table_strict(path: str | Path, key: Sequence[str] = ()) -> list[dict[str, str]]:
+    """The rows of CSV file ``path`` as dicts, read strictly: :class:`TableError` for a last line
+    without its newline (a torn append), a row whose field count differs from the header's, or a
+    row repeating the ``key`` columns of an earlier row (an exact duplicate key)."""
+    path = Path(path)
+    with path.open(encoding="utf-8", newline="") as handle:
+        text = handle.read()
+    if text and not text.endswith(("\n", "\r")):
+        last = text.count("\n") + 1
+        raise TableError(f"{path}:{last}: the last line is not terminated (a torn write?); "
+                         "delete that line or rerun the snapshot")  # fmt: skip
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        return []
+    rows: list[dict[str, str]] = []
+    seen: dict[tuple[str, ...], int] = {}
+    for fields in reader:
+        line = reader.line_num
+        if not fields:
+            continue
+        if len(fields) != len(header):
+            raise TableError(f"{path}:{line}: {len(fields)} fields where the header has "
+                             f"{len(header)} ({', '.join(header)})")  # fmt: skip
+        row = dict(zip(header, fields, strict=True))
+        if key:
+            ident = tuple(row.get(k, "") for k in key)
+            if ident in seen:
+                raise TableError(f"{path}:{line}: repeats the key of line {seen[ident]} "
+                                 f"({', '.join(f'{k}={v}' for k, v in zip(key, ident, strict=True))})")  # fmt: skip
+            seen[ident] = line
+        rows.append(row)
+    return rows
+
+
 def read_rows(run_dir: str | Path) -> list[dict[str, str]]:
+    """The rows of ``metrics/alignment.csv`` (read strictly, :func:`read_table_strict`)."""
     path = alignment_csv(run_dir)
     if not path.is_file():
         return []
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+    return read_table_strict(path, ROW_KEY)
 
 
 def write_rows(run_dir: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
