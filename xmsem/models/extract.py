@@ -93,16 +93,11 @@ class ExtractedNet(nn.Module):
             extractor = self._fx()
             if extractor is not None:
                 out = extractor(x)
-<<<<<<< HEAD
                 logits = out[self._logits_key]
-                return logits, {name: out[name].flatten(1) for name in self.layers}
-=======
-                logits = out.pop("__logits__")
                 # a traced tuple output (nn.LSTM: output, (h, c)) contributes its first tensor
                 return logits, {
                     name: _first_tensor(out[name], name).flatten(1) for name in self.layers
                 }
->>>>>>> issue17
         return self._hooked(x)
 
     # -- FX ------------------------------------------------------------------------------------
@@ -146,15 +141,9 @@ class ExtractedNet(nn.Module):
                 if self.method == "fx" and self._fx() is not None:
                     out = self._fx()(xi)
                     same = isinstance(direct, Tensor) and torch.allclose(
-<<<<<<< HEAD
                         out[self._logits_key], direct, atol=1e-5, rtol=1e-4
-                    ) and all(torch.allclose(out[k].flatten(1), hooked[k], atol=1e-5, rtol=1e-4)
-                              for k in self.layers)  # fmt: skip
-=======
-                        out["__logits__"], direct, atol=1e-5, rtol=1e-4
                     ) and all(torch.allclose(_first_tensor(out[k], k).flatten(1), hooked[k],
                                              atol=1e-5, rtol=1e-4) for k in self.layers)  # fmt: skip
->>>>>>> issue17
                     if not same:
                         log.info("%s: FX outputs differ from the forward pass; using hooks",
                                  type(self.net).__name__)  # fmt: skip
