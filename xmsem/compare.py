@@ -134,7 +134,7 @@ def _load_run(side: str, path: Path, kind: str, raw, device: torch.device) -> So
         cohort.to(device).eval()
         names = list(getattr(cohort, "model_names", cohort.member_names))
         source = Source(side, f"{ckpt} (run {run_dir})", cfg)
-        source.about = describe_run(run_dir, cfg, _epochs_in(checkpoint), ckpt.name)
+        source.about = describe_run(run_dir, cfg, epochs_in(checkpoint), ckpt.name)
         for name in names:
             get = getattr(cohort, "model", None)
             net = get(name) if callable(get) else cohort.members[name]
@@ -172,7 +172,7 @@ def _describe_data(settings: Mapping[str, Any]) -> str:
     return f"{settings.get('name', '?')} ({rest})" if rest else str(settings.get("name", "?"))
 
 
-def _epochs_in(checkpoint: Mapping[str, Any]) -> int | None:
+def epochs_in(checkpoint: Mapping[str, Any]) -> int | None:
     """Epochs trained when the checkpoint was written (Lightning's fit-loop progress)."""
     try:
         return int(checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
