@@ -147,3 +147,46 @@ def test_cli_table_has_both_tests_and_the_figure(tmp_path):
     md = (out / "sanity.md").read_text()
     assert "Layer identification" in md and "Grounding" in md and "rho acc" in md
     assert (out / "sanity.png").exists()
+
+
+@pytest.mark.slow
+def test_checkpoint_outputs_equal_the_full_forward_pass_of_a_trained_ensemble(tmp_path):
+    """A real tiny run (3 copies of each member): the outputs the CLI takes from last.ckpt (the
+    tail after the stored last layer) equal each copy's full forward pass on the probe inputs,
+    and --sanity fills every grounding column."""
+    from tests.conftest import TINY, compose_cfg
+    from xmsem.analyze import checkpoint_outputs
+    from xmsem.runs.safeload import load_plain
+    from xmsem.snapshots import SnapshotStore
+    from xmsem.train import build_cohort, build_datamodule, run
+
+    run_dir = tmp_path / "sweep" / "run0"
+    overrides = [*TINY, "ensemble=3", "trainer.max_epochs=1", "trainer.limit_train_batches=5",
+                 "callbacks.representations.storage_dtype=float64",
+                 "callbacks.representations.metrics=[linear_cka]", "seed=0"]  # fmt: skip
+    cfg = compose_cfg(overrides, run_dir)
+    run(cfg, run_dir)
+    (r,) = discover(tmp_path / "sweep")
+    store = SnapshotStore(run_dir)
+    epoch = store.epochs()[-1]
+    data = build_datamodule(cfg)
+    raw = data.prepare()
+    probe = raw.x_test[store.load_probe()["indices"]]
+    cohort = build_cohort(cfg, raw.input_dim, raw.num_classes, raw.image_shape)
+    cohort.load_state_dict(load_plain(run_dir / "checkpoints" / "last.ckpt")["state_dict"])
+    outputs = checkpoint_outputs()
+    for model in r.models:
+        last = store.manifest(epoch)["members"][model][-1]
+        got = outputs(r, model, epoch, last, store.load(epoch, model, last, torch.float64))
+        with torch.no_grad():
+            want = cohort.eval().model(model)(probe).to(torch.float64)
+        assert torch.allclose(got, want, atol=1e-5), model
+    assert outputs(r, "mlp.0", epoch - 1, last, torch.zeros(1)) is None  # other weights
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "sweep"), "--sanity", "--metrics", "linear_cka", "procrustes",
+                 "--out", str(out), "--no-figures"]) == 0  # fmt: skip
+    with open(out / "sanity.csv") as f:
+        table = list(csv.DictReader(f))
+    assert {row["arch"].split("[")[0] for row in table} == {"mlp", "pgnn"}
+    for row in table:
+        assert row["pairs"] == "3" and all(row[f"rho_{k}"] != "" for k in ("disagreement", "jsd"))
