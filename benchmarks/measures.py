@@ -12,8 +12,9 @@ measures run on their own inputs: ``probe_transfer`` (10 classes, half fit / hal
 transfer maps of the defaults: one call per map), ``stitching`` (a linear 10-class tail, half /
 half), ``spectral`` (d-wide inputs, its kNN graph and dense Laplacian).
 
-Nothing is skipped silently: n is measured in ascending order and a cell whose time, projected
-from the two smaller n by the measure's own growth (t ~ n^e, e fitted), exceeds
+Nothing is skipped silently: n is measured in ascending order (after a quarter of the first n)
+and a cell whose time, projected from the two smaller n by the measure's own growth (t ~ n^e, e
+fitted; 3 before two points exist), exceeds
 ``--max-seconds``, or whose n x n matrices would exceed ``--max-gb``, is reported as ``~T est``
 (never run); the last column gives e.
 """
@@ -32,7 +33,6 @@ from xmsem.alignment import METRICS
 from xmsem.snapshots.measure import MeasureSettings
 
 CLASSES = 10
-WARMUP_N = 500  # a first, smaller n: the growth exponent needs two points below the first n
 
 
 def pair(n: int, d: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,7 +87,7 @@ def row(name: str, ns: list[int], args: argparse.Namespace, settings: MeasureSet
     quadratic = spec.max_n is not None
     points: list[tuple[int, float]] = []  # measured (n, seconds)
     cells: dict[int, tuple[float, bool]] = {}  # n -> (seconds, estimated)
-    for n in [WARMUP_N, *ns]:
+    for n in [max(ns[0] // 4, 20), *ns]:  # a quarter of the first n: two points for e
         exponent = _exponent(points)
         projected = points[-1][1] * (n / points[-1][0]) ** exponent if points else 0.0
         if points and (projected > args.max_seconds or quadratic and n_by_n_gb(n) > args.max_gb):
