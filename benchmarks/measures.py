@@ -30,7 +30,7 @@ from collections.abc import Callable
 import torch
 
 from xmsem.alignment import METRICS
-from xmsem.snapshots.measure import MeasureSettings
+from xmsem.snapshots.measure import MeasureSettings, RepCache, pair_rows
 
 CLASSES = 10
 
@@ -108,6 +108,32 @@ def _exponent(points: list[tuple[int, float]]) -> float:
     return max(1.0, math.log(max(t1, 1e-6) / max(t0, 1e-6)) / math.log(n1 / n0))
 
 
+def snapshot_seconds(name: str, args: argparse.Namespace) -> float:
+    """Seconds the rows of measure ``name`` add to one snapshot of ``--models`` models x
+    ``--layers`` layers (d wide, ``--probe`` examples): the same-name layer pairs of every two
+    models through :func:`~xmsem.snapshots.measure.pair_rows` with one shared
+    :class:`~xmsem.snapshots.measure.RepCache` (per-representation work done once), the snapshot
+    caps and defaults (no chance controls)."""
+    n, d = args.probe, args.d
+    models = [f"m{i}" for i in range(args.models)]
+    layers = [f"h{j}" for j in range(args.layers)]
+    reps = {m: {la: pair(n, d, seed=10 * i + j)[i % 2] for j, la in enumerate(layers)}
+            for i, m in enumerate(models)}  # fmt: skip
+    labels = torch.arange(n) % CLASSES
+    settings = MeasureSettings(metrics=[name], controls=False)
+    tail = torch.nn.Linear(d, CLASSES, dtype=torch.float64)
+    tails = {m: (lambda layer: (tail, 1.0)) for m in models}
+    same = [(la, la) for la in layers]
+    inputs = pair(n, d, seed=99)[0]
+    cache = RepCache(labels, n // 2, settings)
+    t0 = time.perf_counter()
+    for i, a in enumerate(models):
+        for b in models[i + 1 :]:
+            pair_rows(a, b, reps[a], reps[b], same, labels, n // 2, settings, tails=tails,
+                      stitch_layers=same, inputs=inputs, cache=cache)  # fmt: skip
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, nargs="+", default=[2000, 10000])
@@ -118,10 +144,24 @@ def main() -> None:
                     help="estimate, do not run, a cell projected above this")  # fmt: skip
     ap.add_argument("--max-gb", type=float, default=8.0, help="estimate n x n cells above this")
     ap.add_argument("--metrics", nargs="+", default=None, help="these measures only (all)")
+    ap.add_argument("--snapshot", action="store_true",
+                    help="instead: seconds each measure adds to one snapshot (--models, --layers, "
+                    "--probe)")  # fmt: skip
+    ap.add_argument("--models", type=int, default=3, help="--snapshot: models (3)")
+    ap.add_argument("--layers", type=int, default=3, help="--snapshot: layers per model (3)")
+    ap.add_argument("--probe", type=int, default=10000, help="--snapshot: probe examples")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     settings = MeasureSettings()
     names = args.metrics or list(METRICS)
+    if args.snapshot:
+        print(
+            f"seconds per snapshot: {args.models} models x {args.layers} layers of {args.d}, "
+            f"{args.probe:,} probe examples (snapshot caps), {torch.get_num_threads()} thread(s)"
+        )
+        for name in names:
+            print(f"| {name} | {snapshot_seconds(name, args):.3g} |", flush=True)
+        return
     ns = sorted(args.n)
     print(f"seconds per pair, d={args.d}, float64, CPU {platform.processor() or platform.machine()},"
           f" {torch.get_num_threads()} torch thread(s), torch {torch.__version__}; "

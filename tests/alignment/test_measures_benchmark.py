@@ -36,6 +36,8 @@ def test_every_registered_measure_has_a_benchmark_call(bench):
         row = bench.row(name, [48], _args(max_seconds=1e9), settings)
         seconds, estimated = row["cells"][48]
         assert not estimated and 0 < seconds < 60, name  # measured, not projected
+        # --snapshot: the rows a snapshot of 2 models x 2 layers gets through pair_rows
+        assert bench.snapshot_seconds(name, _args(models=2, layers=2, probe=48)) > 0, name
 
 
 def test_a_cell_over_budget_is_projected_from_the_measured_growth(bench):

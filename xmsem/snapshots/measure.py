@@ -32,6 +32,12 @@ DEFAULT_METRICS = (
     "subspace_overlap",
     "probe_transfer",
     "stitching",
+    # the cheap further measures (n x n on pairwise_max_n examples, each representation's
+    # neighbours once per snapshot: a third of linear CKA's snapshot cost or less,
+    # benchmarks/measures.py --snapshot); every other measure is opt-in
+    "mutual_knn",
+    "jaccard_knn",
+    "rank_similarity",
 )
 
 
