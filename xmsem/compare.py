@@ -39,9 +39,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from xmsem.config import CONF_DIR
 from xmsem.runs.safeload import UnreadableFile, load_plain
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 COLUMNS = ("member_a", "member_b", "layer_a", "layer_b", "metric", "value")
 
 

@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -25,6 +26,28 @@ from xmsem.snapshots.measure import MeasureSettings
 
 class ConfigError(ValueError):
     """A bad configuration value; the message is one line naming the key and what is valid."""
+
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # the Hydra config root
+
+ConfigCheck = Callable[[DictConfig], None]
+# The config validators of the components (callbacks, ...): each registers its own with
+# :func:`register_check` where it is defined; :func:`validate` runs them all.
+CONFIG_CHECKS: dict[str, ConfigCheck] = {}
+
+
+def register_check(key: str) -> Callable[[ConfigCheck], ConfigCheck]:
+    """Decorator: register ``check(cfg)`` as the validator of the config node ``key`` (one per
+    key; registering the same function again is a no-op, e.g. when its module is reloaded)."""
+
+    def add(check: ConfigCheck) -> ConfigCheck:
+        known = CONFIG_CHECKS.get(key)
+        if known is not None and known.__qualname__ != check.__qualname__:
+            raise ValueError(f"config node {key!r} already has a validator ({known.__qualname__})")
+        CONFIG_CHECKS[key] = check
+        return check
+
+    return add
 
 
 # --------------------------------------------------------------------------- schemas
@@ -182,7 +205,9 @@ def validate(
     """Check the whole composed config; raise :class:`ConfigError` (one line) on the first problem.
 
     Covers: data name and keys, batch size, split sizes, learning rate, model member specs (through
-    :func:`xmsem.models.validate_spec`), trainer epochs, and the representation callback settings.
+    :func:`xmsem.models.validate_spec`), trainer epochs, then every component validator registered
+    in :data:`CONFIG_CHECKS` (the callbacks register theirs; ``xmsem.lit.validation`` imports
+    them all) and ``extra_checks``.
     """
     seed = cfg.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
@@ -221,7 +246,7 @@ def validate(
     _validate_trainer(cfg.trainer)
     _validate_probe_size(cfg)
 
-    for check in extra_checks or []:
+    for check in [*CONFIG_CHECKS.values(), *(extra_checks or [])]:
         check(cfg)
 
 

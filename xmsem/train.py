@@ -21,7 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from xmsem.config import ConfigError, to_plain, validate
+from xmsem.config import CONF_DIR, ConfigError, to_plain
 from xmsem.runs import RunStatus, environment_info
 from xmsem.runs.allocator import keep_freed_memory
 from xmsem.runs.fingerprint import RunConflict, config_items, fingerprint
@@ -30,7 +30,6 @@ from xmsem.runs.lock import RunLocked, run_lock
 from xmsem.runs.signals import Interrupted, interrupt_from, raise_if_interrupted
 
 log = logging.getLogger("xmsem.train")
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -136,14 +135,6 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> list[
     return callbacks
 
 
-def _extra_checks():
-    from xmsem.lit.early_stopping import validate_early_stopping_config
-    from xmsem.lit.noise import validate_noise_config
-    from xmsem.lit.representations import validate_representation_config
-
-    return [validate_representation_config, validate_noise_config, validate_early_stopping_config]
-
-
 # --------------------------------------------------------------------------- one run
 def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Validate, then train and test one cohort in ``run_dir``; return the test results.
@@ -153,7 +144,9 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     retires the previous attempt to ``retired/``; otherwise resumes from the newest intact
     checkpoint of this config. An attempt that does not train changes nothing in the folder.
     """
-    validate(cfg, extra_checks=_extra_checks())
+    from xmsem.lit.validation import validate_run_config
+
+    validate_run_config(cfg)
     raise_if_interrupted()  # a signal between the jobs of a sweep: the next one does not start
     with run_lock(run_dir) as lock:
         return _run_locked(cfg, run_dir, lock)

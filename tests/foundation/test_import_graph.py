@@ -131,13 +131,8 @@ NEVER = {("analysis", "lit"), ("lit", "analysis"), ("data", "models"), ("models"
 KNOWN_UPWARD = {
     ("xmsem.analysis.wandb_summary", "xmsem.lit.loggers"),
     ("xmsem.lit.early_stopping", "xmsem.analysis.convergence"),
-    ("xmsem.cli.sweep_check", "xmsem.train"),
-    ("xmsem.cli.validate", "xmsem.train"),
 }
-KNOWN_PRIVATE = {
-    ("xmsem.cli.sweep_check", "xmsem.train", "_extra_checks"),
-    ("xmsem.cli.validate", "xmsem.train", "_extra_checks"),
-}
+KNOWN_PRIVATE: set[tuple[str, str, str]] = set()
 
 
 def _part(module: str) -> str | None:

@@ -28,6 +28,8 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
+from xmsem.config import register_check
+
 MONITOR = "val/loss"
 TEST_ON = ("last", "best")
 
@@ -137,6 +139,7 @@ def settings(cfg: DictConfig) -> tuple[DictConfig, DictConfig]:
     return early, conv
 
 
+@register_check("callbacks.early_stopping")
 def validate_early_stopping_config(cfg: DictConfig) -> None:
     """One-line ConfigError for bad early-stopping / convergence settings (before training)."""
     from xmsem.config import ConfigError

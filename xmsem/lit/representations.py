@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from xmsem.alignment import prepare
-from xmsem.config import ConfigError, Representations, check_schema, to_plain
+from xmsem.config import ConfigError, Representations, check_schema, register_check, to_plain
 from xmsem.lit.loggers import log_snapshot, wandb_runs
 from xmsem.runs.signals import raise_if_interrupted
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
@@ -66,6 +66,7 @@ def chosen_layers(layers: list[str] | None, spec: Mapping[str, Any]) -> list[str
     return list(dict.fromkeys(available[-1] if name in last else name for name in layers))
 
 
+@register_check("callbacks.representations")
 def validate_representation_config(cfg: DictConfig) -> None:
     """One-line ConfigError for bad ``callbacks.representations`` settings (before training)."""
     rep = representation_settings(cfg)
