@@ -154,17 +154,17 @@ def _load_run(side: str, path: Path, kind: str, raw, device: torch.device) -> So
     return source
 
 
-# data keys that say where the files are or how batches are cut, not which examples: the rest
-# (name, seed, sizes, generation settings, split seed) must agree for A and B to be comparable
-_DATA_LOCATION = ("data_dir", "system_dir", "download", "batch_size")
-
-
 def data_settings(cfg: DictConfig | None) -> dict[str, Any]:
-    """A run's dataset and its generation settings (without where the files are)."""
+    """A run's dataset and its generation settings (name, seed, sizes, split seed: what must
+    agree for A and B to be comparable), without where the files are or how batches are cut
+    (the dataset spec's location keys)."""
+    from xmsem.data import DATASETS
+
     if cfg is None or cfg.get("data") is None:
         return {}
     node = OmegaConf.to_container(cfg.data, resolve=True)
-    return {k: v for k, v in node.items() if k not in _DATA_LOCATION}
+    spec = DATASETS.get(node.get("name"))
+    return spec.identity(node) if spec is not None else node
 
 
 def _describe_data(settings: Mapping[str, Any]) -> str:
@@ -286,7 +286,7 @@ def compare(
 ) -> CompareResult:
     """Compare every model of ``a`` with every model of ``b`` (see the module docstring); write
     the files under ``out`` when given. Raises :class:`CompareError` (one line) on bad input."""
-    from xmsem.data import TensorDataModule, load_raw
+    from xmsem.data import TensorDataModule, get_dataset
     from xmsem.models import stitch_support
     from xmsem.snapshots import MeasureSettings
     from xmsem.snapshots.measure import (
@@ -320,9 +320,8 @@ def compare(
         _run_dir(p if kind == "run" else p.parent) / ".hydra" / "config.yaml") for p, kind in kinds]  # fmt: skip
     warning = check_same_data(configs, allow_different_data)
     data_cfg = OmegaConf.to_container(_data_config(data, kinds), resolve=True)
-    common = ("name", "batch_size", "val_size", "split_seed")
-    kwargs = {k: v for k, v in data_cfg.items() if k not in common}
-    module = TensorDataModule(lambda: load_raw(data_cfg["name"], **kwargs), data_cfg["batch_size"],
+    dataset = get_dataset(data_cfg["name"])
+    module = TensorDataModule(lambda: dataset.load(data_cfg), data_cfg["batch_size"],
                               data_cfg["val_size"], data_cfg["split_seed"], seed=0)  # fmt: skip
     raw = module.prepare()
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else

@@ -74,6 +74,7 @@ def validate_representation_config(cfg: DictConfig) -> None:
         return
     from xmsem.alignment import METRICS
     from xmsem.alignment.registry import check_metric_params
+    from xmsem.models import layer_widths
 
     key = "callbacks.representations"
     max_epochs = int(cfg.trainer.max_epochs)
@@ -123,9 +124,9 @@ def validate_representation_config(cfg: DictConfig) -> None:
                     f"{key}.layers: model.{member} has no layer {name!r}; "
                     f"valid: {', '.join(available)} or primary (= last)"
                 )
-        if spec.get("arch") in ("mlp", "pgnn"):  # widths known from the spec alone
-            hidden = list(spec.get("hidden") or [])
-            widths += [hidden[available.index(layer)] for layer in chosen_layers(rep.layers, spec)]
+        known = layer_widths(spec)  # None: widths known only once the network is built
+        if known is not None:
+            widths += [known[layer] for layer in chosen_layers(rep.layers, spec)]
     if "subspace_overlap" in rep.metrics and widths and rep.subspace_k > min(widths):
         raise ConfigError(
             f"{key}.subspace_k={rep.subspace_k} exceeds the narrowest compared layer "
