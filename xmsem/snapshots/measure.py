@@ -208,7 +208,7 @@ def null_rows(
     return rows
 
 
-def _composite(s: MeasureSettings, at: str) -> list[al.MetricSpec]:
+def composite_specs(s: MeasureSettings, at: str) -> list[al.MetricSpec]:
     """The configured metrics whose rows come from a ``rows`` hook at ``at`` (layers | stitch)."""
     return [al.METRICS[m] for m in s.metrics
             if m in al.METRICS and al.METRICS[m].rows is not None and al.METRICS[m].rows_at == at]  # fmt: skip
@@ -252,9 +252,9 @@ def pair_rows(
             rows.append(row(a, b, la, lb, metric, value))
         if s.controls:
             rows += null_rows(a, b, la, lb, x, y, s, cache)
-        for spec in _composite(s, "layers"):
+        for spec in composite_specs(s, "layers"):
             rows += [row(*r) for r in spec.rows(context(la, lb), spec)]
-    for spec in _composite(s, "stitch"):
+    for spec in composite_specs(s, "stitch"):
         for la, lb in stitch_layers:
             rows += [row(*r) for r in spec.rows(context(la, lb), spec)]
     return rows
