@@ -346,7 +346,7 @@ class _Block:
     ) -> list[dict[str, float]]:
         fast = [m for m in metrics if get_metric(m).prepared is not None]
         settings = cross_settings(k, slow_max_n)
-        need = "linear_cka" in fast or "linear_cka_debiased" in fast
+        need = any(get_metric(m).shares_frob2 for m in fast)
         frobs = self.frob2(pairs) if need else [None] * len(pairs)
         out = []
         for (a, b), hxy in zip(pairs, frobs, strict=True):
