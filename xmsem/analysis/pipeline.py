@@ -19,7 +19,12 @@ from xmsem.analysis.aggregate import (
     write_csv,
 )
 from xmsem.analysis.cache import PairCache
-from xmsem.analysis.crossrun import DEFAULT_METRICS, check_metrics, cross_run_alignment
+from xmsem.analysis.crossrun import (
+    DEFAULT_METRICS,
+    check_metrics,
+    cross_run_alignment,
+    stored_settings,
+)
 from xmsem.analysis.discovery import AnalysisError, Run, discover, label_varying_keys
 from xmsem.analysis.integrity import missing_snapshots, report_section
 from xmsem.analysis.stats import METHODS
@@ -81,7 +86,7 @@ def analyze_sweep(
     sweep_dir: str | Path,
     out: str | Path | None = None,
     metrics: tuple[str, ...] | list[str] = DEFAULT_METRICS,
-    subspace_k: int = 10,
+    subspace_k: int | None = None,
     bootstrap: int = 1000,
     seed: int = 0,
     figures: bool = True,
@@ -94,7 +99,8 @@ def analyze_sweep(
     """Analyse ``sweep_dir`` into ``out`` (default ``<sweep_dir>/analysis``).
 
     Raises :class:`AnalysisError` (one line) when the folder is missing or holds no runs, or for
-    bad arguments. Failed and incomplete runs are listed in the report, never fatal.
+    bad arguments. Failed and incomplete runs are listed in the report, never fatal. Cross-run
+    values use the measurement settings the runs stored; ``subspace_k`` None: theirs too.
     """
     start = time.perf_counter()
     sweep_dir = Path(sweep_dir)
@@ -103,6 +109,8 @@ def analyze_sweep(
     runs = discover(sweep_dir, exclude=out_dir)
     label_varying_keys(runs)
     done = [r for r in runs if r.state == "completed"]
+    if subspace_k is None:  # the k the runs measured with (the schema's default if none stored)
+        subspace_k = stored_settings(done).subspace_k
     missing = missing_snapshots(runs)
     for line in missing:
         log.warning("missing: %s", line)
@@ -168,14 +176,14 @@ def _write_tables(
 
 
 def _check_arguments(
-    metrics, subspace_k: int, interval: str, convergence_fraction: float, bootstrap: int
+    metrics, subspace_k: int | None, interval: str, convergence_fraction: float, bootstrap: int
 ) -> tuple[str, ...]:
     """The checked metric names; one-line AnalysisError for a bad argument."""
     try:
         metrics = check_metrics(metrics)
     except ValueError as err:
         raise AnalysisError(f"--metrics: {err}") from None
-    if subspace_k < 1:
+    if subspace_k is not None and subspace_k < 1:
         raise AnalysisError(f"--subspace-k must be a positive integer, got {subspace_k}")
     if interval not in METHODS:
         raise AnalysisError(f"--interval {interval!r} is not known; valid: {', '.join(METHODS)}")
