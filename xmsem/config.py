@@ -106,7 +106,7 @@ class EarlyStopping:
 @dataclass
 class Convergence:
     """Schema of ``callbacks.convergence``: epochs/steps to ``fraction`` x best validation
-    accuracy (xmsem.analysis.convergence)."""
+    accuracy (xmsem.runs.convergence)."""
 
     fraction: float = 0.95
 
