@@ -394,8 +394,16 @@ def _csv_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     return buffer.getvalue()
 
 
-def _fmt(value: float) -> str:
-    return "nan" if not math.isfinite(value) else f"{value:.3f}"
+NOT_ATTEMPTED = "not attempted"
+
+
+def _fmt(value: float | None) -> str:
+    """A cell of report.md: ``not attempted`` where the number was never measured (None: e.g.
+    stitching, which runs at the last layers only, or into a model without a runnable tail),
+    ``undefined`` where it was measured and came out NaN (degenerate input)."""
+    if value is None:
+        return NOT_ATTEMPTED
+    return "undefined" if not math.isfinite(value) else f"{value:.3f}"
 
 
 def cross_matrix(rows, a: str, b: str, layers_a, layers_b):
@@ -458,9 +466,9 @@ def write_outputs(
                 for key in paired:
                     la, lb = key[2], key[3]
                     fwd, back = by.get(key, {}), by.get((b, a, lb, la), {})
-                    values = [fwd.get(m, math.nan) for m in shown] + [
-                        fwd.get("transfer_ratio", math.nan), back.get("transfer_ratio", math.nan),
-                        fwd.get("stitch_acc", math.nan), back.get("stitch_acc", math.nan),
+                    values = [fwd.get(m) for m in shown] + [
+                        fwd.get("transfer_ratio"), back.get("transfer_ratio"),
+                        fwd.get("stitch_acc"), back.get("stitch_acc"),
                     ]  # fmt: skip
                     lines.append(f"| {la} | {lb} | " + " | ".join(map(_fmt, values)) + " |")
                 lines.append("")
@@ -475,6 +483,9 @@ def write_outputs(
             for i, la in enumerate(layers_a):
                 lines.append(f"| {la} | " + " | ".join(_fmt(v) for v in matrix[i]) + " |")
             lines += ["", f"![cross-layer CKA]({png})", ""]
+    lines += ["*not attempted*: a number this comparison does not measure (stitching runs at "
+              "the last layers, into models with a runnable tail; see Skipped); *undefined*: "
+              "measured, but degenerate (e.g. a constant layer).", ""]  # fmt: skip
     lines += ["## Probe accuracy per layer (eval half)", "", "| model | layer | probe_acc |",
               "|---|---|---|"]  # fmt: skip
     for r in result.rows:
