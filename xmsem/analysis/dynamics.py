@@ -138,8 +138,9 @@ def markdown(summary: Sequence[Mapping]) -> list[str]:
     lines = [
         "### Training dynamics: epoch x epoch linear CKA",
         "",
-        "Linear CKA of one model's layer between two of its snapshots (same probe set), mean "
-        "over seeds: 1 on the diagonal; a value near 1 off the diagonal says the layer's "
+        "Linear CKA of one model's layer between two of its snapshots (same probe set; the mean "
+        "over seeds where there are several): 1 on the diagonal; a value near 1 off the diagonal "
+        "says the layer's "
         f"geometry hardly changed between those epochs. All values: `{FILE}`.",
         "",
     ]

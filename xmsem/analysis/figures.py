@@ -99,7 +99,9 @@ def band_words(metric: str, n_bands: int | None = None) -> str | None:
         return None
     first, middle, last, what = _BAND_WORDS[match["base"]]
     b = int(match["band"])
-    n = max(n_bands or 0, b + 1)
+    if n_bands is None:  # how many there are is unknown: the first is the lowest
+        return f"{first} {what}" if b == 0 else f"{middle} ({b + 1}) {what}"
+    n = max(n_bands, b + 1)
     if n == 1:
         return f"all {what}".replace("band", "bands")
     if b == 0:
@@ -119,10 +121,11 @@ def metric_label(metric: str, rows: Iterable[dict] = ()) -> str:
     if not match:
         return q.label
     stem = CROSS_PREFIX if metric.startswith(CROSS_PREFIX) else ""
-    bands = [int(m["band"]) for r in rows
+    bands = {int(m["band"]) for r in rows
              if (m := _BAND.match(str(r["metric"]).removeprefix(CROSS_PREFIX)))
-             and m["base"] == match["base"]]  # fmt: skip
-    words = band_words(metric, max(bands) + 1 if bands else None)
+             and m["base"] == match["base"]}  # fmt: skip
+    # a single band seen: the number of bands is not known (rows of one band's figure)
+    words = band_words(metric, max(bands) + 1 if len(bands) > 1 else None)
     if words is None:
         return q.label
     base = quantity(match["base"]).label  # e.g. "linear CKA in kNN-graph band"
@@ -249,13 +252,15 @@ def alignment_subjects(rows: list[dict], metric: str, controls: Collection[str] 
 
 def draw_alignment(ax, rows: list[dict], metric: str, layer: str,
                    controls: Collection[str] = (), colours: dict | None = None,
-                   legend: bool = True) -> Key | None:  # fmt: skip
+                   legend: bool = True, label_rows: list[dict] | None = None,
+                   ) -> Key | None:  # fmt: skip
     """Same-seed (live, solid), different-seed (cross-run, dashed) and seed-vs-seed (dash-dot)
     values of ``metric`` at ``layer`` (a pair of differently named layers, ``fc1~h3``, from
     either model's side), each pair in its own colour; the controls in grey: the chance value
     (permutation null, ``<metric>_null`` rows), the untrained networks (``untrained``), pairs
     with a shuffled-label member of ``controls``, other control rows. The legend (outside,
-    right) unless ``legend=False``; returns the panel's :class:`Key`, None when nothing drawn."""
+    right) unless ``legend=False``; ``label_rows``: rows that tell how many spectral bands
+    there are (default ``rows``). Returns the panel's :class:`Key`, None when nothing drawn."""
     q = quantity(metric)
     mine = [r for r in rows if r["layer"] in (layer, swap_layers(layer)) and r["epoch"] is not None]
     live = [r for r in mine if r["metric"] == metric and r["source"] == "live" and _pair(r["arch"])]
@@ -300,7 +305,7 @@ def draw_alignment(ax, rows: list[dict], metric: str, layer: str,
         _series(ax, sel, key, f"control {source}: {arch}", control=True)
         key.control(source)
     _epoch_axis(ax)
-    ax.set_ylabel(axis_label(metric, rows), fontsize=8)
+    ax.set_ylabel(axis_label(metric, rows if label_rows is None else label_rows), fontsize=8)
     ax.set_title(f"layer {layer}", fontsize=9)
     if legend:
         key.place(ax)
@@ -442,7 +447,7 @@ def alignment_figures(summary: list[dict], out: Path, controls: Collection[str] 
                                      sharey=True, layout="constrained")  # fmt: skip
             key = Key()
             for ax, layer in zip(axes[0], layers, strict=True):
-                drawn = draw_alignment(ax, relevant, metric, layer, controls, colours, False)
+                drawn = draw_alignment(ax, relevant, metric, layer, controls, colours, False, rows)
                 if drawn:
                     key.merge(drawn)
             for ax in axes[0][1:]:
@@ -505,7 +510,8 @@ def layer_heatmaps(summary: list[dict], out: Path) -> list[Path]:
 
 def epoch_cka_figures(epoch_cka: list[dict], out: Path) -> list[Path]:
     """Training dynamics: one figure per (dataset, architecture), a heatmap per layer of the
-    linear CKA between every two snapshots (mean over seeds; :mod:`xmsem.analysis.dynamics`)."""
+    linear CKA between every two snapshots (mean over seeds; :mod:`xmsem.analysis.dynamics`;
+    rows carry dataset, arch, layer, epoch_a, epoch_b, mean and n)."""
     from xmsem.analysis.dynamics import matrix_of, panels
 
     paths = []
@@ -517,7 +523,9 @@ def epoch_cka_figures(epoch_cka: list[dict], out: Path) -> list[Path]:
             epochs, matrix = matrix_of(epoch_cka, ds, arch, layer)
             heatmap_axes(ax, matrix, [str(e) for e in epochs], f"layer {layer}")
             ax.set(xlabel="epochs trained", ylabel="epochs trained")
-        fig.suptitle(textwrap.fill(f"{ds}: {arch}, linear CKA between snapshots (mean over seeds)",
+        n = max(int(r["n"]) for r in epoch_cka if (r["dataset"], r["arch"]) == (ds, arch))
+        over = f" (mean over {n} seeds)" if n > 1 else ""
+        fig.suptitle(textwrap.fill(f"{ds}: {arch}, linear CKA between its snapshots{over}",
                                    int(fig.get_figwidth() * 72 / (10 * 0.6))), fontsize=10)  # fmt: skip
         paths.append(save_figure(fig, out / f"{_safe(ds)}_epoch_cka_{_safe(arch)}.png"))
     return paths
