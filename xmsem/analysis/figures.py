@@ -247,7 +247,8 @@ def alignment_subjects(rows: list[dict], metric: str, controls: Collection[str] 
     subjects = [r["arch"] for r in rows
                 if (r["metric"] == metric and r["source"] == "live" and _pair(r["arch"]))
                 or (r["metric"] == CROSS_PREFIX + metric and r["source"] == "cross_run")]  # fmt: skip
-    return [a for a in dict.fromkeys(subjects) if not is_control(a, controls)]
+    kept = [a for a in dict.fromkeys(subjects) if not is_control(a, controls)]
+    return sorted(kept, key=lambda a: _pair(a) is None)  # pairs first, then seed vs seed
 
 
 def draw_alignment(ax, rows: list[dict], metric: str, layer: str,
