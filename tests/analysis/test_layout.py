@@ -152,3 +152,23 @@ def test_every_figure_of_a_tiny_sweep_passes_the_layout_check(tiny_sweep):
     assert all(p.with_suffix(".pdf").is_file() for p in result.figures)
     report = result.report_md.read_text()
     assert "live table above" not in report and "± –" not in report
+
+
+def test_heatmaps_of_compare_and_compare_models_pass():
+    """compare's cross-layer heatmaps and ``Comparison.plot()``: long names, many layers."""
+    import numpy as np
+
+    from xmsem.analysis.plots import heatmap_figure
+    from xmsem.inmemory import Comparison
+
+    layers = [f"features.{i}.block.conv" for i in range(14)]
+    fig = heatmap_figure(np.random.default_rng(0).random((14, 3)), layers,
+                         "linear CKA: A:resnet18_pretrained (rows) x B:mlp_baseline (columns)",
+                         col_labels=["h1", "h2", "h3"])  # fmt: skip
+    assert layout_problems(fig) == []
+    plt.close(fig)
+    rows = [{"member_a": "a", "member_b": "b", "layer_a": la, "layer_b": lb, "metric": "linear_cka",
+             "value": 0.5} for la in ("layer3", "layer4", "avgpool") for lb in ("fc1", "fc2")]  # fmt: skip
+    fig = Comparison(("a", "b"), ["layer3", "layer4", "avgpool"], ["fc1", "fc2"], 64, rows).plot()
+    assert layout_problems(fig) == []
+    plt.close(fig)
