@@ -198,11 +198,13 @@ class Key:
             return None
         lo, hi = min(self.seeds), max(self.seeds)
         n = f"{lo}" if lo == hi else f"{lo}–{hi}"
+        seeds = "seed" if n == "1" else "seeds"
         if self.banded:
-            return f"bands: 95% CI over {n} seeds"
+            fewer = f"; none where < {MIN_BAND_N}" if lo < MIN_BAND_N else ""
+            return f"bands: 95% CI over {n} {seeds}{fewer}"
         if hi < MIN_BAND_N:
-            return f"{n} seeds: too few for a 95% CI"
-        return f"{n} seeds"
+            return f"{n} {seeds}: too few for a 95% CI"
+        return f"{n} {seeds}"
 
     def place(self, ax) -> None:
         """The legend to the right of ``ax``, outside the data."""
@@ -226,7 +228,7 @@ def _series(ax, rows: list[dict], key: Key, label: str, colour=None, style: str 
     lo = np.array([_float(r["ci_low"]) for r in rows])
     hi = np.array([_float(r["ci_high"]) for r in rows])
     band = np.array([int(r["n"]) >= MIN_BAND_N for r in rows]) & np.isfinite(lo) & np.isfinite(hi)
-    key.seeds.add(min(int(r["n"]) for r in rows))
+    key.seeds |= {int(r["n"]) for r in rows}
     ax.plot(x, y, style, marker="o", ms=3, color=colour, label=label)
     if band.any():
         key.banded = True
@@ -369,7 +371,7 @@ def draw_stability(ax, rows: list[dict], controls: Collection[str] = ()) -> Key 
         err = np.vstack([y - [r["ci_low"] for r in sel], [r["ci_high"] for r in sel] - y])
         ok = np.array([int(r["n"]) >= MIN_BAND_N for r in sel])
         key.banded |= bool(ok.any())
-        key.seeds.add(min(int(r["n"]) for r in sel))
+        key.seeds |= {int(r["n"]) for r in sel}
         err = np.where(np.isfinite(err) & ok, err, 0.0)
         ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=colours[arch], label=arch)
         key.colour(arch, colours[arch])

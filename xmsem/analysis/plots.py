@@ -31,7 +31,9 @@ def heatmap_axes(ax, matrix: np.ndarray, labels: Sequence[str], title: str,
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center",
                         color="white" if value < 0.6 else "black", fontsize=size)  # fmt: skip
     ax.set_title(title, fontsize=9)
-    ax.figure.colorbar(im, ax=ax, fraction=0.046)
+    # the colour bar as an inset right beside the heatmap (not in the grid's margin, which a
+    # neighbouring panel's legend may have made wide)
+    ax.figure.colorbar(im, cax=ax.inset_axes((1.04, 0.0, 0.05, 1.0)))
     return im
 
 
