@@ -9,7 +9,7 @@ with the biased linear CKA of Kornblith et al. 2019 (``||X_c^T Y_c||_F^2 / (||X_
 ||Y_c^T Y_c||_F)``, features centred; :mod:`xmsem.alignment.prepared`, on the n x n side when the
 layer is wider than n). M is symmetric with a unit diagonal; M[i, j] near 1 says the layer's
 geometry hardly moved between e_i and e_j (up to rotation and isotropic scale). Each snapshot is
-prepared once, so E snapshots cost E preparations and E^2 cross products.
+prepared once, so E snapshots cost E preparations and E(E+1)/2 cross products.
 
 In a sweep every instance (run seed, copy) gives its own matrix; :func:`summarize` averages
 them per architecture with the seed-level interval of :mod:`xmsem.analysis.stats`.
@@ -41,8 +41,8 @@ def epoch_cka_matrix(reps: Mapping[int, Tensor]) -> tuple[list[int], np.ndarray]
     prepared = [prepare(reps[e].to(torch.float64)) for e in epochs]
     matrix = np.empty((len(epochs), len(epochs)))
     for i, a in enumerate(prepared):
-        for j, b in enumerate(prepared):
-            matrix[i, j] = float(linear_cka_prepared(a, b)[0])
+        for j in range(i, len(prepared)):  # CKA is symmetric in its arguments: one triangle
+            matrix[i, j] = matrix[j, i] = float(linear_cka_prepared(a, prepared[j])[0])
     return epochs, matrix
 
 
