@@ -17,7 +17,7 @@ from xmsem.analysis.figures import (
     draw_control_accuracy,
     metric_label,
 )
-from xmsem.analysis.layout import CONTROL_GID, layout_problems
+from xmsem.analysis.layout import CONTROL_GID, checking_layout, layout_problems
 from xmsem.analysis.plots import plt
 
 
@@ -211,3 +211,7 @@ def test_models_with_different_layer_names_are_one_pair_and_the_summary_names_it
                         lambda fig, path: titles.append(fig._suptitle.get_text()) or path)  # fmt: skip
     summary_figures(rows, tmp_path)
     assert titles == ["d: study summary (alignment at layer fc1~h3)"]
+    monkeypatch.undo()
+    with checking_layout() as found:  # and the page passes the layout check
+        (path,) = summary_figures(rows, tmp_path)
+    assert found[path] == []

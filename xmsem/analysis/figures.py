@@ -553,8 +553,12 @@ def summary_figures(summary: list[dict], out: Path, controls: Collection[str] = 
     paths = []
     for ds, rows in sorted(_by_dataset(summary).items()):
         layer = _deepest_shared(rows)
-        panels: list[Callable] = [lambda ax, r=rows: draw_accuracy(ax, r, controls)]
-        if any(is_control(r["arch"], controls) for r in rows if r["metric"] == "val_acc"):
+        panels: list[Callable] = []
+        accuracy = {is_control(r["arch"], controls) for r in rows
+                    if r["metric"] == "val_acc" and r["source"] == "live"}  # fmt: skip
+        if False in accuracy:
+            panels.append(lambda ax, r=rows: draw_accuracy(ax, r, controls))
+        if True in accuracy:
             panels.append(lambda ax, r=rows: draw_control_accuracy(ax, r, controls))
         notes = []
         for metric in headline_metrics():
@@ -567,7 +571,8 @@ def summary_figures(summary: list[dict], out: Path, controls: Collection[str] = 
                     )
                 )
                 notes += _direction(metric)
-        panels.append(lambda ax, r=rows: draw_stability(ax, r, controls))
+        if any(r["metric"] == CROSS_PREFIX + "linear_cka" and not _pair(r["arch"]) for r in rows):
+            panels.append(lambda ax, r=rows: draw_stability(ax, r, controls))
         arch = next((r["arch"] for r in rows if r["metric"] == "layer_cka"
                      and not is_control(r["arch"], controls)), None)  # fmt: skip
         if arch is not None:
@@ -577,16 +582,16 @@ def summary_figures(summary: list[dict], out: Path, controls: Collection[str] = 
                     heatmap_axes(ax, m, lab, f"{a}: layer x layer CKA (epoch {e})") or True
                 )
             )
-        cols = 3
+        cols = max(1, min(3, len(panels)))
         nrows = -(-len(panels) // cols)
         width = 6.0 * cols
         fig, axes = plt.subplots(nrows, cols, figsize=(width, 3.9 * nrows), squeeze=False,
                                  layout="constrained")  # fmt: skip
         for ax, draw in zip(axes.flat, panels, strict=False):
             if not draw(ax):
-                ax.set_axis_off()
+                fig.delaxes(ax)  # nothing to show: no empty titled panel
         for ax in list(axes.flat)[len(panels) :]:
-            ax.set_axis_off()
+            fig.delaxes(ax)
         at = f" (alignment at layer {layer})" if layer else ""
         fig.suptitle(f"{ds}: study summary{at}", fontsize=11)
         _note(fig, notes, width)

@@ -45,9 +45,14 @@ _CHECKERS: list = []
 
 
 def _undrawn_tick_labels(fig: Figure) -> set[int]:
-    """ids of tick labels matplotlib keeps for ticks outside the view limits (never drawn)."""
+    """ids of the axis texts that are never drawn: tick labels matplotlib keeps for ticks outside
+    the view limits, and every axis text of an axes whose axis is off."""
     out: set[int] = set()
     for ax in fig.axes:
+        if not (ax.get_visible() and ax.axison):  # axis off: none of its axis texts is drawn
+            for axis in (ax.xaxis, ax.yaxis):
+                texts = [axis.label, axis.offsetText, *axis.get_ticklabels(which="both")]
+                out |= {id(t) for t in texts}
         for axis in (ax.xaxis, ax.yaxis):
             lo, hi = sorted(axis.get_view_interval())
             tol = 1e-9 * max(1.0, abs(hi - lo))
