@@ -175,7 +175,8 @@ def _figure(rows: list[SanityRow], path: Path) -> Path:
 
     groups = sorted({(r.dataset, r.arch) for r in rows})
     fig, axes = plt.subplots(len(groups), 1, figsize=(8, 0.25 * len(rows) / len(groups) + 1.5
-                                                       * len(groups)), squeeze=False)  # fmt: skip
+                                                       * len(groups)), squeeze=False,
+                             layout="constrained")  # fmt: skip
     for ax, (ds, arch) in zip(axes[:, 0], groups, strict=True):
         sel = sorted((r for r in rows if (r.dataset, r.arch) == (ds, arch)),
                      key=lambda r: (r.accuracy if r.counted else -1.0))  # fmt: skip
@@ -184,5 +185,4 @@ def _figure(rows: list[SanityRow], path: Path) -> Path:
         ax.set_xlabel("layer-identification accuracy")
         ax.set_title(f"{ds}: {arch} (epoch {sel[0].epoch}, {sel[0].models} models)", fontsize=9)
         ax.tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
     return save_figure(fig, path)
