@@ -215,3 +215,28 @@ def test_models_with_different_layer_names_are_one_pair_and_the_summary_names_it
     with checking_layout() as found:  # and the page passes the layout check
         (path,) = summary_figures(rows, tmp_path)
     assert found[path] == []
+
+
+def test_a_many_variant_sweep_keeps_a_readable_legend(tmp_path):
+    """16 variants: legends name variants by their short keys, and a panel draws a different-seed
+    pair only as the baseline of a pair measured live (not all C(16, 2) cross-run pairs)."""
+    from xmsem.analysis.figures import alignment_subjects, short
+
+    assert short("pgnn[model.pgnn.shaping=none,model.pgnn.correction=True]") == (
+        "pgnn[shaping=none,correction=True]"
+    )
+    archs = [f"pgnn[model.pgnn.shaping=s{i}]" for i in range(8)] + [
+        f"mlp[model.pgnn.shaping=s{i}]" for i in range(8)
+    ]
+    rows = [_row(f"{archs[i]}~{archs[i + 8]}", "linear_cka", e, 0.5, 3) for i in range(8)
+            for e in (0, 1)]  # fmt: skip
+    rows += [_row(f"{a}~{b}", "seed_linear_cka", e, 0.4, 3, "cross_run")
+             for a in archs for b in archs if a < b for e in (0, 1)]  # fmt: skip
+    rows += [_row(f"{archs[i]}~{archs[i + 8]}", "seed_linear_cka", e, 0.4, 3, "cross_run")
+             for i in range(8) for e in (0, 1)]  # fmt: skip
+    assert len(alignment_subjects(rows, "linear_cka")) == 8
+    with checking_layout() as found:
+        from xmsem.analysis.figures import summary_figures
+
+        (path,) = summary_figures(rows, tmp_path)
+    assert found[path] == []

@@ -43,6 +43,8 @@ CONTROL_STYLE = {"color": "0.6", "linestyle": ":", "linewidth": 1.3, "marker": N
                  "gid": CONTROL_GID}  # fmt: skip
 KIND_STYLE = {"same seed": "-", "different seeds": "--", "seed vs seed": "-."}
 LEGEND_FONT = 7
+LEGEND_WIDTH = 40  # characters per legend line (longer labels wrap)
+LEGEND_ROWS = 14  # entries of a one-column legend; more take two columns
 _BAND = re.compile(r"^(?P<base>.+)_band(?P<band>\d+)$")
 # words for the blocks of a spectrum, by basis: (first block, middle blocks, last block)
 _BAND_WORDS = {
@@ -142,8 +144,14 @@ def axis_label(metric: str, rows: Iterable[dict] = (), width: int = 38) -> str:
     return textwrap.fill(label, width)
 
 
+def short(arch: str) -> str:
+    """A variant's label without the config path of its keys, for legends:
+    ``pgnn[model.pgnn.shaping=none]`` -> ``pgnn[shaping=none]``."""
+    return re.sub(r"(?<=[\[,])(?:[A-Za-z_][\w-]*\.)+", "", arch)
+
+
 def _pair_name(arch: str, symmetric: bool) -> str:
-    a, b = _pair(arch)
+    a, b = (short(x) for x in _pair(arch))
     return f"{a} vs {b}" if symmetric else f"{a}→{b}"
 
 
@@ -207,12 +215,15 @@ class Key:
         return f"{n} {seeds}"
 
     def place(self, ax) -> None:
-        """The legend to the right of ``ax``, outside the data."""
+        """The legend to the right of ``ax``, outside the data (labels wrapped; two columns
+        beyond ``LEGEND_ROWS`` entries)."""
         handles, labels = self.handles()
         if handles:
+            labels = [textwrap.fill(t, LEGEND_WIDTH) for t in labels]
             ax.legend(handles, labels, title=self.title(), loc="upper left",
                       bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=LEGEND_FONT,
-                      title_fontsize=LEGEND_FONT, frameon=False)  # fmt: skip
+                      title_fontsize=LEGEND_FONT, frameon=False,
+                      ncols=1 if len(labels) <= LEGEND_ROWS else 2)  # fmt: skip
 
 
 def _series(ax, rows: list[dict], key: Key, label: str, colour=None, style: str = "-",
@@ -243,12 +254,36 @@ def _epoch_axis(ax) -> None:
 
 
 # --------------------------------------------------------------------------- panels
+def _oriented(cross: list[dict], live: Iterable[str]) -> list[dict]:
+    """Cross-run rows of a pair named as the live rows name it (``mlp~pgnn`` -> ``pgnn~mlp``
+    when the cohort measured ``pgnn~mlp``): one pair, one colour (cross-run metrics are
+    symmetric)."""
+    live = set(live)
+    out = []
+    for r in cross:
+        pair = _pair(r["arch"])
+        rev = "~".join(reversed(pair)) if pair else None
+        out.append(dict(r, arch=rev) if rev in live and r["arch"] not in live else r)
+    return out
+
+
+def _baselines(live: Iterable[str], cross: Iterable[str]) -> list[str]:
+    """The cross-run archs a panel draws: seed-vs-seed architectures, and different-seed pairs
+    where they are the baseline of a pair measured live (either order); every pair when none
+    was measured live (single-member runs: the cross-run pairs are all there is)."""
+    live = set(live)
+    return [a for a in dict.fromkeys(cross)
+            if not _pair(a) or not live or a in live or "~".join(reversed(_pair(a))) in live]  # fmt: skip
+
+
 def alignment_subjects(rows: list[dict], metric: str, controls: Collection[str] = ()) -> list[str]:
-    """The coloured subjects of ``metric``'s panels: pairs (live or cross-run) and seed-vs-seed
-    architectures, controls left out (they are grey), in first-seen order."""
-    subjects = [r["arch"] for r in rows
-                if (r["metric"] == metric and r["source"] == "live" and _pair(r["arch"]))
-                or (r["metric"] == CROSS_PREFIX + metric and r["source"] == "cross_run")]  # fmt: skip
+    """The coloured subjects of ``metric``'s panels: pairs (live, and their different-seed
+    baselines) and seed-vs-seed architectures, controls left out (they are grey)."""
+    live = [r["arch"] for r in rows
+            if r["metric"] == metric and r["source"] == "live" and _pair(r["arch"])]  # fmt: skip
+    cross = _oriented([r for r in rows if r["metric"] == CROSS_PREFIX + metric
+                       and r["source"] == "cross_run"], live)  # fmt: skip
+    subjects = live + _baselines(live, [r["arch"] for r in cross])
     kept = [a for a in dict.fromkeys(subjects) if not is_control(a, controls)]
     return sorted(kept, key=lambda a: _pair(a) is None)  # pairs first, then seed vs seed
 
@@ -268,6 +303,9 @@ def draw_alignment(ax, rows: list[dict], metric: str, layer: str,
     mine = [r for r in rows if r["layer"] in (layer, swap_layers(layer)) and r["epoch"] is not None]
     live = [r for r in mine if r["metric"] == metric and r["source"] == "live" and _pair(r["arch"])]
     cross = [r for r in mine if r["metric"] == CROSS_PREFIX + metric and r["source"] == "cross_run"]
+    cross = _oriented(cross, [r["arch"] for r in live])
+    kept = set(_baselines([r["arch"] for r in live], [r["arch"] for r in cross]))
+    cross = [r for r in cross if r["arch"] in kept]
     other = [r for r in mine if r["source"] not in SOURCES
              and r["metric"] in (metric, CROSS_PREFIX + metric)]  # fmt: skip
     if not (live or cross or other):
@@ -278,7 +316,7 @@ def draw_alignment(ax, rows: list[dict], metric: str, layer: str,
         colours = dict(zip(subjects, distinct_colours(len(subjects)), strict=True))
     for arch in dict.fromkeys([r["arch"] for r in live] + [r["arch"] for r in cross]):
         control = is_control(arch, controls)
-        name = _pair_name(arch, q.symmetric) if _pair(arch) else f"{arch}, seed vs seed"
+        name = _pair_name(arch, q.symmetric) if _pair(arch) else f"{short(arch)}, seed vs seed"
         colour = None if control else colours[arch]
         for kind, sel in (("same seed", [r for r in live if r["arch"] == arch]),
                           ("different seeds", [r for r in cross if r["arch"] == arch])):  # fmt: skip
@@ -322,8 +360,8 @@ def draw_accuracy(ax, rows: list[dict], controls: Collection[str] = ()) -> Key |
     key = Key()
     archs = list(dict.fromkeys(r["arch"] for r in acc))
     for arch, colour in zip(archs, distinct_colours(len(archs)), strict=True):
-        _series(ax, [r for r in acc if r["arch"] == arch], key, arch, colour)
-        key.colour(arch, colour)
+        _series(ax, [r for r in acc if r["arch"] == arch], key, short(arch), colour)
+        key.colour(short(arch), colour)
     _epoch_axis(ax)
     ax.set(ylabel=quantity("val_acc").label, title="accuracy")
     key.place(ax)
@@ -339,7 +377,7 @@ def draw_control_accuracy(ax, rows: list[dict], controls: Collection[str]) -> Ke
     key = Key()
     for arch in dict.fromkeys(r["arch"] for r in acc):
         _series(ax, [r for r in acc if r["arch"] == arch], key, arch, control=True)
-    key.control(", ".join(dict.fromkeys(r["arch"] for r in acc)))
+    key.control(", ".join(dict.fromkeys(short(r["arch"]) for r in acc)))
     _epoch_axis(ax)
     ax.set(ylabel=quantity("val_acc").label, title="accuracy of the shuffled-label controls")
     key.place(ax)
@@ -373,8 +411,8 @@ def draw_stability(ax, rows: list[dict], controls: Collection[str] = ()) -> Key 
         key.banded |= bool(ok.any())
         key.seeds |= {int(r["n"]) for r in sel}
         err = np.where(np.isfinite(err) & ok, err, 0.0)
-        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=colours[arch], label=arch)
-        key.colour(arch, colours[arch])
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=colours[arch], label=short(arch))
+        key.colour(short(arch), colours[arch])
     ax.set_xticks(range(len(layers)), layers)
     ax.set(xlabel="layer", title=f"cross-seed stability (epoch {last})")
     ax.set_ylabel(axis_label(metric), fontsize=8)
@@ -401,6 +439,26 @@ def layer_cka_matrix(rows: list[dict], arch: str) -> tuple[list[str], np.ndarray
 
 
 # --------------------------------------------------------------------------- figures
+def legend_room(rows: list[dict], controls: Collection[str] = ()) -> tuple[float, float]:
+    """(width, height) in inches that the largest legend of ``rows``'s panels needs: one entry
+    per coloured architecture or pair of a panel plus the style and control entries."""
+    panels = [
+        [short(a) for a in dict.fromkeys(r["arch"] for r in rows if r["metric"] == "val_acc")],
+        *(
+            [_pair_name(a, True) if _pair(a) else f"{short(a)}, seed vs seed"
+             for a in alignment_subjects(rows, metric, controls)]
+            for metric in {r["metric"].removeprefix(CROSS_PREFIX) for r in rows}
+        ),
+    ]  # fmt: skip
+    names = max(panels, key=lambda p: sum(-(-len(n) // LEGEND_WIDTH) for n in p))
+    entries = len(names) + 4
+    chars = min(LEGEND_WIDTH, max((len(n) for n in names), default=10))
+    lines = sum(-(-len(n) // LEGEND_WIDTH) for n in names) + 5
+    ncols = 1 if entries <= LEGEND_ROWS else 2
+    char_in = LEGEND_FONT * 0.6 / 72
+    return ncols * (chars * char_in + 0.45), (lines / ncols) * LEGEND_FONT * 1.6 / 72 + 0.6
+
+
 def _by_dataset(summary: list[dict]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for r in summary:
@@ -445,9 +503,10 @@ def alignment_figures(summary: list[dict], out: Path, controls: Collection[str] 
             layers = _one_per_pair(r["layer"] for r in relevant if r["layer"])
             subjects = alignment_subjects(relevant, metric, controls)
             colours = dict(zip(subjects, distinct_colours(len(subjects)), strict=True))
-            width = 3.6 * len(layers) + 2.6
-            fig, axes = plt.subplots(1, len(layers), figsize=(width, 3.6), squeeze=False,
-                                     sharey=True, layout="constrained")  # fmt: skip
+            room_w, room_h = legend_room(relevant, controls)
+            width = 3.6 * len(layers) + room_w + 0.4
+            fig, axes = plt.subplots(1, len(layers), figsize=(width, max(3.6, room_h)),
+                                     squeeze=False, sharey=True, layout="constrained")  # fmt: skip
             key = Key()
             for ax, layer in zip(axes[0], layers, strict=True):
                 drawn = draw_alignment(ax, relevant, metric, layer, controls, colours, False, rows)
@@ -466,8 +525,9 @@ def _single(summary: list[dict], out: Path, suffix: str, draws: list[Callable]) 
     """One figure per dataset with a panel per drawing function that drew something."""
     paths = []
     for ds, rows in sorted(_by_dataset(summary).items()):
-        fig, axes = plt.subplots(1, len(draws), figsize=(5.8 * len(draws), 3.8), squeeze=False,
-                                 layout="constrained")  # fmt: skip
+        room_w, room_h = legend_room(rows)
+        fig, axes = plt.subplots(1, len(draws), figsize=((4.0 + room_w) * len(draws),
+                                 max(3.8, room_h)), squeeze=False, layout="constrained")  # fmt: skip
         drawn = [bool(draw(ax, rows)) for ax, draw in zip(axes[0], draws, strict=True)]
         if not drawn[0]:
             plt.close(fig)
@@ -505,7 +565,7 @@ def layer_heatmaps(summary: list[dict], out: Path) -> list[Path]:
         fig, axes = plt.subplots(1, len(mats), figsize=(3.8 * len(mats) + 0.8, 3.6),
                                  squeeze=False, layout="constrained")  # fmt: skip
         for ax, (arch, (labels, matrix, last)) in zip(axes[0], mats, strict=True):
-            heatmap_axes(ax, matrix, labels, f"{arch} (epoch {last})")
+            heatmap_axes(ax, matrix, labels, f"{short(arch)} (epoch {last})")
         fig.suptitle(f"{ds}: layer x layer linear CKA (mean over seeds)", fontsize=10)
         paths.append(save_figure(fig, out / f"{_safe(ds)}_layer_cka.png"))
     return paths
@@ -579,14 +639,16 @@ def summary_figures(summary: list[dict], out: Path, controls: Collection[str] = 
             labels, matrix, last = layer_cka_matrix(rows, arch)
             panels.append(
                 lambda ax, a=arch, lab=labels, m=matrix, e=last: (
-                    heatmap_axes(ax, m, lab, f"{a}: layer x layer CKA (epoch {e})") or True
+                    heatmap_axes(ax, m, lab, f"{short(a)}: layer x layer CKA (epoch {e})") or True
                 )
             )
-        cols = max(1, min(3, len(panels)))
+        room_w, room_h = legend_room(rows, controls)
+        col_width = 4.0 + room_w
+        cols = max(1, min(3 if col_width <= 7.0 else 2, len(panels)))
         nrows = -(-len(panels) // cols)
-        width = 6.0 * cols
-        fig, axes = plt.subplots(nrows, cols, figsize=(width, 3.9 * nrows), squeeze=False,
-                                 layout="constrained")  # fmt: skip
+        width = col_width * cols
+        fig, axes = plt.subplots(nrows, cols, figsize=(width, max(3.9, room_h) * nrows),
+                                 squeeze=False, layout="constrained")  # fmt: skip
         for ax, draw in zip(axes.flat, panels, strict=False):
             if not draw(ax):
                 fig.delaxes(ax)  # nothing to show: no empty titled panel
