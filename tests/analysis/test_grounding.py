@@ -135,8 +135,12 @@ def _avg_ranks(v):
 def test_cli_table_has_both_tests_and_the_figure(tmp_path):
     sweep = _sweep(tmp_path)
     out = tmp_path / "out"
-    assert main([str(sweep), "--sanity", "--metrics", "magnitude_diff", "linear_cka",
-                 "--out", str(out)]) == 0  # fmt: skip
+    from xmsem.analysis.layout import checking_layout
+
+    with checking_layout() as found:
+        assert main([str(sweep), "--sanity", "--metrics", "magnitude_diff", "linear_cka",
+                     "--out", str(out)]) == 0  # fmt: skip
+    assert found == {out / "sanity.png": []}  # both panels pass the layout check
     with open(out / "sanity.csv") as f:
         table = {r["metric"]: r for r in csv.DictReader(f)}
     assert set(table) == {"magnitude_diff", "linear_cka"}

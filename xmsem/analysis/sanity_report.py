@@ -77,7 +77,7 @@ def _figure(merged: list[tuple], path: Path) -> Path:
     groups_ = sorted({(m[0], m[1]) for m in merged})
     per = max(sum(1 for m in merged if (m[0], m[1]) == g) for g in groups_)
     fig, axes = plt.subplots(len(groups_), 2, figsize=(12, (0.25 * per + 1.5) * len(groups_)),
-                             squeeze=False)  # fmt: skip
+                             squeeze=False, layout="constrained")  # fmt: skip
     for (ax, bx), (ds, arch) in zip(axes, groups_, strict=True):
         sel = sorted((m for m in merged if (m[0], m[1]) == (ds, arch)),
                      key=lambda m: m[3].accuracy if m[3] and m[3].counted else -1.0)  # fmt: skip
@@ -94,5 +94,4 @@ def _figure(merged: list[tuple], path: Path) -> Path:
         bx.legend(fontsize=7, loc="lower right")
         for a in (ax, bx):
             a.set_yticks(pos, labels, fontsize=7)
-    fig.tight_layout()
     return save_figure(fig, path)
