@@ -172,3 +172,15 @@ def test_heatmaps_of_compare_and_compare_models_pass():
     fig = Comparison(("a", "b"), ["layer3", "layer4", "avgpool"], ["fc1", "fc2"], 64, rows).plot()
     assert layout_problems(fig) == []
     plt.close(fig)
+
+
+def test_save_grows_a_figure_whose_legend_hangs_below_the_canvas(tmp_path):
+    fig, ax = plt.subplots(figsize=(5, 2), layout="constrained")
+    colours = plt.get_cmap("tab20").colors
+    for i in range(20):
+        ax.plot([0, 1], [i, i + 1], color=colours[i], label=f"entry number {i}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8)
+    assert any("outside the canvas" in p for p in layout_problems(fig))
+    with checking_layout() as found:
+        path = save_figure(fig, tmp_path / "tall")
+    assert found[path] == []

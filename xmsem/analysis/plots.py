@@ -48,10 +48,24 @@ def heatmap_figure(matrix: np.ndarray, labels: Sequence[str], title: str,
     return fig
 
 
+def fit_legends(fig: plt.Figure, pad_in: float = 0.15) -> None:
+    """Grow ``fig`` downwards until every legend hanging beside its axes ends inside the canvas
+    (a size estimated from the labels misses wrapped labels in columns of unequal height)."""
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    for _ in range(3):
+        fig.canvas.draw()
+        bottom = min((leg.get_window_extent().y0 / fig.dpi for leg in legends), default=pad_in)
+        if bottom >= pad_in:
+            return
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width, height + pad_in - bottom)
+
+
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:
     """Save as PNG and, beside it, PDF (parents created); close; return the PNG path."""
     path = Path(path).with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
+    fit_legends(fig)
     fig.savefig(path, dpi=120)
     fig.savefig(path.with_suffix(".pdf"))
     on_save(fig, path)
