@@ -224,7 +224,7 @@ class Matrix:
         return self._sweep, jobs
 
     def sweep_args(self) -> list[str]:
-        return ["-m", "experiment=fm", f"hydra.searchpath=[file://{self.work / 'userconf'}]",
+        return ["-m", "+experiment=fm", f"hydra.searchpath=[file://{self.work / 'userconf'}]",
                 "data.seed=0,1", "name=fm", f"paths.output_dir={self.work / 'out'}", *FAST]  # fmt: skip
 
     def case_sweep_refused(self) -> str:
