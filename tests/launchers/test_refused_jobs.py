@@ -81,12 +81,14 @@ def test_refused_job_is_counted_printed_and_exits_1(tmp_path: Path, launcher: st
 def test_swept_keys_travel_with_the_submitit_job(monkeypatch) -> None:
     """The job's process gets the sweep's swept keys from the pickle, not from sbatch's export."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="pip install '.[slurm]'")
-    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher
-
     from hydra_plugins.xmsem_launchers.submitit_launchers import XmsemSlurmLauncher
 
-    monkeypatch.setattr(BaseSubmititLauncher, "launch", lambda self, o, i: [pickle.dumps(self)])
-    monkeypatch.setattr(BaseSubmititLauncher, "__call__",
+    # the base class it was built on (Hydra's plugin scan may have loaded a second copy of
+    # hydra-submitit's module, so importing the name here could give another class object)
+    (base,) = [c for c in XmsemSlurmLauncher.__mro__ if c.__name__ == "BaseSubmititLauncher"]
+
+    monkeypatch.setattr(base, "launch", lambda self, o, i: [pickle.dumps(self)])
+    monkeypatch.setattr(base, "__call__",
                         lambda self, *a: os.environ.get(SWEPT_KEYS_ENV))  # fmt: skip
     monkeypatch.setenv(SWEPT_KEYS_ENV, "seed,data.seed")
     (pickled,) = XmsemSlurmLauncher(submitit_folder="unused").launch([["seed=0"]], 0)
