@@ -102,7 +102,9 @@ def test_slurm_names_folders_by_swept_keys_and_counts_refused_jobs(tmp_path: Pat
     was (at 701789c refused jobs were counted as completed)."""
     from tests.reliability._folder import folder_digest
 
-    only = "PATH,HOME,PYTHONPATH,WANDB_MODE,XMSEM_FMNIST_DIR"  # what sbatch passes to the jobs
+    # what sbatch passes to the jobs (srun then exports the same list: submitit's own variable,
+    # set in its sbatch script, must be on it)
+    only = "PATH,HOME,PYTHONPATH,WANDB_MODE,XMSEM_FMNIST_DIR,SUBMITIT_EXECUTOR"
     args = [a for a in SMALL if not a.startswith("trainer.max_epochs")] + ["seed=0,1"]
     first = _sweep(tmp_path, [*args, "trainer.max_epochs=2"], timeout=900, SBATCH_EXPORT=only)
     assert first.returncode == 0, first.stdout + first.stderr
