@@ -62,6 +62,7 @@ def _env() -> dict[str, str]:
         "WANDB_MODE": "disabled",
         "OMP_NUM_THREADS": "1",
         "HYDRA_FULL_ERROR": "0",
+        "PYTHONUNBUFFERED": "1",  # each line as it is written (case 12 acts on a warning line)
     }
 
 

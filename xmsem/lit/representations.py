@@ -282,6 +282,7 @@ class RepresentationCallback(L.Callback):
         reps = {}
         batched = getattr(pl_module, "hidden_copies", None)
         for member, models in self.groups.items():
+            raise_if_interrupted()  # 1000 copies take seconds here too: stop between members
             if batched is not None and len(models) > 1:
                 hidden = batched(member, self.probe.x)
                 for k, model in enumerate(models):
