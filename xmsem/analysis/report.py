@@ -10,6 +10,7 @@ from xmsem.alignment import order, quantity
 from xmsem.alignment.registry import CROSS_PREFIX
 from xmsem.analysis.aggregate import layer_order
 from xmsem.analysis.discovery import Run
+from xmsem.analysis.dynamics import markdown as dynamics_markdown
 
 
 def headline(metric: str) -> bool:
@@ -25,19 +26,30 @@ def num(value: float | None) -> str:
 
 
 def mean_std(row: Mapping | None) -> str:
+    """``mean ± std``; a single value (one seed, or the one pair two seeds make) has no spread
+    and says so instead of ``± –``."""
     if row is None:
         return "–"
-    if row["n"] > 1:
-        return f"{num(row['mean'])} ± {num(row['std'])}"
+    std = row.get("std")
+    if row["n"] > 1 and std is not None and math.isfinite(std):
+        return f"{num(row['mean'])} ± {num(std)}"
+    values = row.get("n_values") or row["n"]
+    if row["n"] > 1 and values == 1:
+        return f"{num(row['mean'])} (one pair, no spread)"
     return num(row["mean"])
 
 
+def no_interval(n) -> str:
+    """Why a cell has no interval: too few seeds (n < 3) say how many."""
+    return f"none ({n} seed{'s' if n != 1 else ''}; needs 3)"
+
+
 def ci(row: Mapping | None) -> str:
-    """``[low, high]``; ``n<3`` where too few seeds gave no interval."""
+    """``[low, high]``; where too few seeds gave no interval, says so with the number."""
     if row is None:
         return "–"
     if math.isnan(row["ci_low"]):
-        return "n<3" if row.get("note") == "n<3" else "–"
+        return no_interval(row["n"]) if row.get("note") == "n<3" else "–"
     return f"[{num(row['ci_low'])}, {num(row['ci_high'])}]"
 
 
@@ -50,7 +62,9 @@ def pvalue(p: float) -> str:
 STATS_NOTE = (
     "Intervals are 95% over independent seed units (run seed, copy): Student t over seeds; "
     "seed-vs-seed metrics use the delete-one-seed jackknife (pairs share seeds, so they are "
-    "not independent). n = seeds; no interval from fewer than 3 (n<3)."
+    "not independent). n = seeds; no interval from fewer than 3 seeds (the cell says "
+    '"none (2 seeds; needs 3)"); a number without ± is a single value (one seed, or the one '
+    "pair of two seeds)."
 )
 
 
@@ -122,6 +136,7 @@ def build_report(
     paired: list[dict] | None = None,
     nonfinite: list[dict] | None = None,
     convergence_fraction: float = 0.95,
+    epoch_cka: list[dict] | None = None,
 ) -> str:
     """The markdown report (see the module doc of :mod:`xmsem.analysis`)."""
     idx = _Index(summary)
@@ -146,6 +161,7 @@ def build_report(
     for ds in datasets:
         lines += _dataset_sections(idx, ds, arch_types, subspace_k, convergence_fraction)
         lines += _paired_section([r for r in paired or [] if r["dataset"] == ds])
+        lines += dynamics_markdown([r for r in epoch_cka or [] if r["dataset"] == ds])
     lines += _nonfinite_section(nonfinite or [])
     if figures:
         lines += [
@@ -169,67 +185,57 @@ def _dataset_sections(
     idx: _Index, ds: str, types: Mapping[str, str], k: int, fraction: float = 0.95
 ) -> list[str]:
     lines = [f"## Dataset `{ds}`", ""]
-    final = idx.select(dataset=ds, source="final")
-    archs = list(dict.fromkeys(r["arch"] for r in final))
-    if archs:
-        pct = f"{100 * fraction:g}%"
-        lines += [
-            "### Accuracy and convergence",
-            "",
-            "Test accuracy (mean ± std over seeds, 95% t-interval of the mean; n = seeds). "
-            f"Convergence: epochs and optimizer steps until the validation accuracy first "
-            f"reaches {pct} of its best, and the area under the validation-accuracy curve / "
-            "epochs (= mean validation accuracy over the epochs trained).",
-            "",
-        ]
-        rows = []
-        for arch in archs:
-            acc = idx.get(ds, arch, None, None, "test_acc", "final")
-            ep = idx.get(ds, arch, None, None, "epochs_to_target", "final")
-            params = idx.get(ds, arch, None, None, "parameters", "final")
-            rows.append(
-                [
-                    arch,
-                    str(acc["n"] if acc else 0),
-                    mean_std(acc),
-                    ci(acc),
-                    mean_std(idx.get(ds, arch, None, None, "val_best_acc", "final")),
-                    mean_std(ep),
-                    ci(ep),
-                    mean_std(idx.get(ds, arch, None, None, "steps_to_target", "final")),
-                    mean_std(idx.get(ds, arch, None, None, "val_acc_auc", "final")),
-                    f"{params['mean']:,.0f}" if params else "–",
-                ]
-            )
-        lines += table(
-            [
-                "architecture",
-                "n",
-                "test acc",
-                "95% CI",
-                "best val acc",
-                f"epochs to {pct} of best",
-                "95% CI",
-                f"steps to {pct}",
-                "val acc AUC / epochs",
-                "parameters",
-            ],
-            rows,
-        )
-    live = [
-        r
-        for r in idx.select(dataset=ds, source="live")
-        if _pair(r["arch"]) and headline(r["metric"])
+    lines += _accuracy_section(idx, ds, fraction)
+    live = _live_sections(idx, ds, types)
+    lines += live
+    lines += _cross_section(idx, ds, types, k, has_live=bool(live))
+    return lines
+
+
+def _accuracy_section(idx: _Index, ds: str, fraction: float) -> list[str]:
+    """Test accuracy and convergence per architecture (the ``final`` rows)."""
+    archs = list(dict.fromkeys(r["arch"] for r in idx.select(dataset=ds, source="final")))
+    if not archs:
+        return []
+    pct = f"{100 * fraction:g}%"
+    lines = [
+        "### Accuracy and convergence",
+        "",
+        "Test accuracy (mean ± std over seeds, 95% t-interval of the mean; n = seeds). "
+        f"Convergence: epochs and optimizer steps until the validation accuracy first "
+        f"reaches {pct} of its best, and the area under the validation-accuracy curve / "
+        "epochs (= mean validation accuracy over the epochs trained).",
+        "",
     ]
-    live_pairs = sorted({r["arch"] for r in live})
-    # the direction the cohort measured the symmetric metrics in (e.g. mlp~mlp_shuffled);
-    # pairs without them: non-MLP first
+    rows = []
+    for arch in archs:
+
+        def get(metric: str, arch: str = arch) -> dict | None:
+            return idx.get(ds, arch, None, None, metric, "final")
+
+        acc, ep, params = get("test_acc"), get("epochs_to_target"), get("parameters")
+        rows.append([
+            arch, str(acc["n"] if acc else 0), mean_std(acc), ci(acc),
+            mean_std(get("val_best_acc")), mean_std(ep), ci(ep),
+            mean_std(get("steps_to_target")), mean_std(get("val_acc_auc")),
+            f"{params['mean']:,.0f}" if params else "–",
+        ])  # fmt: skip
+    header = ["architecture", "n", "test acc", "95% CI", "best val acc",
+              f"epochs to {pct} of best", "95% CI", f"steps to {pct}", "val acc AUC / epochs",
+              "parameters"]  # fmt: skip
+    return lines + table(header, rows)
+
+
+def _canonical_pairs(idx: _Index, ds: str, live_pairs: list[str], types: Mapping) -> list[str]:
+    """The direction of each live pair that its table is named after: the one the cohort
+    measured the symmetric metrics in (e.g. mlp~mlp_shuffled); pairs without them: non-MLP
+    first."""
     symmetric = {
         r["arch"]
         for r in idx.select(dataset=ds, source="live")
-        if r["metric"] in ("linear_cka", "subspace_overlap") and _pair(r["arch"])
+        if quantity(r["metric"]).symmetric and _pair(r["arch"])
     }
-    canonical = list(
+    return list(
         dict.fromkeys(
             a
             for a in live_pairs
@@ -237,86 +243,109 @@ def _dataset_sections(
             or (_rev(a) not in symmetric and (_rev(a) not in live_pairs or types_rank(a, types)))
         )
     )
-    for pair in canonical:
-        a, b = _pair(pair)
-        rev = f"{b}~{a}"
-        mine = [r for r in live if r["arch"] in (pair, rev)]
-        header = ["epoch", "layer"]
-        cols: list[tuple[str, str]] = []
-        notes = []
-        for m in order(r["metric"] for r in mine):
-            q = quantity(m)
-            if q.symmetric:
-                cols.append((m, pair))
-                header.append(q.label)
-            else:
-                cols += [(m, pair), (m, rev)]
-                header += [f"{q.label} {a}→{b}", f"{q.label} {b}→{a}"]
-                notes.append(f"{q.label} `A→B`: {q.direction}.")
-        # one row per pair of layers: rows of the reversed pair name them from B's side
-        keys = sorted(
-            {(r["epoch"], r["layer"] if r["arch"] == pair else swap_layers(r["layer"]))
-             for r in mine},
-            key=lambda t: (t[0], layer_order(t[1] or "")),
-        )  # fmt: skip
-        lines += [
-            f"### Same-seed alignment `{a}` vs `{b}` (live, per run, mean ± std over seeds)",
-            "",
-            *([" ".join(notes), ""] if notes else []),
-        ]
-        rows = [
-            [str(e), layer]
-            + [
-                mean_std(
-                    idx.get(ds, arch, e, layer if arch == pair else swap_layers(layer), m, "live")
-                )
-                for m, arch in cols
-            ]
-            for e, layer in keys  # fmt: skip
-        ]
-        lines += table(header, rows)
-        lines += _controls_table(idx, ds, a, b, keys, types)
-    cross = idx.select(dataset=ds, source="cross_run")
-    if cross:
-        lines += [
-            "### Cross-run alignment from the snapshots",
-            "",
-            f"`seed_*` metrics: every pair of different seeds within an architecture "
-            f"(initialisation stability), and `A~B`: seed s_i of A against seed "
-            f"s_(i+1 mod S) of B — a *different-seed* baseline for cross-architecture "
-            f"alignment (same-seed numbers are the live table above). Subspace overlap "
-            f"uses the top k={k} directions. Mean ± std over pairs; the interval is the "
-            f"delete-one-seed jackknife (n = seeds, pairs = values).",
-            "",
-        ]
-        for arch in dict.fromkeys(r["arch"] for r in cross):
-            keys = sorted(
-                {(r["epoch"], r["layer"]) for r in cross if r["arch"] == arch},
-                key=lambda t: (t[0], layer_order(t[1] or "")),
-            )
-            metrics = order(r["metric"] for r in cross if r["arch"] == arch)
-            rows = []
-            for e, layer in keys:
-                cells = [idx.get(ds, arch, e, layer, m, "cross_run") for m in metrics]
-                n = next((c["n"] for c in cells if c), 0)
-                pairs = next((c.get("n_values", "–") for c in cells if c), 0)
-                rows.append(
-                    [str(e), layer, str(n), str(pairs)]
-                    + [mean_std(c) for c in cells]
-                    + [ci(cells[0]), _untrained(cells[0])]
-                )
-            lines += [f"#### `{arch}`", ""]
-            lines += table(
-                ["epoch", "layer", "seeds", "pairs"]
-                + [quantity(m).label for m in metrics]
-                + [
-                    f"{quantity(metrics[0]).label} 95% CI",
-                    f"{quantity(metrics[0]).label} untrained",
-                ],
-                rows,
-            )
-        lines += _stability(idx, ds, cross, types)
+
+
+def _live_sections(idx: _Index, ds: str, types: Mapping[str, str]) -> list[str]:
+    """One same-seed table per pair of members (live rows of the headline metrics)."""
+    live = [
+        r
+        for r in idx.select(dataset=ds, source="live")
+        if _pair(r["arch"]) and headline(r["metric"])
+    ]
+    lines: list[str] = []
+    for pair in _canonical_pairs(idx, ds, sorted({r["arch"] for r in live}), types):
+        lines += _live_pair_table(idx, ds, pair, live, types)
     return lines
+
+
+def _live_pair_table(
+    idx: _Index, ds: str, pair: str, live: list[dict], types: Mapping[str, str]
+) -> list[str]:
+    a, b = _pair(pair)
+    rev = f"{b}~{a}"
+    mine = [r for r in live if r["arch"] in (pair, rev)]
+    header = ["epoch", "layer"]
+    cols: list[tuple[str, str]] = []
+    notes = []
+    for m in order(r["metric"] for r in mine):
+        q = quantity(m)
+        if q.symmetric:
+            cols.append((m, pair))
+            header.append(q.label)
+        else:
+            cols += [(m, pair), (m, rev)]
+            header += [f"{q.label} {a}→{b}", f"{q.label} {b}→{a}"]
+            notes.append(f"{q.label} `A→B`: {q.direction}.")
+    # one row per pair of layers: rows of the reversed pair name them from B's side
+    keys = sorted(
+        {(r["epoch"], r["layer"] if r["arch"] == pair else swap_layers(r["layer"]))
+         for r in mine},
+        key=lambda t: (t[0], layer_order(t[1] or "")),
+    )  # fmt: skip
+    lines = [
+        f"### Same-seed alignment `{a}` vs `{b}` (live, per run, mean ± std over seeds)",
+        "",
+        *([" ".join(notes), ""] if notes else []),
+    ]
+    rows = [
+        [str(e), layer]
+        + [
+            mean_std(idx.get(ds, arch, e, layer if arch == pair else swap_layers(layer), m, "live"))
+            for m, arch in cols
+        ]
+        for e, layer in keys  # fmt: skip
+    ]
+    lines += table(header, rows)
+    return lines + _controls_table(idx, ds, a, b, keys, types)
+
+
+def _cross_section(
+    idx: _Index, ds: str, types: Mapping[str, str], k: int, has_live: bool = True
+) -> list[str]:
+    """Cross-run alignment from the snapshots: one table per architecture or pair."""
+    cross = idx.select(dataset=ds, source="cross_run")
+    if not cross:
+        return []
+    same = (
+        "same-seed numbers: the tables *Same-seed alignment* above"
+        if has_live
+        else "these runs measured no pair of models live, so there are no same-seed numbers"
+    )
+    lines = [
+        "### Cross-run alignment from the snapshots",
+        "",
+        f"`seed_*` metrics: every pair of different seeds within an architecture "
+        f"(initialisation stability), and `A~B`: seed s_i of A against seed "
+        f"s_(i+1 mod S) of B — a *different-seed* baseline for cross-architecture "
+        f"alignment ({same}). Subspace overlap "
+        f"uses the top k={k} directions. Mean ± std over pairs; the interval is the "
+        f"delete-one-seed jackknife (n = seeds, pairs = values).",
+        "",
+    ]
+    for arch in dict.fromkeys(r["arch"] for r in cross):
+        lines += _cross_table(idx, ds, arch, [r for r in cross if r["arch"] == arch])
+    return lines + _stability(idx, ds, cross, types)
+
+
+def _cross_table(idx: _Index, ds: str, arch: str, mine: list[dict]) -> list[str]:
+    keys = sorted(
+        {(r["epoch"], r["layer"]) for r in mine}, key=lambda t: (t[0], layer_order(t[1] or ""))
+    )
+    metrics = order(r["metric"] for r in mine)
+    rows = []
+    for e, layer in keys:
+        cells = [idx.get(ds, arch, e, layer, m, "cross_run") for m in metrics]
+        n = next((c["n"] for c in cells if c), 0)
+        pairs = next((c.get("n_values", "–") for c in cells if c), 0)
+        rows.append(
+            [str(e), layer, str(n), str(pairs)]
+            + [mean_std(c) for c in cells]
+            + [ci(cells[0]), _untrained(cells[0])]
+        )
+    first = quantity(metrics[0]).label
+    header = ["epoch", "layer", "seeds", "pairs", *(quantity(m).label for m in metrics),
+              f"{first} 95% CI", f"{first} untrained"]  # fmt: skip
+    return [f"#### `{arch}`", "", *table(header, rows)]
 
 
 def types_rank(arch: str, types: Mapping[str, str]) -> bool:
@@ -386,7 +415,9 @@ def _paired_section(paired: list[dict]) -> list[str]:
             r["metric"] + (f" (epoch {r['epoch']}, {r['layer']})" if r["layer"] else ""),
             str(r["n"]),
             num(r["mean_diff"]),
-            ci(r) if not math.isnan(r["ci_low"]) else ("n<3" if r["note"] == "n<3" else "–"),
+            ci(r)
+            if not math.isnan(r["ci_low"])
+            else (no_interval(r["n"]) if r["note"] == "n<3" else "–"),
             pvalue(r["p_value"]),
             num(r["cohens_dz"]),
             r["method"],

@@ -32,8 +32,8 @@ def check_sweep(config: DictConfig) -> list[str]:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
-    from xmsem.config import ConfigError, validate
-    from xmsem.train import _extra_checks
+    from xmsem.config import ConfigError
+    from xmsem.lit.validation import validate_run_config
 
     loader = GlobalHydra.instance().config_loader()
     saved = HydraConfig.instance().cfg
@@ -44,7 +44,7 @@ def check_sweep(config: DictConfig) -> list[str]:
             try:
                 cfg = loader.load_sweep_config(config, job)
                 HydraConfig.instance().set_config(cfg)
-                validate(cfg, extra_checks=_extra_checks())
+                validate_run_config(cfg)
             except ConfigError as err:
                 problems.append(f"{label}: {err}")
             except Exception as err:  # composition: unknown key, bad value, missing file

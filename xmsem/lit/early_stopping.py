@@ -2,7 +2,7 @@
 
 :class:`ValidationTracker` reads every model's ``val/<model>/{acc,loss}`` after each validation
 (Lightning's ``callback_metrics``) and keeps, per model, the accuracy curve and the optimizer
-step of each epoch (convergence measures, :mod:`xmsem.analysis.convergence`) and its best
+step of each epoch (convergence measures, :mod:`xmsem.runs.convergence`) and its best
 validation loss.
 
 Early stopping (the paper's protocol; ``callbacks.early_stopping``): a model *has stopped
@@ -27,6 +27,8 @@ from typing import Any
 import lightning as L
 import torch
 from omegaconf import DictConfig
+
+from xmsem.config import register_check
 
 MONITOR = "val/loss"
 TEST_ON = ("last", "best")
@@ -101,7 +103,7 @@ class ValidationTracker(L.Callback):
         """Per model: ``val/<m>/epochs_to_target``, ``steps_to_target`` (the first epoch / step
         with accuracy >= fraction x best), ``acc_auc`` (mean validation accuracy over epochs) and
         ``best_loss_epoch`` (1-based epoch of the lowest validation loss)."""
-        from xmsem.analysis.convergence import accuracy_auc, epochs_to_fraction, steps_to_fraction
+        from xmsem.runs.convergence import accuracy_auc, epochs_to_fraction, steps_to_fraction
 
         out: dict[str, float] = {}
         for model, acc in self.acc.items():
@@ -137,6 +139,7 @@ def settings(cfg: DictConfig) -> tuple[DictConfig, DictConfig]:
     return early, conv
 
 
+@register_check("callbacks.early_stopping")
 def validate_early_stopping_config(cfg: DictConfig) -> None:
     """One-line ConfigError for bad early-stopping / convergence settings (before training)."""
     from xmsem.config import ConfigError

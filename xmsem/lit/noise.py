@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from xmsem.alignment import linear_cka
+from xmsem.config import register_check
 from xmsem.snapshots.table import write_rows
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def _noise_settings(cfg):
     return None if node is None else check_schema(node, Noise, "callbacks.noise")
 
 
+@register_check("callbacks.noise")
 def validate_noise_config(cfg) -> None:
     """One-line ConfigError for bad ``callbacks.noise`` settings."""
     from xmsem.config import ConfigError

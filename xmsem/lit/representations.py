@@ -21,14 +21,20 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
-from xmsem.alignment import prepare
-from xmsem.config import ConfigError, Representations, check_schema, to_plain
+from xmsem.alignment import configured, prepare
+from xmsem.config import ConfigError, Representations, check_schema, register_check, to_plain
 from xmsem.lit.loggers import log_snapshot, wandb_runs
 from xmsem.runs.signals import raise_if_interrupted
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
 from xmsem.snapshots.copies import group_copies, plan_pairs, prepare_copies, seed_pair_rows
 from xmsem.snapshots.cost import SnapshotProgress, describe_cost, estimate, snapshot_pieces
-from xmsem.snapshots.measure import PAIRINGS, RepCache, cross_layer_rows, layer_pairs
+from xmsem.snapshots.measure import (
+    PAIRINGS,
+    RepCache,
+    composite_specs,
+    cross_layer_rows,
+    layer_pairs,
+)
 from xmsem.snapshots.store import STORAGE_DTYPES, stored_values
 from xmsem.snapshots.table import skip_row, write_rows, write_skipped
 
@@ -65,6 +71,21 @@ def chosen_layers(layers: list[str] | None, spec: Mapping[str, Any]) -> list[str
     return list(dict.fromkeys(available[-1] if name in last else name for name in layers))
 
 
+def _check_rank_setting(
+    key: str, setting: str, value: int, widths: list[int], probe_size: int | None
+) -> None:
+    """A setting that counts directions of the compared layers (``MetricSpec.rank_setting``,
+    e.g. ``subspace_k``) fits the narrowest layer known from the specs and the probe set."""
+    if widths and value > min(widths):
+        raise ConfigError(
+            f"{key}.{setting}={value} exceeds the narrowest compared layer "
+            f"(width {min(widths)}); valid: 1..{min(widths)}"
+        )
+    if probe_size is not None and value > probe_size:
+        raise ConfigError(f"{key}.{setting}={value} exceeds probe_size={probe_size}")
+
+
+@register_check("callbacks.representations")
 def validate_representation_config(cfg: DictConfig) -> None:
     """One-line ConfigError for bad ``callbacks.representations`` settings (before training)."""
     rep = representation_settings(cfg)
@@ -72,6 +93,7 @@ def validate_representation_config(cfg: DictConfig) -> None:
         return
     from xmsem.alignment import METRICS
     from xmsem.alignment.registry import check_metric_params
+    from xmsem.models import layer_widths
 
     key = "callbacks.representations"
     max_epochs = int(cfg.trainer.max_epochs)
@@ -121,20 +143,11 @@ def validate_representation_config(cfg: DictConfig) -> None:
                     f"{key}.layers: model.{member} has no layer {name!r}; "
                     f"valid: {', '.join(available)} or primary (= last)"
                 )
-        if spec.get("arch") in ("mlp", "pgnn"):  # widths known from the spec alone
-            hidden = list(spec.get("hidden") or [])
-            widths += [hidden[available.index(layer)] for layer in chosen_layers(rep.layers, spec)]
-    if "subspace_overlap" in rep.metrics and widths and rep.subspace_k > min(widths):
-        raise ConfigError(
-            f"{key}.subspace_k={rep.subspace_k} exceeds the narrowest compared layer "
-            f"(width {min(widths)}); valid: 1..{min(widths)}"
-        )
-    if (
-        rep.probe_size is not None
-        and "subspace_overlap" in rep.metrics
-        and rep.subspace_k > rep.probe_size
-    ):
-        raise ConfigError(f"{key}.subspace_k={rep.subspace_k} exceeds probe_size={rep.probe_size}")
+        known = layer_widths(spec)  # None: widths known only once the network is built
+        if known is not None:
+            widths += [known[layer] for layer in chosen_layers(rep.layers, spec)]
+    for setting in dict.fromkeys(x.rank_setting for x in configured(rep.metrics) if x.rank_setting):
+        _check_rank_setting(key, setting, rep[setting], widths, rep.probe_size)
 
 
 def representation_settings(cfg: DictConfig) -> DictConfig | None:
@@ -338,7 +351,7 @@ class RepresentationCallback(L.Callback):
         stacks = prepare_copies(reps, self.groups, cache)
         progress.step("representations prepared", pieces["prepare"])
         rows: list[dict[str, Any]] = []
-        tails = self._tails(pl_module) if "stitching" in s.metrics else None
+        tails = self._tails(pl_module) if composite_specs(s, "stitch") else None
         for a, b in plan_pairs(names, self.split):  # different members of the same copy
             raise_if_interrupted()  # SIGTERM/SIGINT: a long snapshot stops between its pieces
             pairs = layer_pairs(self.layers[a], self.layers[b], self.pairs)
@@ -412,16 +425,15 @@ class RepresentationCallback(L.Callback):
         tail, and pairs of models with no layer to compare under ``pairs``."""
         out: list[dict[str, str]] = []
         names = list(self.layers)
-        stitching = "stitching" in self.settings.metrics
-        no_tail = self._stitch_skips(pl_module) if stitching else {}
+        stitched = composite_specs(self.settings, "stitch")
+        no_tail = self._stitch_skips(pl_module) if stitched else {}
         for a, b in plan_pairs(names, self.split):
             if not layer_pairs(self.layers[a], self.layers[b], self.pairs):
                 out.append(skip_row(a, b, "", "", "pairs", f"pairs={self.pairs}: no layer "
                            "name in common (use pairs=last or pairs=all)"))  # fmt: skip
             for m1, m2 in ((a, b), (b, a)):
-                if m2 in no_tail:
-                    out.append(skip_row(m1, m2, self.primary[m1], self.primary[m2],
-                                        "stitching", no_tail[m2]))  # fmt: skip
+                out += [skip_row(m1, m2, self.primary[m1], self.primary[m2], spec.name,
+                                 no_tail[m2]) for spec in stitched if m2 in no_tail]  # fmt: skip
         return out
 
     def _record_skips(self, pl_module) -> None:
