@@ -131,6 +131,15 @@ def _load_run(side: str, path: Path, kind: str, raw, device: torch.device) -> So
     cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     ckpt = path if kind == "checkpoint" else run_dir / "checkpoints" / "last.ckpt"
     if ckpt.is_file():
+        own = cfg.get("data") or {}
+        for key, have in (("input_dim", raw.input_dim), ("num_classes", raw.num_classes)):
+            wanted = own.get(key)
+            if wanted is not None and int(wanted) != int(have):  # it cannot read the probe set
+                raise CompareError(
+                    f"{side} ({run_dir}) was trained with data.{key}={wanted}; the probe data "
+                    f"has {key}={have}: its models cannot be measured on it (--data names data "
+                    "both runs can read)"
+                )
         cohort = build_cohort(cfg, raw.input_dim, raw.num_classes, raw.image_shape)
         checkpoint = load_plain(ckpt)
         try:
