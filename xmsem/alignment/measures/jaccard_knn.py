@@ -53,5 +53,5 @@ register(MetricSpec(
     "jaccard_knn", "similarity", frozenset({"orthogonal", "isotropic_scale"}), "reps",
     jaccard_knn, "Mean Jaccard similarity of cosine k-NN sets (ReSi, Klabunde et al. 2024).",
     label="kNN Jaccard", direction=SYMMETRIC, options={"k": POSITIVE_INT},
-    prepare=neighbours, finish=jaccard, max_n="pairwise_max_n", default=True,
+    prepare=neighbours, finish=jaccard, max_n="pairwise_max_n",
 ))  # fmt: skip

@@ -56,5 +56,5 @@ register(MetricSpec(
     "mutual_knn", "similarity", frozenset({"orthogonal", "isotropic_scale"}), "reps", mutual_knn,
     "Mean fraction of shared cosine k-nearest neighbours (Huh et al. 2024).",
     label="mutual kNN", direction=SYMMETRIC, options={"k": POSITIVE_INT},
-    prepare=neighbours, finish=shared_fraction, max_n="pairwise_max_n", default=True,
+    prepare=neighbours, finish=shared_fraction, max_n="pairwise_max_n",
 ))  # fmt: skip

@@ -60,5 +60,5 @@ register(MetricSpec(
     "rank_similarity", "similarity", frozenset({"orthogonal", "isotropic_scale"}), "reps",
     rank_similarity, "Rank agreement of shared cosine k-NN (Wang et al. 2020; ReSi).",
     label="kNN rank similarity", direction=SYMMETRIC, options={"k": POSITIVE_INT},
-    prepare=neighbours, finish=rank_score, max_n="pairwise_max_n", default=True,
+    prepare=neighbours, finish=rank_score, max_n="pairwise_max_n",
 ))  # fmt: skip
