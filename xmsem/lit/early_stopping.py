@@ -28,6 +28,8 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
+from xmsem.lit.epochs import at_epoch_end
+
 MONITOR = "val/loss"
 TEST_ON = ("last", "best")
 
@@ -94,23 +96,24 @@ class ValidationTracker(L.Callback):
         trainer.callback_metrics[MONITOR] = torch.tensor(mean)
         if self.enabled and all(self.wait[m] >= self.patience for m in monitored):
             trainer.should_stop = True
-            self.stopped_epoch = int(trainer.current_epoch) + 1
+            self.stopped_epoch = at_epoch_end(trainer)
 
     # -- results -----------------------------------------------------------------------------
-    def results(self, fraction: float) -> dict[str, float]:
+    def results(self, fraction: float) -> dict[str, float | int]:
         """Per model: ``val/<m>/epochs_to_target``, ``steps_to_target`` (the first epoch / step
         with accuracy >= fraction x best), ``acc_auc`` (mean validation accuracy over epochs) and
-        ``best_loss_epoch`` (1-based epoch of the lowest validation loss)."""
+        ``best_loss_epoch`` (the epochs trained at the lowest validation loss, an int, as
+        ``best_epoch``: :mod:`xmsem.lit.epochs`)."""
         from xmsem.analysis.convergence import accuracy_auc, epochs_to_fraction, steps_to_fraction
 
-        out: dict[str, float] = {}
+        out: dict[str, float | int] = {}
         for model, acc in self.acc.items():
             out[f"val/{model}/epochs_to_target"] = epochs_to_fraction(acc, fraction)
             out[f"val/{model}/steps_to_target"] = steps_to_fraction(acc, self.steps, fraction)
             out[f"val/{model}/acc_auc"] = accuracy_auc(acc)
             losses = [x if math.isfinite(x) else math.inf for x in self.loss.get(model, [])]
             if losses and min(losses) < math.inf:
-                out[f"val/{model}/best_loss_epoch"] = float(losses.index(min(losses)) + 1)
+                out[f"val/{model}/best_loss_epoch"] = losses.index(min(losses)) + 1
         return out
 
 

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from xmsem.alignment import linear_cka
+from xmsem.lit.epochs import EPOCH_AXIS, after_fit
 from xmsem.snapshots.table import write_rows
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class NoiseRobustnessCallback(L.Callback):
         device = pl_module.device
         x, y = self.datamodule.test_x.to(device), self.datamodule.test_y.to(device)
         probe = self.datamodule.probe_set(self.probe_size, device)
-        epoch = trainer.current_epoch
+        epoch = after_fit(trainer)  # tested after fitting: the epochs trained
         rows, scalars = [], {}
         for i, sigma in enumerate(self.levels):
             noisy_x = x + gaussian_noise(x.shape, sigma, self.seed + 2 * i, device)
@@ -64,6 +65,7 @@ class NoiseRobustnessCallback(L.Callback):
                     rows.append(self._row(epoch, name, layer, f"noise_cka@{sigma:g}", cka))
                     scalars[f"noise/cka/{name}/{layer}/sigma={sigma:g}"] = cka
         write_rows(self.run_dir, rows)
+        scalars[EPOCH_AXIS] = scalars["epoch"] = epoch
         for lg in trainer.loggers:
             lg.log_metrics(scalars, step=trainer.global_step)
         log.info("noise robustness: %d rows", len(rows))

@@ -2,9 +2,11 @@
 chosen epochs, and live alignment between members, logged to every logger and to
 ``metrics/alignment.csv`` (long format: epoch, member_a, member_b, layer_a, layer_b, metric, value).
 
-Epoch ``e`` means "after e epochs of training"; 0 is the network before its first step. Snapshots
-are taken in eval mode under no_grad (train mode restored after). The epochs already done are part
-of the checkpoint (``state_dict``), so a resumed run never snapshots an epoch twice.
+Epoch ``e`` means "after e epochs of training" (:mod:`xmsem.lit.epochs`); 0 is the network before
+its first step. The last epoch trained is always snapshotted (``max_epochs``, or where early
+stopping ended the run), whether or not it is in the list. Snapshots are taken in eval mode under
+no_grad (train mode restored after). The epochs already done are part of the checkpoint
+(``state_dict``), so a resumed run never snapshots an epoch twice.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from torch import Tensor
 
 from xmsem.alignment import prepare
 from xmsem.config import ConfigError, Representations, check_schema, to_plain
-from xmsem.lit.loggers import log_snapshot, wandb_runs
+from xmsem.lit.epochs import EPOCH_AXIS, after_fit, at_epoch_end, logger_step
+from xmsem.lit.loggers import is_wandb, log_snapshot
 from xmsem.runs.signals import raise_if_interrupted
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
 from xmsem.snapshots.copies import group_copies, plan_pairs, prepare_copies, seed_pair_rows
@@ -42,10 +45,10 @@ from xmsem.alignment.normalize import NORMALIZATIONS  # noqa: E402
 
 # --------------------------------------------------------------------------- settings
 def snapshot_epochs(epochs: list[int] | None, max_epochs: int) -> list[int]:
-    """The snapshot epochs: the default list clipped to ``max_epochs``, or the given list."""
-    if epochs is None:
-        return [e for e in DEFAULT_EPOCHS if e <= max_epochs]
-    return sorted(set(int(e) for e in epochs))
+    """The snapshot epochs: the default list clipped to ``max_epochs``, or the given list; with
+    ``max_epochs`` itself always (the trained network is always measured)."""
+    chosen = DEFAULT_EPOCHS if epochs is None else epochs
+    return sorted({int(e) for e in chosen if int(e) <= max_epochs} | {int(max_epochs)})
 
 
 def spec_layers(spec: Mapping[str, Any]) -> list[str]:
@@ -258,8 +261,14 @@ class RepresentationCallback(L.Callback):
             self.store.save_epoch(0, self._hidden(pl_module), self.storage_dtype)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        epoch = trainer.current_epoch + 1
+        epoch = at_epoch_end(trainer)
         if epoch in self.epochs and epoch not in self.done:
+            self._snapshot(trainer, pl_module, epoch)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """The last epoch trained, when training ended before ``max_epochs`` (early stopping)."""
+        epoch = after_fit(trainer)
+        if epoch > 0 and epoch not in self.done:
             self._snapshot(trainer, pl_module, epoch)
 
     def cost(self):
@@ -470,12 +479,15 @@ class RepresentationCallback(L.Callback):
         self.seconds[epoch] = seconds
         scalars = logged_scalars(rows, self.split)
         scalars["time/representations_seconds"] = seconds
-        scalars["epoch"] = epoch
+        scalars[EPOCH_AXIS] = scalars["epoch"] = epoch  # the loggers' one epoch convention
+        step = logger_step(trainer)
         for lg in trainer.loggers:
-            if type(lg).__name__ != "WandbLogger":
-                lg.log_metrics(scalars, step=trainer.global_step)
-        for run in wandb_runs(trainer.loggers):
-            log_snapshot(run, rows, scalars, epoch, trainer.global_step, self._defined,
+            if not is_wandb(lg):
+                lg.log_metrics(scalars, step=step)
+                continue
+            # the logger's own record of the keys plotted against epochs_trained, when it has one
+            log_snapshot(lg.experiment, rows, scalars, epoch, step,
+                         getattr(lg, "defined", self._defined),
                          list(self.layers) if self.heatmaps else [], self.primary)  # fmt: skip
         log.info("snapshot epoch %d: %d rows in %.2fs", epoch, len(rows), seconds)
 
@@ -483,13 +495,16 @@ class RepresentationCallback(L.Callback):
 def logged_scalars(
     rows: Iterable[Mapping[str, Any]], split: Callable[[str], tuple[str, int | None]]
 ) -> dict[str, float]:
-    """The scalars sent to the loggers: one per row (:func:`scalar_name`), except the rows of two
-    copies of one member (seed vs seed), which are averaged over the pairs into
+    """The scalars sent to the loggers: one per row (:func:`scalar_name`), except a layer compared
+    with itself (the diagonal of the layer x layer matrix, 1 by construction; it stays a row of
+    ``metrics/alignment.csv`` and of the heatmaps) and the rows of two copies of one member (seed vs seed), which are averaged over the pairs into
     ``seed/<metric>/<member>/<layer>`` -- 190 pairs x layers x metrics per member would swamp the
     loggers; every pair is in ``metrics/alignment.csv``."""
     scalars: dict[str, float] = {}
     seeds: dict[str, list[float]] = {}
     for row in rows:
+        if is_self_comparison(row):  # a layer's CKA with itself is 1: a row, not a metric
+            continue
         a, b = row["member_a"], row["member_b"]
         member = split(a)[0]
         if a != b and member == split(b)[0]:
@@ -500,6 +515,12 @@ def logged_scalars(
     for name, values in seeds.items():  # NaN (a degenerate copy) propagates: it is not hidden
         scalars[name] = sum(values) / len(values)
     return scalars
+
+
+def is_self_comparison(row: Mapping[str, Any]) -> bool:
+    """A ``layer_cka`` row of a layer with itself (one model, one layer): always 1."""
+    return (row["metric"] == "layer_cka" and row["member_a"] == row["member_b"]
+            and row["layer_a"] == row["layer_b"])  # fmt: skip
 
 
 def _network(pl_module, model: str):
