@@ -92,7 +92,7 @@ def wandb_line(run: Any, mode: str | None) -> str:
     """The one line a run prints about its wandb run: where it is and how to upload it."""
     folder = Path(run.dir).parent  # <save_dir>/wandb/<offline-run-...>/files -> the run folder
     if mode == "offline":
-        return f"wandb: offline run {run.id} in {folder}; upload with: wandb sync {folder}"
+        return f"wandb: offline run {run.id}; upload with: wandb sync {folder}"
     return f"wandb: run {run.id} at {getattr(run, 'url', None) or folder}"
 
 
@@ -128,12 +128,19 @@ def build_wandb_logger(cfg: DictConfig, node: DictConfig, run_dir: Path) -> Any:
     )
 
 
-def quiet_settings() -> Any:
-    """wandb settings that print nothing (the run's own line replaces wandb's banner and summary);
-    warnings that matter still reach the log through Python's ``warnings``/logging."""
+def quiet_settings(terminal: bool = False) -> Any:
+    """wandb settings that print nothing (the run's own line replaces wandb's banner, summary and
+    artifact progress); ``terminal``: also for wandb's messages outside the run's own (artifact
+    progress), which follow the settings wandb loaded when the run started. ``WANDB_SILENT=false``
+    keeps wandb's own output."""
     import wandb
 
-    return wandb.Settings(silent=True)
+    if os.environ.get("WANDB_SILENT", "").lower() == "false":
+        return wandb.Settings()
+    settings = wandb.Settings(silent=True)
+    if terminal:
+        wandb.termsetup(settings, None)
+    return settings
 
 
 def wandb_runs(loggers: Iterable[Any]) -> list[Any]:
@@ -224,6 +231,7 @@ def log_artifacts(loggers: Iterable[Any], node: Any, run_dir: Path) -> list[str]
         return []
     import wandb
 
+    quiet_settings(terminal=True)  # no "Adding directory to artifact" lines
     names = []
     run_id = stable_run_id(run_dir)
     reps, ckpt = Path(run_dir) / "reps", Path(run_dir) / "checkpoints" / "last.ckpt"
