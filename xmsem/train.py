@@ -138,9 +138,11 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> list[
 
 
 def _extra_checks():
-    from xmsem.lit.early_stopping import validate_early_stopping_config
-    from xmsem.lit.noise import validate_noise_config
-    from xmsem.lit.representations import validate_representation_config
+    from xmsem.lit.checks import (  # no Lightning: config errors come before the heavy imports
+        validate_early_stopping_config,
+        validate_noise_config,
+        validate_representation_config,
+    )
 
     return [validate_representation_config, validate_noise_config, validate_early_stopping_config]
 

@@ -28,10 +28,10 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
+from xmsem.lit.checks import TEST_ON, settings, validate_early_stopping_config  # noqa: F401
 from xmsem.lit.epochs import at_epoch_end
 
 MONITOR = "val/loss"
-TEST_ON = ("last", "best")
 
 
 class ValidationTracker(L.Callback):
@@ -125,35 +125,6 @@ def _member(model: str) -> str:
 def control_members(specs: dict[str, dict]) -> list[str]:
     """Members trained on shuffled labels (``labels: shuffled``)."""
     return [m for m, spec in specs.items() if str(spec.get("labels", "true")) == "shuffled"]
-
-
-def settings(cfg: DictConfig) -> tuple[DictConfig, DictConfig]:
-    """The schema-checked ``callbacks.early_stopping`` and ``callbacks.convergence`` nodes
-    (defaults where absent)."""
-    from xmsem.config import Convergence, EarlyStopping, check_schema
-
-    node = cfg.get("callbacks") or {}
-    early = check_schema(
-        node.get("early_stopping") or {}, EarlyStopping, "callbacks.early_stopping"
-    )
-    conv = check_schema(node.get("convergence") or {}, Convergence, "callbacks.convergence")
-    return early, conv
-
-
-def validate_early_stopping_config(cfg: DictConfig) -> None:
-    """One-line ConfigError for bad early-stopping / convergence settings (before training)."""
-    from xmsem.config import ConfigError
-
-    early, conv = settings(cfg)
-    key = "callbacks.early_stopping"
-    if early.patience < 1:
-        raise ConfigError(f"{key}.patience={early.patience} must be a positive integer")
-    if early.min_delta < 0:
-        raise ConfigError(f"{key}.min_delta={early.min_delta} must be >= 0")
-    if early.test_on not in TEST_ON:
-        raise ConfigError(f"{key}.test_on={early.test_on!r}; valid: {', '.join(TEST_ON)}")
-    if not 0.0 < conv.fraction <= 1.0:
-        raise ConfigError(f"callbacks.convergence.fraction={conv.fraction} must be in (0, 1]")
 
 
 def build_validation_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from xmsem.alignment import linear_cka
+from xmsem.lit.checks import noise_settings, validate_noise_config  # noqa: F401
 from xmsem.lit.epochs import EPOCH_AXIS, after_fit
 from xmsem.snapshots.table import write_rows
 
@@ -76,31 +77,9 @@ class NoiseRobustnessCallback(L.Callback):
                 "layer_b": layer, "metric": metric, "value": float(value)}  # fmt: skip
 
 
-def _noise_settings(cfg):
-    from xmsem.config import Noise, check_schema
-
-    node = (cfg.get("callbacks") or {}).get("noise")
-    return None if node is None else check_schema(node, Noise, "callbacks.noise")
-
-
-def validate_noise_config(cfg) -> None:
-    """One-line ConfigError for bad ``callbacks.noise`` settings."""
-    from xmsem.config import ConfigError
-
-    settings = _noise_settings(cfg)
-    if settings is None or not settings.enabled:
-        return
-    bad = [s for s in settings.levels if s < 0]
-    if bad or not settings.levels:
-        raise ConfigError(
-            f"callbacks.noise.levels={list(settings.levels)} must be a non-empty list of noise "
-            "standard deviations >= 0"
-        )
-
-
 def build_noise_callback(cfg, run_dir: Path, datamodule) -> NoiseRobustnessCallback | None:
     """The callback of ``cfg.callbacks.noise`` (None when disabled)."""
-    settings = _noise_settings(cfg)
+    settings = noise_settings(cfg)
     if settings is None or not settings.enabled:
         return None
     rep = (cfg.get("callbacks") or {}).get("representations") or {}

@@ -8,8 +8,9 @@ from typing import Any
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from xmsem.runs.choices import ON_DIVERGENCE
+
 log = logging.getLogger("xmsem.runs")
-ON_DIVERGENCE = ("stop", "continue")
 
 
 class Diverged(RuntimeError):
