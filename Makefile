@@ -8,7 +8,7 @@ SWEEP  ?= outputs/sweeps/fmnist_pgnn_vs_mlp
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-all lint format sweep analyze validate sync bench clean
+.PHONY: help setup run test test-all lint format docs sweep analyze validate sync bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,10 @@ test-all: $(STAMP) ## every test, slow ones included
 lint: $(STAMP) ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+docs: $(STAMP) ## build the documentation (docs/ -> site/) with mkdocs --strict; README.md is its home page
+	sed -e 's#](docs/#](#g' README.md > docs/index.md
+	$(VENV)/bin/mkdocs build --strict -q
 
 format: $(STAMP) ## ruff format + autofix
 	$(VENV)/bin/ruff format .

@@ -12,7 +12,7 @@ Shapes: the input is ``(B, D)`` (all copies see the same batch) or ``(K, B, D)``
 batch); logits are ``(K, B, C)`` and every hidden layer ``(K, B, d)``.
 
 Why natively batched rather than ``torch.func.vmap`` over ``functional_call``: measured on the 2-core
-CPU of this project (README, "Seed ensembles"), and the spectral shaping's warm-started power
+CPU of this project (docs/pgnn.md, "Seed ensembles"), and the spectral shaping's warm-started power
 iteration updates a buffer in place, which the batched layers do directly, once per layer for all
 copies (:class:`BatchedSpectralShaping`).
 """
