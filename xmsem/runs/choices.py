@@ -6,4 +6,4 @@ from __future__ import annotations
 ON_DIVERGENCE = (
     "stop",
     "continue",
-)  # stop: the run fails ("diverged at ..."); continue: NaN metrics
+)  # stop: the run fails ("diverged during epoch e, ..."); continue: NaN metrics
