@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the layer-identification test (Kornblith et al. 2019) per measure: "
         "<out>/sanity.csv, sanity.md, sanity.png",
     )
-    p.add_argument("--subspace-k", type=int, default=10, help="k of subspace overlap (10)")
+    p.add_argument("--subspace-k", type=int, default=None,
+                   help="k of subspace overlap (default: the runs' callbacks.representations."
+                        "subspace_k)")  # fmt: skip
     p.add_argument(
         "--interval",
         choices=["t", "bca"],

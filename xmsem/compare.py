@@ -39,9 +39,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from xmsem.config import CONF_DIR
 from xmsem.runs.safeload import UnreadableFile, load_plain
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 COLUMNS = ("member_a", "member_b", "layer_a", "layer_b", "metric", "value")
 
 
@@ -154,17 +154,17 @@ def _load_run(side: str, path: Path, kind: str, raw, device: torch.device) -> So
     return source
 
 
-# data keys that say where the files are or how batches are cut, not which examples: the rest
-# (name, seed, sizes, generation settings, split seed) must agree for A and B to be comparable
-_DATA_LOCATION = ("data_dir", "system_dir", "download", "batch_size")
-
-
 def data_settings(cfg: DictConfig | None) -> dict[str, Any]:
-    """A run's dataset and its generation settings (without where the files are)."""
+    """A run's dataset and its generation settings (name, seed, sizes, split seed: what must
+    agree for A and B to be comparable), without where the files are or how batches are cut
+    (the dataset spec's location keys)."""
+    from xmsem.data import DATASETS
+
     if cfg is None or cfg.get("data") is None:
         return {}
     node = OmegaConf.to_container(cfg.data, resolve=True)
-    return {k: v for k, v in node.items() if k not in _DATA_LOCATION}
+    spec = DATASETS.get(node.get("name"))
+    return spec.identity(node) if spec is not None else node
 
 
 def _describe_data(settings: Mapping[str, Any]) -> str:
@@ -286,30 +286,14 @@ def compare(
 ) -> CompareResult:
     """Compare every model of ``a`` with every model of ``b`` (see the module docstring); write
     the files under ``out`` when given. Raises :class:`CompareError` (one line) on bad input."""
-    from xmsem.data import TensorDataModule, load_raw
-    from xmsem.models import stitch_support
+    from xmsem.data import TensorDataModule, get_dataset
     from xmsem.snapshots import MeasureSettings
-    from xmsem.snapshots.measure import (
-        PAIRINGS,
-        RepCache,
-        cross_layer_rows,
-        layer_pairs,
-        member_rows,
-        pair_rows,
-    )
-    from xmsem.snapshots.table import skip_row
+    from xmsem.snapshots.measure import PAIRINGS, RepCache, member_rows
 
     if pairs not in PAIRINGS:
         raise CompareError(f"--pairs {pairs}: valid: {', '.join(PAIRINGS)}")
     if out is not None:  # before minutes of measuring: an --out that cannot be written is one line
-        from xmsem.cli.overrides import writable_dir_problem
-
-        problem = writable_dir_problem(str(out))
-        if problem is None and os.path.lexists(out) and not Path(out).is_dir():
-            what = "a broken link or a link loop" if Path(out).is_symlink() else "a file"
-            problem = f"--out {out} is {what}, not a folder"
-        if problem:
-            raise CompareError(problem)
+        _check_out(out)
     paths = [Path(a), Path(b)]
     for p in paths:
         if not p.exists():
@@ -320,9 +304,8 @@ def compare(
         _run_dir(p if kind == "run" else p.parent) / ".hydra" / "config.yaml") for p, kind in kinds]  # fmt: skip
     warning = check_same_data(configs, allow_different_data)
     data_cfg = OmegaConf.to_container(_data_config(data, kinds), resolve=True)
-    common = ("name", "batch_size", "val_size", "split_seed")
-    kwargs = {k: v for k, v in data_cfg.items() if k not in common}
-    module = TensorDataModule(lambda: load_raw(data_cfg["name"], **kwargs), data_cfg["batch_size"],
+    dataset = get_dataset(data_cfg["name"])
+    module = TensorDataModule(lambda: dataset.load(data_cfg), data_cfg["batch_size"],
                               data_cfg["val_size"], data_cfg["split_seed"], seed=0)  # fmt: skip
     raw = module.prepare()
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
@@ -344,6 +327,36 @@ def compare(
     reps = [_representations(s, probe.x, probe.indices) for s in sources]
     labels, n_fit = probe.y, probe.n_fit
     cache = RepCache(labels, n_fit, settings)
+    rows, skipped = _pair_rows(sources, reps, probe, pairs, settings, cache, dev)
+    for s, r in zip(sources, reps, strict=True):
+        for name in s.layers:
+            rows += member_rows(s.label(name), r[name], labels, n_fit, settings, cache=cache)
+    result = CompareResult(rows, skipped, {})
+    result.sides = {s.side: s.about or s.origin for s in sources}
+    result.warnings = [w for w in [warning] if w]
+    result.warnings += [f"{s.side} is not a completed run: {s.about}" for s in sources
+                        if s.about and not s.about.startswith("completed")]  # fmt: skip
+    if out is not None:
+        result.files = write_outputs(Path(out), result, sources, data_cfg["name"], probe, pairs)
+    return result
+
+
+def _check_out(out: str | Path) -> None:
+    """One-line CompareError for an ``--out`` that cannot be written (before any measuring)."""
+    from xmsem.cli.overrides import writable_dir_problem
+
+    problem = writable_dir_problem(str(out))
+    if problem is None and os.path.lexists(out) and not Path(out).is_dir():
+        what = "a broken link or a link loop" if Path(out).is_symlink() else "a file"
+        problem = f"--out {out} is {what}, not a folder"
+    if problem:
+        raise CompareError(problem)
+
+
+def _tails(sources: Sequence[Source], dev: torch.device) -> tuple[dict, dict[str, str]]:
+    """(model label -> stitching tail, model label -> why it has none)."""
+    from xmsem.models import stitch_support
+
     tails: dict[str, Any] = {}
     no_tail: dict[str, str] = {}
     for s in sources:
@@ -354,6 +367,16 @@ def compare(
                 no_tail[s.label(name)] = reason
             else:
                 tails[s.label(name)] = _tail(net, dev)
+    return tails, no_tail
+
+
+def _pair_rows(sources, reps, probe, pairs: str, settings, cache, dev) -> tuple[list, list]:
+    """Rows of every model of A against every model of B, and the skipped comparisons."""
+    from xmsem.snapshots.measure import composite_specs, cross_layer_rows, layer_pairs, pair_rows
+    from xmsem.snapshots.table import skip_row
+
+    tails, no_tail = _tails(sources, dev)
+    stitched = composite_specs(settings, "stitch")
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     src_a, src_b = sources
@@ -367,22 +390,12 @@ def compare(
                                         "in common (use --pairs last or all)"))  # fmt: skip
             last = (src_a.layers[ma][-1], src_b.layers[mb][-1])
             for m1, m2, l1, l2 in ((la, lb, *last), (lb, la, last[1], last[0])):
-                if "stitching" in settings.metrics and m2 in no_tail:
-                    skipped.append(skip_row(m1, m2, l1, l2, "stitching", no_tail[m2]))
-            rows += pair_rows(la, lb, ra, rb, chosen, labels, n_fit, settings, tails=tails,
+                skipped += [skip_row(m1, m2, l1, l2, spec.name, no_tail[m2])
+                            for spec in stitched if m2 in no_tail]  # fmt: skip
+            rows += pair_rows(la, lb, ra, rb, chosen, probe.y, probe.n_fit, settings, tails=tails,
                               stitch_layers=[last], inputs=probe.x, cache=cache)  # fmt: skip
             rows += cross_layer_rows(la, lb, ra, rb, cache)
-    for s, r in zip(sources, reps, strict=True):
-        for name in s.layers:
-            rows += member_rows(s.label(name), r[name], labels, n_fit, settings, cache=cache)
-    result = CompareResult(rows, skipped, {})
-    result.sides = {s.side: s.about or s.origin for s in sources}
-    result.warnings = [w for w in [warning] if w]
-    result.warnings += [f"{s.side} is not a completed run: {s.about}" for s in sources
-                        if s.about and not s.about.startswith("completed")]  # fmt: skip
-    if out is not None:
-        result.files = write_outputs(Path(out), result, sources, data_cfg["name"], probe, pairs)
-    return result
+    return rows, skipped
 
 
 # --------------------------------------------------------------------------- outputs

@@ -21,6 +21,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from xmsem.data.registry import DATASETS
 from xmsem.snapshots.measure import MeasureSettings
 
 
@@ -28,47 +29,30 @@ class ConfigError(ValueError):
     """A bad configuration value; the message is one line naming the key and what is valid."""
 
 
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # the Hydra config root
+
+ConfigCheck = Callable[[DictConfig], None]
+# The config validators of the components (callbacks, ...): each registers its own with
+# :func:`register_check` where it is defined; :func:`validate` runs them all.
+CONFIG_CHECKS: dict[str, ConfigCheck] = {}
+
+
+def register_check(key: str) -> Callable[[ConfigCheck], ConfigCheck]:
+    """Decorator: register ``check(cfg)`` as the validator of the config node ``key`` (one per
+    key; registering the same function again is a no-op, e.g. when its module is reloaded)."""
+
+    def add(check: ConfigCheck) -> ConfigCheck:
+        known = CONFIG_CHECKS.get(key)
+        if known is not None and known.__qualname__ != check.__qualname__:
+            raise ValueError(f"config node {key!r} already has a validator ({known.__qualname__})")
+        CONFIG_CHECKS[key] = check
+        return check
+
+    return add
+
+
 # --------------------------------------------------------------------------- schemas
-@dataclass
-class DataCommon:
-    name: str = "synthetic"
-    batch_size: int = 128
-    val_size: int = 2000
-    split_seed: int = 0
-
-
-@dataclass
-class SyntheticData(DataCommon):
-    n_train: int = 20000
-    n_test: int = 5000
-    latent_dim: int = 8
-    input_dim: int = 64
-    num_classes: int = 10
-    hidden: int = 128
-    noise: float = 0.1
-    seed: int = 1234
-
-
-@dataclass
-class FileData(DataCommon):
-    data_dir: str | None = None
-    download: bool = True
-
-
-@dataclass
-class FmnistData(FileData):
-    # another system copy; default $XMSEM_FMNIST_DIR, else /usr/share/datasets/fashion-mnist
-    system_dir: str | None = None
-
-
-TEST_SIZES = {"fmnist": 10000, "cifar10": 10000}  # synthetic: data.n_test
-
-
-DATA_SCHEMAS: dict[str, type] = {
-    "synthetic": SyntheticData,
-    "fmnist": FmnistData,
-    "cifar10": FileData,
-}
+# The ``data`` schemas live with their datasets (xmsem.data: a DatasetSpec per dataset).
 
 
 @dataclass
@@ -122,7 +106,7 @@ class EarlyStopping:
 @dataclass
 class Convergence:
     """Schema of ``callbacks.convergence``: epochs/steps to ``fraction`` x best validation
-    accuracy (xmsem.analysis.convergence)."""
+    accuracy (xmsem.runs.convergence)."""
 
     fraction: float = 0.95
 
@@ -183,7 +167,9 @@ def validate(
     """Check the whole composed config; raise :class:`ConfigError` (one line) on the first problem.
 
     Covers: data name and keys, batch size, split sizes, learning rate, model member specs (through
-    :func:`xmsem.models.validate_spec`), trainer epochs, and the representation callback settings.
+    :func:`xmsem.models.validate_spec`), trainer epochs, then every component validator registered
+    in :data:`CONFIG_CHECKS` (the callbacks register theirs; ``xmsem.lit.validation`` imports
+    them all) and ``extra_checks``.
     """
     seed = cfg.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
@@ -196,13 +182,7 @@ def validate(
         validate_name(cfg.name)
 
     _choice(cfg.get("on_divergence", "stop"), "on_divergence", list(ON_DIVERGENCE))
-    data = cfg.get("data")
-    if data is None or "name" not in data:
-        raise ConfigError(f"data.name is missing; valid: {', '.join(sorted(DATA_SCHEMAS))}")
-    _choice(data.name, "data.name", list(DATA_SCHEMAS))
-    check_schema(data, DATA_SCHEMAS[data.name], "data")
-    _positive(data.batch_size, "data.batch_size")
-    _positive(data.val_size, "data.val_size")
+    _validate_data(cfg.get("data"))
 
     check_schema(cfg.get("optim", {}), Optim, "optim")
     lr = cfg.optim.lr
@@ -222,8 +202,24 @@ def validate(
     _validate_trainer(cfg.trainer)
     _validate_probe_size(cfg)
 
-    for check in extra_checks or []:
+    for check in [*CONFIG_CHECKS.values(), *(extra_checks or [])]:
         check(cfg)
+
+
+def _validate_data(data: Any) -> None:
+    """``data``: a registered dataset, its schema's keys and types, then its own checks."""
+    if data is None or "name" not in data:
+        raise ConfigError(f"data.name is missing; valid: {', '.join(sorted(DATASETS))}")
+    _choice(data.name, "data.name", list(DATASETS))
+    spec = DATASETS[data.name]
+    merged = check_schema(data, spec.schema, "data")
+    _positive(data.batch_size, "data.batch_size")
+    _positive(data.val_size, "data.val_size")
+    if spec.check is not None:
+        try:
+            spec.check(to_plain(merged))
+        except ValueError as err:
+            raise ConfigError(f"data.{err}") from None
 
 
 DATA_ORDERS = ("same", "per_copy")
@@ -239,20 +235,21 @@ def _validate_ensemble(cfg: DictConfig) -> None:
     _choice(cfg.get("data_order", "same"), "data_order", list(DATA_ORDERS))
 
 
-VECTORISED_ARCHS = ("mlp", "pgnn")  # what EnsembleNet batches natively
-
-
 def _validate_vectorisable(cfg: DictConfig) -> None:
-    """``ensemble > 1`` batches copies of mlp/pgnn members only: others are refused in one line."""
+    """``ensemble > 1`` batches copies of archs with a batched builder (``ArchSpec.batched``)
+    only: others are refused in one line."""
+    from xmsem.models import ARCHS
+
     copies = cfg.get("ensemble", 1)
     if copies == 1:
         return
+    batched = [name for name, arch in ARCHS.items() if arch.batched is not None]
     for name, spec in cfg.model.items():
         kind = f"_target_ {spec['_target_']}" if "_target_" in spec else f"arch {spec.get('arch')}"
-        if "_target_" in spec or spec.get("arch") not in VECTORISED_ARCHS:
+        if "_target_" in spec or spec.get("arch") not in batched:
             raise ConfigError(
                 f"ensemble={copies}: model.{name} ({kind}) cannot be vectorised (ensembles batch "
-                f"{', '.join(VECTORISED_ARCHS)}); use ensemble=1 and seeds, e.g. -m 'seed=range(0,"
+                f"{', '.join(batched)}); use ensemble=1 and seeds, e.g. -m 'seed=range(0,"
                 f"{copies})'"
             )
 
@@ -308,9 +305,8 @@ def _validate_probe_size(cfg: DictConfig) -> None:
     size = rep.get("probe_size") if rep is not None else None
     if size is None or not isinstance(size, int):
         return
-    n_test = (
-        cfg.data.get("n_test") if cfg.data.name == "synthetic" else TEST_SIZES.get(cfg.data.name)
-    )
+    spec = DATASETS[cfg.data.name]
+    n_test = spec.n_test(check_schema(cfg.data, spec.schema, "data"))  # with the schema defaults
     if isinstance(n_test, int) and size > n_test:
         raise ConfigError(
             f"callbacks.representations.probe_size={size} exceeds the {cfg.data.name} test split "

@@ -227,12 +227,13 @@ class AlignmentCallback(L.Callback):
         return rows
 
     def _log(self, trainer: L.Trainer, rows: list[dict[str, Any]], epoch: int) -> None:
+        from xmsem.alignment.registry import trivially_one
         from xmsem.lit.epochs import EPOCH_AXIS
         from xmsem.lit.loggers import define_epoch_axis, is_wandb
-        from xmsem.lit.representations import is_self_comparison, scalar_name
+        from xmsem.lit.representations import scalar_name
 
         # a layer against itself (always 1) is not a measurement
-        scalars = {scalar_name(r): r["value"] for r in rows if not is_self_comparison(r)}
+        scalars = {scalar_name(r): r["value"] for r in rows if not trivially_one(r)}
         for lg in trainer.loggers:
             if not is_wandb(lg):
                 lg.log_metrics({**scalars, EPOCH_AXIS: epoch}, step=logger_step(trainer))

@@ -21,7 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from xmsem.config import ConfigError, to_plain, validate
+from xmsem.config import CONF_DIR, ConfigError, to_plain
 from xmsem.runs import RunStatus, environment_info
 from xmsem.runs.allocator import keep_freed_memory
 from xmsem.runs.fingerprint import RunConflict, config_items, fingerprint
@@ -31,22 +31,20 @@ from xmsem.runs.signals import Interrupted, interrupt_from, raise_if_interrupted
 from xmsem.runs.status import EPOCH_CONVENTION
 
 log = logging.getLogger("xmsem.train")
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
 # --------------------------------------------------------------------------- building blocks
 def build_datamodule(cfg: DictConfig):
     """The TensorDataModule of ``cfg.data`` (nothing is loaded until ``prepare()``)."""
-    from xmsem.data import TensorDataModule, load_raw
+    from xmsem.data import TensorDataModule, get_dataset
 
     data = to_plain(cfg.data)
-    common = ("name", "batch_size", "val_size", "split_seed")
-    kwargs = {k: v for k, v in data.items() if k not in common}
+    spec = get_dataset(data["name"])
     shuffled = any(
         (spec or {}).get("labels", "true") == "shuffled" for spec in to_plain(cfg.model).values()
     )
     return TensorDataModule(
-        loader=lambda: load_raw(data["name"], **kwargs),
+        loader=lambda: spec.load(data),
         batch_size=data["batch_size"],
         val_size=data["val_size"],
         split_seed=data["split_seed"],
@@ -137,16 +135,6 @@ def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> list[
     return callbacks
 
 
-def _extra_checks():
-    from xmsem.lit.checks import (  # no Lightning: config errors come before the heavy imports
-        validate_early_stopping_config,
-        validate_noise_config,
-        validate_representation_config,
-    )
-
-    return [validate_representation_config, validate_noise_config, validate_early_stopping_config]
-
-
 # --------------------------------------------------------------------------- one run
 def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Validate, then train and test one cohort in ``run_dir``; return the test results.
@@ -156,7 +144,9 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     retires the previous attempt to ``retired/``; otherwise resumes from the newest intact
     checkpoint of this config. An attempt that does not train changes nothing in the folder.
     """
-    validate(cfg, extra_checks=_extra_checks())
+    from xmsem.lit.validation import validate_run_config
+
+    validate_run_config(cfg)
     raise_if_interrupted()  # a signal between the jobs of a sweep: the next one does not start
     with run_lock(run_dir) as lock:
         return _run_locked(cfg, run_dir, lock)
@@ -181,13 +171,7 @@ def _begin_attempt(cfg: DictConfig, run_dir: Path, plan, lock) -> None:
 
 
 def _run_locked(cfg: DictConfig, run_dir: Path, lock) -> dict[str, Any]:
-    import lightning as L
-    import torch
-    from hydra.utils import instantiate
-
     from xmsem.runs.attempt import plan_attempt
-    from xmsem.runs.checkpoints import AtomicCheckpointIO, FingerprintStamp
-    from xmsem.runs.divergence import DivergenceGuard, raise_if_diverged
 
     status = RunStatus(run_dir)
     items = config_items(cfg)
@@ -197,52 +181,14 @@ def _run_locked(cfg: DictConfig, run_dir: Path, lock) -> dict[str, Any]:
     if not plan.trains:
         log.info("xmsem: %s", plan.message)
         return plan.prior.get("results", {})
-    prior = plan.prior
+    prior, ckpt = plan.prior, plan.checkpoint
 
-    keep_freed_memory()  # large snapshot buffers are reused, not page-faulted anew
-    if cfg.seed is not None:  # seed 0 is a seed
-        L.seed_everything(cfg.seed, workers=False, verbose=False)
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-
-    datamodule = build_datamodule(cfg)
-    try:
-        raw = datamodule.prepare()  # a missing dataset fails here, before any training
-    except ValueError as err:  # impossible sizes (data.val_size beyond the split): one line
-        raise DataProblem(str(err)) from None
-    try:  # before any training: a member the data cannot feed is a config error
-        cohort = build_cohort(cfg, raw.input_dim, raw.num_classes, raw.image_shape)
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
-    from xmsem.models import count_parameters
-
-    # parameters of one network per member (every copy of an ensemble has the same count)
-    params = {name: count_parameters(net) // cohort.copies for name, net in cohort.members.items()}
+    datamodule, cohort, params = _prepare_members(cfg)
     _begin_attempt(cfg, run_dir, plan, lock)
-    ckpt = plan.checkpoint
     loggers = build_loggers(cfg, run_dir)
     callbacks = build_callbacks(cfg, run_dir, datamodule, cohort)
-    from xmsem.runs.signals import stop_callback
-
-    callbacks += [
-        FingerprintStamp(fp, items),
-        DivergenceGuard(cfg.get("on_divergence", "stop")),
-        stop_callback(),
-    ]
-    from xmsem.lit.progress import quiet_lightning, run_summary
-
-    bar = progress_bar(cfg)
-    quiet_lightning(bar)
-    trainer: L.Trainer = instantiate(
-        cfg.trainer,
-        logger=loggers,
-        callbacks=callbacks,
-        default_root_dir=str(run_dir),
-        enable_progress_bar=bar,
-        plugins=[AtomicCheckpointIO()],
-    )
-    device = str(trainer.strategy.root_device)
-    if device.startswith("cuda"):
-        device += f" ({torch.cuda.get_device_name(trainer.strategy.root_device)})"
+    trainer = _build_trainer(cfg, run_dir, loggers, callbacks, fp, items)
+    device = _device_name(trainer)
     status.write(
         "running",
         error=None,
@@ -262,39 +208,10 @@ def _run_locked(cfg: DictConfig, run_dir: Path, lock) -> dict[str, Any]:
         lg.log_hyperparams({"parameters": params})
     log.info("run dir %s | members %s | device %s", run_dir, params, device)
 
-    t0 = time.perf_counter()
     try:
-        try:
-            trainer.fit(
-                cohort,
-                datamodule=datamodule,
-                ckpt_path=str(ckpt) if ckpt else None,
-                weights_only=True,
-            )
-        except Exception as err:  # e.g. an eigensolver on NaN weights: say it diverged, in one line
-            raise_if_diverged(cohort, trainer, err)
-            raise
-        fit_seconds = time.perf_counter() - t0
-        # read before testing: testing a checkpoint restores the module's and callbacks' state
-        results: dict[str, Any] = {}
-        for i, name in enumerate(cohort.model_names):
-            results[f"val/{name}/best_acc"] = float(cohort.best_val_acc[i])
-            results[f"val/{name}/best_epoch"] = int(cohort.best_val_epoch[i])
-        from xmsem.lit.epochs import EPOCH_AXIS, after_fit
-
-        epochs_done = after_fit(trainer)
-        results["epochs"] = epochs_done
-        results.update(_validation_results(cfg, callbacks))
-        raise_if_interrupted()  # Lightning ends fit normally after SIGTERM between its checks
-        test_ckpt = _test_checkpoint(callbacks)
-        tested = trainer.test(
-            cohort, datamodule=datamodule, verbose=False, ckpt_path=test_ckpt, weights_only=True
+        results, fit_seconds, epochs_done = _fit_and_test(
+            cfg, trainer, cohort, datamodule, callbacks, ckpt
         )
-        raise_if_interrupted()
-        # the test's metrics; its row's epoch keys are the loggers' (results say "epochs")
-        results.update({k: float(v) for k, v in (tested[0] if tested else {}).items()
-                        if k not in ("epoch", EPOCH_AXIS)})  # fmt: skip
-        results["tested_on"] = "best" if test_ckpt else "last"
     except BaseException as err:
         interrupted = interrupt_from(err)
         if interrupted is None:
@@ -307,14 +224,121 @@ def _run_locked(cfg: DictConfig, run_dir: Path, lock) -> dict[str, Any]:
         epochs_trained=epochs_done,
         fit_seconds=round(fit_seconds, 3),
     )
+    _finish(cfg, run_dir, loggers, results)
+    return results
+
+
+def _prepare_members(cfg: DictConfig) -> tuple[Any, Any, dict[str, int]]:
+    """Seed, load the data and build the cohort, before the folder is written: (datamodule,
+    cohort, parameters of one network per member). A missing dataset or a member the data
+    cannot feed fails here, in one line."""
+    import lightning as L
+
+    from xmsem.models import count_parameters
+
+    keep_freed_memory()  # large snapshot buffers are reused, not page-faulted anew
+    if cfg.seed is not None:  # seed 0 is a seed
+        L.seed_everything(cfg.seed, workers=False, verbose=False)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+    datamodule = build_datamodule(cfg)
+    try:
+        raw = datamodule.prepare()  # a missing dataset fails here, before any training
+    except ValueError as err:  # impossible sizes (data.val_size beyond the split): one line
+        raise DataProblem(str(err)) from None
+    try:  # before any training: a member the data cannot feed is a config error
+        cohort = build_cohort(cfg, raw.input_dim, raw.num_classes, raw.image_shape)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    # parameters of one network per member (every copy of an ensemble has the same count)
+    params = {name: count_parameters(net) // cohort.copies for name, net in cohort.members.items()}
+    return datamodule, cohort, params
+
+
+def _build_trainer(cfg: DictConfig, run_dir: Path, loggers, callbacks, fp, items):
+    """The Lightning Trainer of ``cfg.trainer``, with the run's own callbacks appended to
+    ``callbacks`` (fingerprint stamp, divergence guard, signal stop)."""
+    from hydra.utils import instantiate
+
+    from xmsem.lit.progress import quiet_lightning
+    from xmsem.runs.checkpoints import AtomicCheckpointIO, FingerprintStamp
+    from xmsem.runs.divergence import DivergenceGuard
+    from xmsem.runs.signals import stop_callback
+
+    callbacks += [
+        FingerprintStamp(fp, items),
+        DivergenceGuard(cfg.get("on_divergence", "stop")),
+        stop_callback(),
+    ]
+    bar = progress_bar(cfg)
+    quiet_lightning(bar)
+    return instantiate(
+        cfg.trainer,
+        logger=loggers,
+        callbacks=callbacks,
+        default_root_dir=str(run_dir),
+        enable_progress_bar=bar,
+        plugins=[AtomicCheckpointIO()],
+    )
+
+
+def _device_name(trainer) -> str:
+    import torch
+
+    device = str(trainer.strategy.root_device)
+    if device.startswith("cuda"):
+        device += f" ({torch.cuda.get_device_name(trainer.strategy.root_device)})"
+    return device
+
+
+def _fit_and_test(cfg, trainer, cohort, datamodule, callbacks, ckpt):
+    """Fit (resuming from ``ckpt``), then test: (results, fit seconds, epochs trained)."""
+    from xmsem.runs.divergence import raise_if_diverged
+
+    t0 = time.perf_counter()
+    try:
+        trainer.fit(
+            cohort,
+            datamodule=datamodule,
+            ckpt_path=str(ckpt) if ckpt else None,
+            weights_only=True,
+        )
+    except Exception as err:  # e.g. an eigensolver on NaN weights: say it diverged, in one line
+        raise_if_diverged(cohort, trainer, err)
+        raise
+    fit_seconds = time.perf_counter() - t0
+    # read before testing: testing a checkpoint restores the module's and callbacks' state
+    results: dict[str, Any] = {}
+    for i, name in enumerate(cohort.model_names):
+        results[f"val/{name}/best_acc"] = float(cohort.best_val_acc[i])
+        results[f"val/{name}/best_epoch"] = int(cohort.best_val_epoch[i])
+    from xmsem.lit.epochs import EPOCH_AXIS, after_fit
+
+    epochs_done = after_fit(trainer)
+    results["epochs"] = epochs_done
+    results.update(_validation_results(cfg, callbacks))
+    raise_if_interrupted()  # Lightning ends fit normally after SIGTERM between its checks
+    test_ckpt = _test_checkpoint(callbacks)
+    tested = trainer.test(
+        cohort, datamodule=datamodule, verbose=False, ckpt_path=test_ckpt, weights_only=True
+    )
+    raise_if_interrupted()
+    # the test's metrics; its row's epoch keys are the loggers' (results say "epochs")
+    results.update({k: float(v) for k, v in (tested[0] if tested else {}).items()
+                    if k not in ("epoch", EPOCH_AXIS)})  # fmt: skip
+    results["tested_on"] = "best" if test_ckpt else "last"
+    return results, fit_seconds, epochs_done
+
+
+def _finish(cfg: DictConfig, run_dir: Path, loggers, results: dict[str, Any]) -> None:
+    """Artifacts and logger shutdown of a completed run, and its summary line."""
     from xmsem.lit.loggers import finish_loggers, log_artifacts
+    from xmsem.lit.progress import run_summary
+    from xmsem.snapshots.table import read_rows
 
     log_artifacts(loggers, (cfg.get("logger") or {}).get("wandb"), run_dir)
     finish_loggers(loggers, failed=False)
-    from xmsem.snapshots.table import read_rows
-
     log.info("%s", run_summary(results, read_rows(run_dir), run_dir, run_dir.parent))
-    return results
 
 
 def _record_interruption(run_dir: Path, trainer, interrupted: Interrupted, loggers) -> None:

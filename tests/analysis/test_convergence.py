@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from xmsem.analysis.convergence import accuracy_auc, epochs_to_fraction, steps_to_fraction
+from xmsem.runs.convergence import accuracy_auc, epochs_to_fraction, steps_to_fraction
 
 
 def test_epochs_and_steps_to_fraction_of_best():

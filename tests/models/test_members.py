@@ -308,11 +308,10 @@ def test_bad_target_member_stops_the_cli_before_training(tmp_path, ext_package) 
 
 
 def test_fmnist_cnn_vs_mlp_experiment_validates(tmp_path) -> None:
-    from xmsem.config import validate
-    from xmsem.train import _extra_checks
+    from xmsem.lit.validation import validate_run_config
 
     cfg = compose_cfg(["+experiment=fmnist_cnn_vs_mlp", "hydra.mode=RUN"], tmp_path)
-    validate(cfg, _extra_checks())
+    validate_run_config(cfg)
     assert list(cfg.model) == ["cnn", "mlp"] and cfg.data.name == "fmnist"
     assert member_layers(cfg.model.cnn) == ["conv1", "conv2", "fc1"]
 

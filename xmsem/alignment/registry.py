@@ -35,6 +35,17 @@ as ``<name>_null`` beside the metric. ``rows(context, spec)`` produces the rows 
 metric (:mod:`~xmsem.alignment.composite`), at every compared layer pair (``rows_at="layers"``)
 or at the stitched pairs (``"stitch"``).
 
+Knowledge the snapshot code used to keep as name lists lives on the spec too: ``default`` (on
+in the live measurements unless the config says otherwise), ``shares_frob2`` (its prepared path
+reads ``shared["frob2"]``, which the caller fills once per pair), ``fits_probes`` (it fits a
+linear probe per representation: member rows then report the probe's own accuracy,
+``probe_acc``), ``prepare_stack(stack, views, params)`` (per-stack work for the K copies of a
+member, e.g. one batched ``eigh`` for the subspace bases), ``rank_setting`` (a setting that
+counts directions of the compared layers: it may not exceed the narrowest layer nor the probe
+size), and the cost hooks ``rep_flops(n, d, settings, n_classes)`` / ``pair_flops(n, p, q,
+settings)`` of :mod:`xmsem.snapshots.cost` (metrics that share a hook share its work: counted
+once).
+
 ``headline`` marks the metric whose ``summary`` row (its own name by default) appears in the
 end-of-run table and the summary figures (:func:`headline_metrics`). ``one_sided`` lists further
 invariances that hold when only one argument (``"x"`` or ``"y"``) is transformed, for metrics
@@ -81,6 +92,8 @@ __all__ = [
     "Option",
     "Quantity",
     "check_metric_params",
+    "configured",
+    "default_metrics",
     "get_metric",
     "headline_metrics",
     "order",
@@ -178,6 +191,13 @@ class MetricSpec:
     chance: Callable[[Prepared, Prepared, Mapping[str, Any]], float] | None = None
     rows: Callable[[PairContext, MetricSpec], list[tuple]] | None = None
     rows_at: str = "layers"
+    default: bool = False
+    shares_frob2: bool = False
+    fits_probes: bool = False
+    prepare_stack: Callable[[PreparedStack, list[Prepared], Mapping[str, Any]], None] | None = None
+    rank_setting: str | None = None
+    rep_flops: Callable[[int, int, Any, int], float] | None = None
+    pair_flops: Callable[[int, int, int, Any], float] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -320,6 +340,43 @@ def _subspace_batched(stack: PreparedStack, params: Mapping, shared: dict) -> Te
     return subspace_overlap_stack(stack, k)
 
 
+def _subspace_stack_bases(stack: PreparedStack, views: list[Prepared], params: Mapping) -> None:
+    """The top-k bases of every copy of a stack from one batched ``eigh``, stored in the views
+    (the prepared path then reads them instead of decomposing each copy alone)."""
+    k = params["k"]
+    if 1 <= k <= min(stack.n - 1, stack.xc.shape[2]):
+        for view, u, low in zip(views, *stack.bases(k), strict=True):
+            view._bases[k] = None if bool(low) else u
+
+
+def _subspace_rep_flops(n: int, d: int, settings: Any, n_classes: int) -> float:
+    """The top-k basis of one representation (eigh of its Gram or covariance matrix)."""
+    m, k = min(n, d), settings.subspace_k
+    return 9.0 * m**3 if m <= 512 else 60.0 * m * m * k
+
+
+def _probe_rep_flops(n: int, d: int, settings: Any, n_classes: int) -> float:
+    """The probe of one representation on the fit half (L-BFGS iterations of softmax)."""
+    return settings.probe_max_iter * 8.0 * (n // 2) * d * n_classes
+
+
+def _probe_pair_flops(n: int, p: int, q: int, settings: Any) -> float:
+    """The maps of probe transfer, per map kind of ``settings.transfer_maps``."""
+    flops = 0.0
+    for kind in settings.transfer_maps:
+        if kind in ("orthogonal", "similarity"):
+            flops += 2.0 * n * p * q + 12.0 * max(p, q) ** 3
+        elif kind == "linear":
+            flops += 2 * (2.0 * n * (p * p + q * q) + 2.0 * n * p * q)
+    return flops
+
+
+def _rbf_pair_flops(n: int, p: int, q: int, settings: Any) -> float:
+    """The two RBF kernels on the first ``rbf_max_n`` examples (shared by both estimators)."""
+    r = min(n, settings.rbf_max_n)
+    return 2.0 * r * r * (p + q)
+
+
 def _subspace_chance(px: Prepared, py: Prepared, params: Mapping) -> float:
     k = params["k"]
     if k > min(px.xc.shape[1], py.xc.shape[1]):
@@ -380,31 +437,34 @@ for _spec in (
         "linear_cka", "similarity", _SIM, "reps", linear_cka,
         "Linear CKA, biased HSIC (Kornblith et al. 2019).",
         label="linear CKA", direction=SYMMETRIC, prepared=_linear_cka_fast,
-        batched=_linear_cka_batched, headline=True,
+        batched=_linear_cka_batched, headline=True, default=True, shares_frob2=True,
         chance=lambda px, py, params: linear_cka_chance(px, py),
     ),
     MetricSpec(
         "linear_cka_debiased", "similarity", _SIM, "reps", partial(linear_cka, debiased=True),
         "Linear CKA with unbiased HSIC (Song et al. 2012); range [-1, 1].", (-1.0, 1.0),
         label="debiased linear CKA", direction=SYMMETRIC, prepared=_linear_cka_debiased_fast,
-        batched=_linear_cka_debiased_batched,
+        batched=_linear_cka_debiased_batched, default=True, shares_frob2=True,
     ),
     MetricSpec(
         "rbf_cka", "similarity", _SIM, "reps", rbf_cka,
         "RBF CKA, sigma = threshold * sqrt(median sq. distance) (Kornblith 2019).",
         label="RBF CKA", direction=SYMMETRIC, params={"threshold": "rbf_threshold"}, max_n="rbf_max_n",
+        default=True, pair_flops=_rbf_pair_flops,
     ),
     MetricSpec(
         "rbf_cka_debiased", "similarity", _SIM, "reps", partial(rbf_cka, debiased=True),
         "RBF CKA with unbiased HSIC (Song et al. 2012); range [-1, 1].", (-1.0, 1.0),
         label="debiased RBF CKA", direction=SYMMETRIC, params={"threshold": "rbf_threshold"},
-        max_n="rbf_max_n",
+        max_n="rbf_max_n", pair_flops=_rbf_pair_flops,
     ),
     MetricSpec(
         "subspace_overlap", "similarity", _SIM, "reps", subspace_overlap_value,
         "Mean cos^2 of principal angles between top-k left singular subspaces.",
         label="subspace overlap (mean cos²)", direction=SYMMETRIC, params={"k": "subspace_k"},
-        prepared=_subspace_fast, batched=_subspace_batched, chance=_subspace_chance,
+        prepared=_subspace_fast, batched=_subspace_batched, chance=_subspace_chance, default=True,
+        prepare_stack=_subspace_stack_bases, rank_setting="subspace_k",
+        rep_flops=_subspace_rep_flops,
     ),
     MetricSpec(
         "cca_r2", "similarity", INVARIANCES, "reps", cca_r2,
@@ -420,7 +480,8 @@ for _spec in (
         "probe_transfer", "similarity", frozenset({"isotropic_scale", "translation"}), "probe",
         probe_transfer, "A's linear probe on Procrustes-mapped B: transfer / self accuracy.",
         (0.0, float("inf")), label="probe transfer", headline=True, summary="transfer_ratio",
-        rows=probe_rows,
+        rows=probe_rows, default=True, fits_probes=True, rep_flops=_probe_rep_flops,
+        pair_flops=_probe_pair_flops,
         params={"l2": "probe_l2", "max_iter": "probe_max_iter", "tol": "probe_tol",
                 "normalize": "normalize"},
         outputs=(
@@ -443,7 +504,7 @@ for _spec in (
         "stitching", "similarity", INVARIANCES, "stitch", linear_stitch,
         "Least-squares stitch of A into B's tail (Insulla et al. 2025).",
         label="stitching", headline=True, summary="stitch_penalty", rows=stitch_rows,
-        rows_at="stitch",
+        rows_at="stitch", default=True,
         outputs=(
             Quantity("stitch_acc", "stitched accuracy",
                      "A's layer mapped into B's and run through B's remaining layers", headline=False),
@@ -511,6 +572,17 @@ def check_metric_params(metric_params: Mapping[str, Mapping[str, Any]] | None,
         METRICS[name].check_options(values, where)
 
 
+def default_metrics() -> tuple[str, ...]:
+    """The metrics the live measurements compute unless the config lists others (registry
+    order)."""
+    return tuple(name for name, spec in METRICS.items() if spec.default)
+
+
+def configured(names: Iterable[str]) -> list[MetricSpec]:
+    """The registered specs of ``names`` (e.g. ``settings.metrics``), in that order."""
+    return [METRICS[n] for n in names if n in METRICS]
+
+
 def headline_metrics() -> tuple[str, ...]:
     """The summary row names of the headline metrics, in registry order (the end-of-run table
     and the summary figures show these)."""
@@ -552,3 +624,10 @@ def order(names: Iterable[str]) -> list[str]:
         return (rank.get(stem, len(rank)), stem, band, name)
 
     return sorted(dict.fromkeys(names), key=key)
+
+
+def trivially_one(row: Mapping[str, Any]) -> bool:
+    """A row whose value is 1 by construction, so no measurement: the diagonal of a member's
+    layer x layer CKA matrix (``layer_cka`` of a layer with itself)."""
+    return (row["metric"] == "layer_cka" and row["member_a"] == row["member_b"]
+            and row["layer_a"] == row["layer_b"])  # fmt: skip

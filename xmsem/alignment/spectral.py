@@ -188,6 +188,17 @@ def spectral_alignment(
 
     metric, fn = resolve_reps_metric(metric, fn)
     x, y = check_pair(x, y, min_n=4)
+    inputs, n_eigs = _checked_arguments(inputs, x, n_bands, n_eigs, n_perm)
+    xc, yc = centre(x), centre(y)
+    rows = _graph_rows(inputs.to(x.device), xc, yc, metric, fn, n_bands, k_neighbors, n_eigs,
+                       n_perm, seed)  # fmt: skip
+    return rows + _pca_rows(xc, yc, metric, fn, n_bands, n_eigs)
+
+
+def _checked_arguments(
+    inputs: Tensor, x: Tensor, n_bands: int, n_eigs: int | None, n_perm: int
+) -> tuple[Tensor, int]:
+    """``inputs`` as a tensor and the number of eigenvectors; one-line ValueError when bad."""
     if isinstance(inputs, np.ndarray):
         inputs = torch.from_numpy(np.ascontiguousarray(inputs))
     if inputs.shape[0] != x.shape[0]:
@@ -207,12 +218,18 @@ def spectral_alignment(
         raise ValueError(f"n_eigs must be None or an int >= n_bands={n_bands}, got {n_eigs!r}")
     if isinstance(n_perm, bool) or not isinstance(n_perm, int) or n_perm < 0:
         raise ValueError(f"n_perm must be an int >= 0, got {n_perm!r}")
-    n_eigs = min(n_eigs, x.shape[0])
-    xc, yc = centre(x), centre(y)
+    return inputs, min(n_eigs, x.shape[0])
+
+
+def _graph_rows(
+    inputs: Tensor, xc: Tensor, yc: Tensor, metric: str, fn: Callable, n_bands: int,
+    k_neighbors: int, n_eigs: int, n_perm: int, seed: int,
+) -> list[dict]:  # fmt: skip
+    """Rows of the kNN-graph Laplacian bands of the centred ``xc``, ``yc`` (with their
+    permutation nulls when ``n_perm``)."""
     tx, ty = (xc * xc).sum(), (yc * yc).sum()
     rows: list[dict] = []
-
-    evals, u = knn_graph_laplacian_eigs(inputs.to(x.device), k_neighbors, n_eigs)
+    evals, u = knn_graph_laplacian_eigs(inputs, k_neighbors, n_eigs)
     for b, idx in enumerate(torch.arange(n_eigs, device=u.device).tensor_split(n_bands)):
         ub = u[:, idx]
         cx, cy = ub.T @ xc, ub.T @ yc
@@ -233,7 +250,13 @@ def spectral_alignment(
             null = null_of_callable(band_metric, xc, yc, n_perm, seed)
             row.update(null=null.chance, null_sd=null.sd, p_value=null.p_value)
         rows.append(row)
+    return rows
 
+
+def _pca_rows(
+    xc: Tensor, yc: Tensor, metric: str, fn: Callable, n_bands: int, n_eigs: int
+) -> list[dict]:
+    """Rows of the bands of the representations' own PCA spectra (up to their common rank)."""
     ux, sx, vxh = torch.linalg.svd(xc, full_matrices=False)
     uy, sy, vyh = torch.linalg.svd(yc, full_matrices=False)
     eps = torch.finfo(torch.float64).eps
@@ -241,6 +264,7 @@ def spectral_alignment(
         int((sx > max(xc.shape) * eps * sx[0]).sum()), int((sy > max(yc.shape) * eps * sy[0]).sum())
     )
     m = min(n_eigs, rank)
+    rows: list[dict] = []
     for b, idx in enumerate(torch.arange(m, device=xc.device).tensor_split(min(n_bands, m))):
         xb = (ux[:, idx] * sx[idx]) @ vxh[idx]
         yb = (uy[:, idx] * sy[idx]) @ vyh[idx]

@@ -76,27 +76,12 @@ def _scores(logits: Tensor, y: Tensor) -> tuple[float, float]:
     return acc, loss
 
 
-def linear_stitch(
-    a_fit: Tensor,
-    b_fit: Tensor,
-    a_eval: Tensor,
-    y_eval: Tensor,
-    tail_b: Callable[[Tensor], Tensor],
-    *,
-    b_eval: Tensor | None = None,
-    tail_lipschitz: float | None = None,
-    ridge: float = 0.0,
-    normalize: str = "none",
-) -> Stitch:
-    """Stitch A's layer into B's tail with a least-squares affine map (module doc).
-
-    ``tail_b`` maps B's layer representations (n, q) to logits (n, C); it is called under
-    ``torch.no_grad()`` on inputs cast to ``b_fit``'s dtype and device. ``y_eval`` holds class
-    labels for the eval rows. Raises ValueError on mismatched rows or widths, or non-finite
-    input.
-    """
-    out_dtype = b_fit.dtype if b_fit.is_floating_point() else torch.float32
-    out_device = b_fit.device
+def _checked_inputs(
+    a_fit: Tensor, b_fit: Tensor, a_eval: Tensor, y_eval: Tensor, b_eval: Tensor | None,
+    tail_lipschitz: float | None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor]:  # fmt: skip
+    """The inputs of :func:`linear_stitch` as float64 matrices (and labels), or a one-line
+    ValueError for mismatched rows or widths or non-finite values."""
     a_fit_, b_fit_ = as_matrix(a_fit, "a_fit"), as_matrix(b_fit, "b_fit")
     a_eval_ = as_matrix(a_eval, "a_eval")
     if a_fit_.shape[0] != b_fit_.shape[0]:
@@ -123,6 +108,33 @@ def linear_stitch(
         raise ValueError("linear_stitch inputs contain NaN or inf")
     if tail_lipschitz is not None and not (0.0 <= float(tail_lipschitz) < math.inf):
         raise ValueError(f"tail_lipschitz must be a finite number >= 0, got {tail_lipschitz!r}")
+    return a_fit_, b_fit_, a_eval_, b_eval_, y_eval
+
+
+def linear_stitch(
+    a_fit: Tensor,
+    b_fit: Tensor,
+    a_eval: Tensor,
+    y_eval: Tensor,
+    tail_b: Callable[[Tensor], Tensor],
+    *,
+    b_eval: Tensor | None = None,
+    tail_lipschitz: float | None = None,
+    ridge: float = 0.0,
+    normalize: str = "none",
+) -> Stitch:
+    """Stitch A's layer into B's tail with a least-squares affine map (module doc).
+
+    ``tail_b`` maps B's layer representations (n, q) to logits (n, C); it is called under
+    ``torch.no_grad()`` on inputs cast to ``b_fit``'s dtype and device. ``y_eval`` holds class
+    labels for the eval rows. Raises ValueError on mismatched rows or widths, or non-finite
+    input.
+    """
+    out_dtype = b_fit.dtype if b_fit.is_floating_point() else torch.float32
+    out_device = b_fit.device
+    a_fit_, b_fit_, a_eval_, b_eval_, y_eval = _checked_inputs(
+        a_fit, b_fit, a_eval, y_eval, b_eval, tail_lipschitz
+    )
 
     n_a = fit_normalizer(a_fit_, check_normalize(normalize))
     n_b = fit_normalizer(b_fit_, normalize)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from xmsem.analysis.convergence import (
+from xmsem.analysis.crossrun import Instance
+from xmsem.analysis.discovery import Run, probe_fingerprint, read_alignment_csv, read_metrics_csv
+from xmsem.runs.convergence import (
     DEFAULT_FRACTION,
     accuracy_auc,
     epochs_to_fraction,
     steps_to_fraction,
 )
-from xmsem.analysis.crossrun import Instance
-from xmsem.analysis.discovery import Run, probe_fingerprint, read_alignment_csv, read_metrics_csv
 
 # status.json results -> summary metric name (final source)
 FINAL_METRICS = {
@@ -108,7 +108,7 @@ def convergence_rows(run: Run, fraction: float = DEFAULT_FRACTION) -> list[dict]
     """Per model, from its validation-accuracy curve in the CSV logs (source ``final``):
     ``epochs_to_target`` / ``steps_to_target`` (first epoch / step with accuracy >= fraction x
     its best) and ``val_acc_auc`` (mean validation accuracy over the epochs trained); see
-    :mod:`xmsem.analysis.convergence`."""
+    :mod:`xmsem.runs.convergence`."""
     logged = read_metrics_csv(run.path)
     out = []
     for model in run.models:

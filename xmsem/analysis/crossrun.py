@@ -43,12 +43,33 @@ FAST_METRICS = tuple(name for name, spec in METRICS.items() if spec.prepared is 
 DEFAULT_METRICS = ("linear_cka", "linear_cka_debiased", "subspace_overlap")
 
 
-def cross_settings(k: int | None, slow_max_n: int = 2000) -> MeasureSettings:
-    """The measurement settings of the cross-run analysis: subspace ``k``, and every metric
-    without a fast path on the first ``slow_max_n`` examples."""
+def stored_settings(runs: Iterable[Run]) -> MeasureSettings:
+    """The measurement settings the runs stored (``callbacks.representations``: parameters of
+    every metric, ``metric_params``, normalisation, ...), so the cross-run values use the
+    choices the live ones did. Runs that stored different settings (other than which metrics
+    they measured): the first run's, with a warning; none stored: the schema's defaults."""
+    stored = [r.settings for r in runs if r.settings is not None]
+    if not stored:
+        return MeasureSettings()
+    first = stored[0]
+    differ = sorted({f.name for s in stored[1:] for f in dataclasses.fields(s)
+                     if f.name != "metrics" and getattr(s, f.name) != getattr(first, f.name)})  # fmt: skip
+    if differ:
+        log.warning("runs stored different measurement settings (%s); the cross-run values use "
+                    "the first run's", ", ".join(differ))  # fmt: skip
+    return first
+
+
+def cross_settings(
+    k: int | None, slow_max_n: int = 2000, base: MeasureSettings | None = None
+) -> MeasureSettings:
+    """The measurement settings of the cross-run analysis: ``base`` (what the runs stored,
+    :func:`stored_settings`; default the schema's defaults) with subspace ``k`` (None: base's)
+    and every metric without a fast path on the first ``slow_max_n`` examples."""
+    base = base or MeasureSettings()
     return dataclasses.replace(
-        MeasureSettings(),
-        subspace_k=k,
+        base,
+        subspace_k=base.subspace_k if k is None else k,
         rbf_max_n=slow_max_n,
         spectral_max_n=slow_max_n,
         pairwise_max_n=slow_max_n,
@@ -81,11 +102,13 @@ class Instance:
 
 
 def pair_values(
-    sx: Prepared, sy: Prepared, metrics: Iterable[str], k: int | None, hxy: Tensor | None = None
-) -> dict[str, float]:
+    sx: Prepared, sy: Prepared, metrics: Iterable[str], k: int | None, hxy: Tensor | None = None,
+    settings: MeasureSettings | None = None,
+) -> dict[str, float]:  # fmt: skip
     """The metrics with a prepared fast path between two prepared instances (NaN for degenerate
-    input); ``hxy`` = ``||X^T Y||_F^2`` when already computed."""
-    settings = cross_settings(k)
+    input); ``hxy`` = ``||X^T Y||_F^2`` when already computed; ``settings``: those of
+    :func:`cross_settings` (default: the schema's, with ``k``)."""
+    settings = settings or cross_settings(k)
     shared = {} if hxy is None else {"frob2": hxy}
     out: dict[str, float] = {}
     with warnings.catch_warnings():
@@ -195,12 +218,14 @@ def cross_run_alignment(
     dataset: str,
     groups: dict[str, list[Instance]],
     metrics: tuple[str, ...],
-    k: int,
+    k: int | None,
     cache: PairCache,
     slow_max_n: int = 2000,
     progress: Callable[[str], None] | None = None,
 ) -> CrossRunResult:
-    """Cross-run rows of one dataset, one (epoch, layer) at a time (bounded memory)."""
+    """Cross-run rows of one dataset, one (epoch, layer) at a time (bounded memory), with the
+    measurement settings its runs stored (:func:`stored_settings`); ``k`` (subspace overlap)
+    None: the stored one."""
     result = CrossRunResult()
     plan = plan_pairs(groups)
     if not plan:
@@ -212,7 +237,9 @@ def cross_run_alignment(
         for epoch in sorted(set(av) & set(bv)):
             for layer in sorted(av[epoch] & bv[epoch]):
                 units.setdefault((epoch, layer), []).append((arch, a, b))
-    settings = cross_settings(k, slow_max_n)
+    settings = cross_settings(
+        k, slow_max_n, stored_settings(i.run for g in groups.values() for i in g)
+    )
     params = {
         m: get_metric(m).setting_key(settings)
         + ("" if get_metric(m).prepared else f";n={slow_max_n}")
@@ -253,8 +280,8 @@ def cross_run_alignment(
         if progress:
             progress(f"{dataset} epoch {epoch} {layer}: {len(todo)} pairs")
         needed = list(dict.fromkeys(inst for _, a, b, _ in todo for inst in (a, b)))
-        block = _Block.load(needed, epoch, layer, metrics, k)
-        values = block.pair_values([(a, b) for _, a, b, _ in todo], metrics, k, slow_max_n)
+        block = _Block.load(needed, epoch, layer, metrics, settings.subspace_k)
+        values = block.pair_values([(a, b) for _, a, b, _ in todo], metrics, settings, slow_max_n)
         for (arch, a, b, keys), vals in zip(todo, values, strict=True):
             for m, key in keys.items():
                 cache.put(key, vals[m])
@@ -341,17 +368,18 @@ class _Block:
         self,
         pairs: list[tuple[Instance, Instance]],
         metrics: tuple[str, ...],
-        k: int,
+        settings: MeasureSettings,
         slow_max_n: int,
     ) -> list[dict[str, float]]:
+        """Every metric between each pair (settings of :func:`cross_settings`)."""
         fast = [m for m in metrics if get_metric(m).prepared is not None]
-        settings = cross_settings(k, slow_max_n)
-        need = "linear_cka" in fast or "linear_cka_debiased" in fast
+        k = settings.subspace_k
+        need = any(get_metric(m).shares_frob2 for m in fast)
         frobs = self.frob2(pairs) if need else [None] * len(pairs)
         out = []
         for (a, b), hxy in zip(pairs, frobs, strict=True):
             sa, sb = self.stats[a], self.stats[b]
-            values = pair_values(sa, sb, fast, k, hxy=hxy)
+            values = pair_values(sa, sb, fast, k, hxy=hxy, settings=settings)
             for m in metrics:
                 if m not in fast:
                     values[m] = (

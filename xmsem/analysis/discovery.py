@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 
 from xmsem.models.naming import model_names
 from xmsem.runs.status import RunStatus, results_in_epochs_trained
-from xmsem.snapshots import SnapshotStore
+from xmsem.snapshots import MeasureSettings, SnapshotStore
 from xmsem.snapshots.table import TableError, read_rows
 
 # override keys that do not define an architecture (the dataset is its own grouping key)
@@ -70,6 +70,8 @@ class Run:
     # override keys that label a variant: those that differ between the runs of the sweep
     # (None: every architecture-defining override; see :func:`label_varying_keys`)
     variant_keys: frozenset[str] | None = None
+    # the measurement settings the run stored (callbacks.representations); None: none readable
+    settings: MeasureSettings | None = None
 
     @property
     def store(self) -> SnapshotStore:
@@ -179,6 +181,9 @@ def read_run(path: Path, sweep_dir: Path) -> Run:
         run.members = {str(k): dict(_plain(v)) for k, v in cfg.model.items()}
         run.ensemble = int(cfg.get("ensemble") or 1)
         run.first_copy = int(cfg.get("first_copy") or 0)
+        rep = (cfg.get("callbacks") or {}).get("representations")
+        with contextlib.suppress(Exception):  # a config of another version: schema defaults
+            run.settings = MeasureSettings.of(rep) if rep is not None else None
     except Exception as err:  # noqa: BLE001 - a broken run is listed, not fatal
         run.state = "failed" if run.state == "completed" else run.state
         run.error = run.error or f"unreadable .hydra/config.yaml: {type(err).__name__}: {err}"

@@ -19,7 +19,12 @@ from xmsem.analysis.aggregate import (
     write_csv,
 )
 from xmsem.analysis.cache import PairCache
-from xmsem.analysis.crossrun import DEFAULT_METRICS, check_metrics, cross_run_alignment
+from xmsem.analysis.crossrun import (
+    DEFAULT_METRICS,
+    check_metrics,
+    cross_run_alignment,
+    stored_settings,
+)
 from xmsem.analysis.discovery import AnalysisError, Run, discover, label_varying_keys
 from xmsem.analysis.integrity import missing_snapshots, report_section
 from xmsem.analysis.stats import METHODS
@@ -81,7 +86,7 @@ def analyze_sweep(
     sweep_dir: str | Path,
     out: str | Path | None = None,
     metrics: tuple[str, ...] | list[str] = DEFAULT_METRICS,
-    subspace_k: int = 10,
+    subspace_k: int | None = None,
     bootstrap: int = 1000,
     seed: int = 0,
     figures: bool = True,
@@ -94,69 +99,39 @@ def analyze_sweep(
     """Analyse ``sweep_dir`` into ``out`` (default ``<sweep_dir>/analysis``).
 
     Raises :class:`AnalysisError` (one line) when the folder is missing or holds no runs, or for
-    bad arguments. Failed and incomplete runs are listed in the report, never fatal.
+    bad arguments. Failed and incomplete runs are listed in the report, never fatal. Cross-run
+    values use the measurement settings the runs stored; ``subspace_k`` None: theirs too.
     """
     start = time.perf_counter()
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out) if out is not None else sweep_dir / "analysis"
-    try:
-        metrics = check_metrics(metrics)
-    except ValueError as err:
-        raise AnalysisError(f"--metrics: {err}") from None
-    if subspace_k < 1:
-        raise AnalysisError(f"--subspace-k must be a positive integer, got {subspace_k}")
-    if interval not in METHODS:
-        raise AnalysisError(f"--interval {interval!r} is not known; valid: {', '.join(METHODS)}")
-    if not 0.0 < convergence_fraction <= 1.0:
-        raise AnalysisError(f"--convergence-fraction must be in (0, 1], got {convergence_fraction}")
-    if bootstrap < 0:
-        raise AnalysisError(f"--bootstrap must be >= 0, got {bootstrap}")
+    metrics = _check_arguments(metrics, subspace_k, interval, convergence_fraction, bootstrap)
     runs = discover(sweep_dir, exclude=out_dir)
     label_varying_keys(runs)
     done = [r for r in runs if r.state == "completed"]
+    if subspace_k is None:  # the k the runs measured with (the schema's default if none stored)
+        subspace_k = stored_settings(done).subspace_k
     missing = missing_snapshots(runs)
     for line in missing:
         log.warning("missing: %s", line)
-    log.info(
-        "%d runs: %d completed, %d failed, %d incomplete",
-        len(runs),
-        len(done),
-        sum(r.state == "failed" for r in runs),
-        sum(r.state == "incomplete" for r in runs),
-    )
+    states = [r.state for r in runs]
+    log.info("%d runs: %d completed, %d failed, %d incomplete", len(runs), len(done),
+             states.count("failed"), states.count("incomplete"))  # fmt: skip
 
     values: list[dict] = []
     for run in done:
         values += collect.final_rows(run) + collect.curve_rows(run) + collect.live_rows(run)
         values += collect.convergence_rows(run, convergence_fraction)
-
-    order = collect.arch_order(done)
-    comparable, refused = collect.probe_groups(done)
-    cache = PairCache(out_dir / "cache" if use_cache else None)
-    cross_rows: list[dict] = []
-    computed = reused = 0
-    for dataset, groups in collect.instance_groups(comparable, order).items():
-        res = cross_run_alignment(
-            dataset, groups, metrics, subspace_k, cache, slow_max_n, progress=log.info
-        )
-        cross_rows += res.rows
-        computed += res.pairs_computed
-        reused += res.pairs_reused
-    cache.save()
+    cross_rows, computed, reused, refused = _cross_rows(
+        done, metrics, subspace_k, out_dir, use_cache, slow_max_n
+    )
     values += [dict(r, source="cross_run", units=_cross_units(r)) for r in cross_rows]
 
     summary = aggregate(values, resamples=bootstrap, seed=seed, method=interval)
     types = {r.arch(m): _type(r, m) for r in done for m in r.members}
     paired = paired_comparisons(values, comparisons(types))
     nonfinite = nonfinite_rows(values)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary_csv = write_csv(out_dir / "summary.csv", summary, SUMMARY_COLUMNS)
-    cross_csv = write_csv(out_dir / "cross_run.csv", cross_rows, CROSS_COLUMNS)
-    paired_csv = write_csv(out_dir / "paired.csv", paired, PAIRED_COLUMNS)
-    nonfinite_csv = write_csv(out_dir / "nonfinite.csv", nonfinite, NONFINITE_COLUMNS)
-    # the raw per-copy values (all but the cross-run pairs, which are cross_run.csv): small enough
-    # to commit, and enough to rebuild the three tables above (xmsem.analysis.values)
-    write_csv(out_dir / VALUES_FILE, value_table(values, types, comparisons(types)), VALUE_COLUMNS)
+    tables = _write_tables(out_dir, values, summary, cross_rows, paired, nonfinite, types)
     figure_paths: list[Path] = []
     if figures:
         from xmsem.analysis.figures import all_figures
@@ -170,19 +145,9 @@ def analyze_sweep(
     )  # fmt: skip
     report += report_section(missing)
     report_md = atomic_write_text(out_dir / "report.md", report + "\n")
-    result = AnalysisResult(
-        out_dir=out_dir,
-        summary_csv=summary_csv,
-        cross_run_csv=cross_csv,
-        report_md=report_md,
-        paired_csv=paired_csv,
-        nonfinite_csv=nonfinite_csv,
-        figures=figure_paths,
-        runs=runs,
-        pairs_computed=computed,
-        pairs_reused=reused,
-        missing=missing,
-    )
+    result = AnalysisResult(out_dir=out_dir, **tables, report_md=report_md, figures=figure_paths,
+                            runs=runs, pairs_computed=computed, pairs_reused=reused,
+                            missing=missing)  # fmt: skip
     if wandb:
         from xmsem.analysis.wandb_summary import log_summary
 
@@ -191,6 +156,63 @@ def analyze_sweep(
         )
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _write_tables(
+    out_dir: Path, values, summary, cross_rows, paired, nonfinite, types
+) -> dict[str, Path]:
+    """The CSV tables of an analysis (AnalysisResult field -> path)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # the raw per-copy values (all but the cross-run pairs, which are cross_run.csv): small enough
+    # to commit, and enough to rebuild the summary, paired and nonfinite tables
+    # (xmsem.analysis.values)
+    write_csv(out_dir / VALUES_FILE, value_table(values, types, comparisons(types)), VALUE_COLUMNS)
+    return {
+        "summary_csv": write_csv(out_dir / "summary.csv", summary, SUMMARY_COLUMNS),
+        "cross_run_csv": write_csv(out_dir / "cross_run.csv", cross_rows, CROSS_COLUMNS),
+        "paired_csv": write_csv(out_dir / "paired.csv", paired, PAIRED_COLUMNS),
+        "nonfinite_csv": write_csv(out_dir / "nonfinite.csv", nonfinite, NONFINITE_COLUMNS),
+    }
+
+
+def _check_arguments(
+    metrics, subspace_k: int | None, interval: str, convergence_fraction: float, bootstrap: int
+) -> tuple[str, ...]:
+    """The checked metric names; one-line AnalysisError for a bad argument."""
+    try:
+        metrics = check_metrics(metrics)
+    except ValueError as err:
+        raise AnalysisError(f"--metrics: {err}") from None
+    if subspace_k is not None and subspace_k < 1:
+        raise AnalysisError(f"--subspace-k must be a positive integer, got {subspace_k}")
+    if interval not in METHODS:
+        raise AnalysisError(f"--interval {interval!r} is not known; valid: {', '.join(METHODS)}")
+    if not 0.0 < convergence_fraction <= 1.0:
+        raise AnalysisError(f"--convergence-fraction must be in (0, 1], got {convergence_fraction}")
+    if bootstrap < 0:
+        raise AnalysisError(f"--bootstrap must be >= 0, got {bootstrap}")
+    return metrics
+
+
+def _cross_rows(
+    done: list[Run], metrics, subspace_k: int, out_dir: Path, use_cache: bool, slow_max_n: int
+) -> tuple[list[dict], int, int, list]:
+    """Cross-run alignment of the completed runs' snapshots: (rows, pairs computed, pairs
+    reused from the cache, runs refused for a different probe set)."""
+    order = collect.arch_order(done)
+    comparable, refused = collect.probe_groups(done)
+    cache = PairCache(out_dir / "cache" if use_cache else None)
+    rows: list[dict] = []
+    computed = reused = 0
+    for dataset, groups in collect.instance_groups(comparable, order).items():
+        res = cross_run_alignment(
+            dataset, groups, metrics, subspace_k, cache, slow_max_n, progress=log.info
+        )
+        rows += res.rows
+        computed += res.pairs_computed
+        reused += res.pairs_reused
+    cache.save()
+    return rows, computed, reused, refused
 
 
 def _cross_units(row: dict) -> tuple:

@@ -169,67 +169,56 @@ def _dataset_sections(
     idx: _Index, ds: str, types: Mapping[str, str], k: int, fraction: float = 0.95
 ) -> list[str]:
     lines = [f"## Dataset `{ds}`", ""]
-    final = idx.select(dataset=ds, source="final")
-    archs = list(dict.fromkeys(r["arch"] for r in final))
-    if archs:
-        pct = f"{100 * fraction:g}%"
-        lines += [
-            "### Accuracy and convergence",
-            "",
-            "Test accuracy (mean ± std over seeds, 95% t-interval of the mean; n = seeds). "
-            f"Convergence: epochs and optimizer steps until the validation accuracy first "
-            f"reaches {pct} of its best, and the area under the validation-accuracy curve / "
-            "epochs (= mean validation accuracy over the epochs trained).",
-            "",
-        ]
-        rows = []
-        for arch in archs:
-            acc = idx.get(ds, arch, None, None, "test_acc", "final")
-            ep = idx.get(ds, arch, None, None, "epochs_to_target", "final")
-            params = idx.get(ds, arch, None, None, "parameters", "final")
-            rows.append(
-                [
-                    arch,
-                    str(acc["n"] if acc else 0),
-                    mean_std(acc),
-                    ci(acc),
-                    mean_std(idx.get(ds, arch, None, None, "val_best_acc", "final")),
-                    mean_std(ep),
-                    ci(ep),
-                    mean_std(idx.get(ds, arch, None, None, "steps_to_target", "final")),
-                    mean_std(idx.get(ds, arch, None, None, "val_acc_auc", "final")),
-                    f"{params['mean']:,.0f}" if params else "–",
-                ]
-            )
-        lines += table(
-            [
-                "architecture",
-                "n",
-                "test acc",
-                "95% CI",
-                "best val acc",
-                f"epochs to {pct} of best",
-                "95% CI",
-                f"steps to {pct}",
-                "val acc AUC / epochs",
-                "parameters",
-            ],
-            rows,
-        )
-    live = [
-        r
-        for r in idx.select(dataset=ds, source="live")
-        if _pair(r["arch"]) and headline(r["metric"])
+    lines += _accuracy_section(idx, ds, fraction)
+    lines += _live_sections(idx, ds, types)
+    lines += _cross_section(idx, ds, types, k)
+    return lines
+
+
+def _accuracy_section(idx: _Index, ds: str, fraction: float) -> list[str]:
+    """Test accuracy and convergence per architecture (the ``final`` rows)."""
+    archs = list(dict.fromkeys(r["arch"] for r in idx.select(dataset=ds, source="final")))
+    if not archs:
+        return []
+    pct = f"{100 * fraction:g}%"
+    lines = [
+        "### Accuracy and convergence",
+        "",
+        "Test accuracy (mean ± std over seeds, 95% t-interval of the mean; n = seeds). "
+        f"Convergence: epochs and optimizer steps until the validation accuracy first "
+        f"reaches {pct} of its best, and the area under the validation-accuracy curve / "
+        "epochs (= mean validation accuracy over the epochs trained).",
+        "",
     ]
-    live_pairs = sorted({r["arch"] for r in live})
-    # the direction the cohort measured the symmetric metrics in (e.g. mlp~mlp_shuffled);
-    # pairs without them: non-MLP first
+    rows = []
+    for arch in archs:
+
+        def get(metric: str, arch: str = arch) -> dict | None:
+            return idx.get(ds, arch, None, None, metric, "final")
+
+        acc, ep, params = get("test_acc"), get("epochs_to_target"), get("parameters")
+        rows.append([
+            arch, str(acc["n"] if acc else 0), mean_std(acc), ci(acc),
+            mean_std(get("val_best_acc")), mean_std(ep), ci(ep),
+            mean_std(get("steps_to_target")), mean_std(get("val_acc_auc")),
+            f"{params['mean']:,.0f}" if params else "–",
+        ])  # fmt: skip
+    header = ["architecture", "n", "test acc", "95% CI", "best val acc",
+              f"epochs to {pct} of best", "95% CI", f"steps to {pct}", "val acc AUC / epochs",
+              "parameters"]  # fmt: skip
+    return lines + table(header, rows)
+
+
+def _canonical_pairs(idx: _Index, ds: str, live_pairs: list[str], types: Mapping) -> list[str]:
+    """The direction of each live pair that its table is named after: the one the cohort
+    measured the symmetric metrics in (e.g. mlp~mlp_shuffled); pairs without them: non-MLP
+    first."""
     symmetric = {
         r["arch"]
         for r in idx.select(dataset=ds, source="live")
-        if r["metric"] in ("linear_cka", "subspace_overlap") and _pair(r["arch"])
+        if quantity(r["metric"]).symmetric and _pair(r["arch"])
     }
-    canonical = list(
+    return list(
         dict.fromkeys(
             a
             for a in live_pairs
@@ -237,86 +226,102 @@ def _dataset_sections(
             or (_rev(a) not in symmetric and (_rev(a) not in live_pairs or types_rank(a, types)))
         )
     )
-    for pair in canonical:
-        a, b = _pair(pair)
-        rev = f"{b}~{a}"
-        mine = [r for r in live if r["arch"] in (pair, rev)]
-        header = ["epoch", "layer"]
-        cols: list[tuple[str, str]] = []
-        notes = []
-        for m in order(r["metric"] for r in mine):
-            q = quantity(m)
-            if q.symmetric:
-                cols.append((m, pair))
-                header.append(q.label)
-            else:
-                cols += [(m, pair), (m, rev)]
-                header += [f"{q.label} {a}→{b}", f"{q.label} {b}→{a}"]
-                notes.append(f"{q.label} `A→B`: {q.direction}.")
-        # one row per pair of layers: rows of the reversed pair name them from B's side
-        keys = sorted(
-            {(r["epoch"], r["layer"] if r["arch"] == pair else swap_layers(r["layer"]))
-             for r in mine},
-            key=lambda t: (t[0], layer_order(t[1] or "")),
-        )  # fmt: skip
-        lines += [
-            f"### Same-seed alignment `{a}` vs `{b}` (live, per run, mean ± std over seeds)",
-            "",
-            *([" ".join(notes), ""] if notes else []),
-        ]
-        rows = [
-            [str(e), layer]
-            + [
-                mean_std(
-                    idx.get(ds, arch, e, layer if arch == pair else swap_layers(layer), m, "live")
-                )
-                for m, arch in cols
-            ]
-            for e, layer in keys  # fmt: skip
-        ]
-        lines += table(header, rows)
-        lines += _controls_table(idx, ds, a, b, keys, types)
-    cross = idx.select(dataset=ds, source="cross_run")
-    if cross:
-        lines += [
-            "### Cross-run alignment from the snapshots",
-            "",
-            f"`seed_*` metrics: every pair of different seeds within an architecture "
-            f"(initialisation stability), and `A~B`: seed s_i of A against seed "
-            f"s_(i+1 mod S) of B — a *different-seed* baseline for cross-architecture "
-            f"alignment (same-seed numbers are the live table above). Subspace overlap "
-            f"uses the top k={k} directions. Mean ± std over pairs; the interval is the "
-            f"delete-one-seed jackknife (n = seeds, pairs = values).",
-            "",
-        ]
-        for arch in dict.fromkeys(r["arch"] for r in cross):
-            keys = sorted(
-                {(r["epoch"], r["layer"]) for r in cross if r["arch"] == arch},
-                key=lambda t: (t[0], layer_order(t[1] or "")),
-            )
-            metrics = order(r["metric"] for r in cross if r["arch"] == arch)
-            rows = []
-            for e, layer in keys:
-                cells = [idx.get(ds, arch, e, layer, m, "cross_run") for m in metrics]
-                n = next((c["n"] for c in cells if c), 0)
-                pairs = next((c.get("n_values", "–") for c in cells if c), 0)
-                rows.append(
-                    [str(e), layer, str(n), str(pairs)]
-                    + [mean_std(c) for c in cells]
-                    + [ci(cells[0]), _untrained(cells[0])]
-                )
-            lines += [f"#### `{arch}`", ""]
-            lines += table(
-                ["epoch", "layer", "seeds", "pairs"]
-                + [quantity(m).label for m in metrics]
-                + [
-                    f"{quantity(metrics[0]).label} 95% CI",
-                    f"{quantity(metrics[0]).label} untrained",
-                ],
-                rows,
-            )
-        lines += _stability(idx, ds, cross, types)
+
+
+def _live_sections(idx: _Index, ds: str, types: Mapping[str, str]) -> list[str]:
+    """One same-seed table per pair of members (live rows of the headline metrics)."""
+    live = [
+        r
+        for r in idx.select(dataset=ds, source="live")
+        if _pair(r["arch"]) and headline(r["metric"])
+    ]
+    lines: list[str] = []
+    for pair in _canonical_pairs(idx, ds, sorted({r["arch"] for r in live}), types):
+        lines += _live_pair_table(idx, ds, pair, live, types)
     return lines
+
+
+def _live_pair_table(
+    idx: _Index, ds: str, pair: str, live: list[dict], types: Mapping[str, str]
+) -> list[str]:
+    a, b = _pair(pair)
+    rev = f"{b}~{a}"
+    mine = [r for r in live if r["arch"] in (pair, rev)]
+    header = ["epoch", "layer"]
+    cols: list[tuple[str, str]] = []
+    notes = []
+    for m in order(r["metric"] for r in mine):
+        q = quantity(m)
+        if q.symmetric:
+            cols.append((m, pair))
+            header.append(q.label)
+        else:
+            cols += [(m, pair), (m, rev)]
+            header += [f"{q.label} {a}→{b}", f"{q.label} {b}→{a}"]
+            notes.append(f"{q.label} `A→B`: {q.direction}.")
+    # one row per pair of layers: rows of the reversed pair name them from B's side
+    keys = sorted(
+        {(r["epoch"], r["layer"] if r["arch"] == pair else swap_layers(r["layer"]))
+         for r in mine},
+        key=lambda t: (t[0], layer_order(t[1] or "")),
+    )  # fmt: skip
+    lines = [
+        f"### Same-seed alignment `{a}` vs `{b}` (live, per run, mean ± std over seeds)",
+        "",
+        *([" ".join(notes), ""] if notes else []),
+    ]
+    rows = [
+        [str(e), layer]
+        + [
+            mean_std(idx.get(ds, arch, e, layer if arch == pair else swap_layers(layer), m, "live"))
+            for m, arch in cols
+        ]
+        for e, layer in keys  # fmt: skip
+    ]
+    lines += table(header, rows)
+    return lines + _controls_table(idx, ds, a, b, keys, types)
+
+
+def _cross_section(idx: _Index, ds: str, types: Mapping[str, str], k: int) -> list[str]:
+    """Cross-run alignment from the snapshots: one table per architecture or pair."""
+    cross = idx.select(dataset=ds, source="cross_run")
+    if not cross:
+        return []
+    lines = [
+        "### Cross-run alignment from the snapshots",
+        "",
+        f"`seed_*` metrics: every pair of different seeds within an architecture "
+        f"(initialisation stability), and `A~B`: seed s_i of A against seed "
+        f"s_(i+1 mod S) of B — a *different-seed* baseline for cross-architecture "
+        f"alignment (same-seed numbers are the live table above). Subspace overlap "
+        f"uses the top k={k} directions. Mean ± std over pairs; the interval is the "
+        f"delete-one-seed jackknife (n = seeds, pairs = values).",
+        "",
+    ]
+    for arch in dict.fromkeys(r["arch"] for r in cross):
+        lines += _cross_table(idx, ds, arch, [r for r in cross if r["arch"] == arch])
+    return lines + _stability(idx, ds, cross, types)
+
+
+def _cross_table(idx: _Index, ds: str, arch: str, mine: list[dict]) -> list[str]:
+    keys = sorted(
+        {(r["epoch"], r["layer"]) for r in mine}, key=lambda t: (t[0], layer_order(t[1] or ""))
+    )
+    metrics = order(r["metric"] for r in mine)
+    rows = []
+    for e, layer in keys:
+        cells = [idx.get(ds, arch, e, layer, m, "cross_run") for m in metrics]
+        n = next((c["n"] for c in cells if c), 0)
+        pairs = next((c.get("n_values", "–") for c in cells if c), 0)
+        rows.append(
+            [str(e), layer, str(n), str(pairs)]
+            + [mean_std(c) for c in cells]
+            + [ci(cells[0]), _untrained(cells[0])]
+        )
+    first = quantity(metrics[0]).label
+    header = ["epoch", "layer", "seeds", "pairs", *(quantity(m).label for m in metrics),
+              f"{first} 95% CI", f"{first} untrained"]  # fmt: skip
+    return [f"#### `{arch}`", "", *table(header, rows)]
 
 
 def types_rank(arch: str, types: Mapping[str, str]) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from xmsem.analysis.aggregate import SUMMARY_COLUMNS
 from xmsem.analysis.discovery import Run
-from xmsem.lit.loggers import stable_run_id
+from xmsem.runs.fingerprint import stable_run_id
 
 
 def _link(run: Run) -> dict[str, str | int | None]:

@@ -126,8 +126,12 @@ def check_key_overrides(argv: list[str], conf_dir: Path) -> str | None:
             compose_with.append(first(ov))  # group choices and new keys shape the config
         elif not ov.key_or_group.startswith("hydra."):
             keys.append(ov.key_or_group)
-    if not keys:
-        return None
+    return _unknown_key(keys, compose_with, conf_dir) if keys else None
+
+
+def _unknown_key(keys: list[str], compose_with: list[str], conf_dir: Path) -> str | None:
+    """The first of ``keys`` that the config composed with ``compose_with`` lacks (one line
+    with the closest existing key), or None."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 

@@ -33,8 +33,8 @@ def check_sweep(config: DictConfig, composed: list[DictConfig] | None = None) ->
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
-    from xmsem.config import ConfigError, validate
-    from xmsem.train import _extra_checks
+    from xmsem.config import ConfigError
+    from xmsem.lit.validation import validate_run_config
 
     loader = GlobalHydra.instance().config_loader()
     saved = HydraConfig.instance().cfg
@@ -45,7 +45,7 @@ def check_sweep(config: DictConfig, composed: list[DictConfig] | None = None) ->
             try:
                 cfg = loader.load_sweep_config(config, job)
                 HydraConfig.instance().set_config(cfg)
-                validate(cfg, extra_checks=_extra_checks())
+                validate_run_config(cfg)
                 if composed is not None:
                     composed.append(cfg)
             except ConfigError as err:

@@ -11,8 +11,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
-from xmsem.config import ConfigError, validate
-from xmsem.train import CONF_DIR, _extra_checks
+from xmsem.config import CONF_DIR, ConfigError
+from xmsem.lit.validation import validate_run_config
 
 
 def check(overrides: list[str]) -> str | None:
@@ -25,7 +25,7 @@ def check(overrides: list[str]) -> str | None:
         cfg.hydra.runtime.cwd = str(Path.cwd())
     HydraConfig.instance().set_config(cfg)
     try:
-        validate(cfg, extra_checks=_extra_checks())
+        validate_run_config(cfg)
     except ConfigError as err:
         return str(err)
     return None

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from xmsem.data.spec import DatasetSpec, FileData, register_dataset
 from xmsem.data.tensors import RawSplits
 
 BASE_FOLDER = "cifar-10-batches-py"
@@ -135,3 +136,9 @@ def load_cifar10(
     x_test, y_test = _to_split(test, batch_dir)
     return RawSplits(x_train, y_train, x_test, y_test, num_classes=NUM_CLASSES, name="cifar10",
                      image_shape=(3, 32, 32))  # fmt: skip
+
+
+CIFAR10 = register_dataset(DatasetSpec(
+    "cifar10", load_cifar10, FileData, test_size=10000,
+    doc="CIFAR-10 in torchvision's format, or a torchvision download",
+))  # fmt: skip

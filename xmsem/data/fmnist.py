@@ -19,11 +19,13 @@ import gzip
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from xmsem.data.spec import LOCATION, DatasetSpec, FileData, register_dataset
 from xmsem.data.tensors import RawSplits
 
 SYSTEM_FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -179,3 +181,17 @@ def load_fmnist(
         f"'apt-get install {APT_PACKAGE}', or point data.system_dir / ${SYSTEM_DIR_ENV} at "
         f"one); (3) {download_note}"
     )
+
+
+@dataclass
+class FmnistData(FileData):
+    """Schema of ``data`` for Fashion-MNIST (conf/data/fmnist.yaml)."""
+
+    # another system copy; default $XMSEM_FMNIST_DIR, else /usr/share/datasets/fashion-mnist
+    system_dir: str | None = field(default=None, metadata=LOCATION)
+
+
+FMNIST = register_dataset(DatasetSpec(
+    "fmnist", load_fmnist, FmnistData, test_size=10000,
+    doc="Fashion-MNIST: data_dir, the system copy, or a torchvision download",
+))  # fmt: skip

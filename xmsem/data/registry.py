@@ -1,27 +1,27 @@
-"""Name -> loader registry for the raw datasets."""
+"""Name -> :class:`~xmsem.data.spec.DatasetSpec` registry of the raw datasets. Each dataset module
+registers its own spec; importing this module imports the built-in ones."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from xmsem.data.cifar10 import load_cifar10
-from xmsem.data.fmnist import load_fmnist
-from xmsem.data.synthetic import load_synthetic
+# each module registers its DatasetSpec when imported
+from xmsem.data import cifar10, fmnist, synthetic  # noqa: F401
+from xmsem.data.spec import DATASETS, DatasetSpec
 from xmsem.data.tensors import RawSplits
 
-DATASETS: dict[str, Callable[..., RawSplits]] = {
-    "synthetic": load_synthetic,
-    "fmnist": load_fmnist,
-    "cifar10": load_cifar10,
-}
+__all__ = ["DATASETS", "get_dataset", "load_raw"]
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    """The registered dataset ``name``; one-line ValueError listing the valid names otherwise."""
+    try:
+        return DATASETS[name]
+    except (KeyError, TypeError):
+        valid = ", ".join(sorted(DATASETS))
+        raise ValueError(f"unknown dataset name {name!r}; valid names: {valid}") from None
 
 
 def load_raw(name: str, **kwargs: Any) -> RawSplits:
     """Load dataset ``name`` (a key of :data:`DATASETS`), passing ``kwargs`` to its loader."""
-    try:
-        loader = DATASETS[name]
-    except (KeyError, TypeError):
-        valid = ", ".join(sorted(DATASETS))
-        raise ValueError(f"unknown dataset name {name!r}; valid names: {valid}") from None
-    return loader(**kwargs)
+    return get_dataset(name).loader(**kwargs)

@@ -18,10 +18,14 @@ it, so changing ``n_train`` never changes the map or the test latents and labels
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from xmsem.data.spec import DataCommon, DatasetSpec, register_dataset
 from xmsem.data.tensors import RawSplits
 
 _CALIBRATION_SAMPLES = 10_000
@@ -145,3 +149,30 @@ def load_synthetic(
         z_train=z_train,
         z_test=z_test,
     )
+
+
+@dataclass
+class SyntheticData(DataCommon):
+    """Schema of ``data`` for the synthetic task (conf/data/synthetic.yaml): the arguments of
+    :func:`load_synthetic` with the same defaults."""
+
+    n_train: int = 20000
+    n_test: int = 5000
+    latent_dim: int = 8
+    input_dim: int = 64
+    num_classes: int = 10
+    hidden: int = 128
+    noise: float = 0.1
+    seed: int = 1234
+
+
+def check_synthetic(data: Mapping[str, Any]) -> None:
+    """The checks of :func:`load_synthetic` on a ``data`` config, before anything is generated."""
+    _validate(*(data[key] for key in ("n_train", "n_test", "latent_dim", "input_dim",
+                                      "num_classes", "hidden", "noise", "seed")))  # fmt: skip
+
+
+SYNTHETIC = register_dataset(DatasetSpec(
+    "synthetic", load_synthetic, SyntheticData, test_size=lambda data: data["n_test"],
+    check=check_synthetic, doc="known latent factors through a fixed random map; no files",
+))  # fmt: skip

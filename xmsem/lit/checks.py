@@ -1,6 +1,7 @@
-"""Validation of the callbacks' settings (representations, noise, early stopping), before
-training: this module imports no Lightning (nor wandb), so a bad setting stops a run in one line
-before the heavy imports. The callbacks read their settings through the same functions."""
+"""Validation of the callbacks' settings (representations, noise, early stopping), registered
+with :func:`xmsem.config.register_check`: this module imports no Lightning (nor wandb), so a bad
+setting stops a run in one line before the heavy imports. The callbacks read their settings
+through the same functions."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from xmsem.config import (
     Noise,
     Representations,
     check_schema,
+    register_check,
     to_plain,
 )
 
@@ -50,15 +52,31 @@ def chosen_layers(layers: list[str] | None, spec: Mapping[str, Any]) -> list[str
     return list(dict.fromkeys(available[-1] if name in last else name for name in layers))
 
 
+def _check_rank_setting(
+    key: str, setting: str, value: int, widths: list[int], probe_size: int | None
+) -> None:
+    """A setting that counts directions of the compared layers (``MetricSpec.rank_setting``,
+    e.g. ``subspace_k``) fits the narrowest layer known from the specs and the probe set."""
+    if widths and value > min(widths):
+        raise ConfigError(
+            f"{key}.{setting}={value} exceeds the narrowest compared layer "
+            f"(width {min(widths)}); valid: 1..{min(widths)}"
+        )
+    if probe_size is not None and value > probe_size:
+        raise ConfigError(f"{key}.{setting}={value} exceeds probe_size={probe_size}")
+
+
+@register_check("callbacks.representations")
 def validate_representation_config(cfg: DictConfig) -> None:
     """One-line ConfigError for bad ``callbacks.representations`` settings (before training)."""
     rep = representation_settings(cfg)
     if rep is None:
         return
-    from xmsem.alignment import METRICS
+    from xmsem.alignment import METRICS, configured
     from xmsem.alignment.maps import MAP_KINDS as TRANSFER_MAPS
     from xmsem.alignment.normalize import NORMALIZATIONS
     from xmsem.alignment.registry import check_metric_params
+    from xmsem.models import layer_widths
     from xmsem.snapshots.measure import PAIRINGS
     from xmsem.snapshots.store import STORAGE_DTYPES
 
@@ -110,20 +128,11 @@ def validate_representation_config(cfg: DictConfig) -> None:
                     f"{key}.layers: model.{member} has no layer {name!r}; "
                     f"valid: {', '.join(available)} or primary (= last)"
                 )
-        if spec.get("arch") in ("mlp", "pgnn"):  # widths known from the spec alone
-            hidden = list(spec.get("hidden") or [])
-            widths += [hidden[available.index(layer)] for layer in chosen_layers(rep.layers, spec)]
-    if "subspace_overlap" in rep.metrics and widths and rep.subspace_k > min(widths):
-        raise ConfigError(
-            f"{key}.subspace_k={rep.subspace_k} exceeds the narrowest compared layer "
-            f"(width {min(widths)}); valid: 1..{min(widths)}"
-        )
-    if (
-        rep.probe_size is not None
-        and "subspace_overlap" in rep.metrics
-        and rep.subspace_k > rep.probe_size
-    ):
-        raise ConfigError(f"{key}.subspace_k={rep.subspace_k} exceeds probe_size={rep.probe_size}")
+        known = layer_widths(spec)  # None: widths known only once the network is built
+        if known is not None:
+            widths += [known[layer] for layer in chosen_layers(rep.layers, spec)]
+    for setting in dict.fromkeys(x.rank_setting for x in configured(rep.metrics) if x.rank_setting):
+        _check_rank_setting(key, setting, rep[setting], widths, rep.probe_size)
 
 
 def representation_settings(cfg: DictConfig) -> DictConfig | None:
@@ -142,6 +151,7 @@ def noise_settings(cfg: DictConfig) -> DictConfig | None:
     return None if node is None else check_schema(node, Noise, "callbacks.noise")
 
 
+@register_check("callbacks.noise")
 def validate_noise_config(cfg: DictConfig) -> None:
     """One-line ConfigError for bad ``callbacks.noise`` settings."""
     settings = noise_settings(cfg)
@@ -167,6 +177,7 @@ def settings(cfg: DictConfig) -> tuple[DictConfig, DictConfig]:
     return early, conv
 
 
+@register_check("callbacks.early_stopping")
 def validate_early_stopping_config(cfg: DictConfig) -> None:
     """One-line ConfigError for bad early-stopping / convergence settings (before training)."""
     early, conv = settings(cfg)

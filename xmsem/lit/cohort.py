@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from xmsem.lit.epochs import CONVENTION, EPOCH_AXIS, after_fit, at_epoch_end
-from xmsem.models.ensemble import EnsembleNet
+from xmsem.models.factory import stack_copies
 from xmsem.models.naming import model_names, split_model_name
 
 STAGES = ("train", "val", "test")
@@ -63,7 +63,8 @@ def build_members(
     """Build every member with its own derived seed; the global RNG state is left untouched.
 
     Copy ``k`` of a member is initialised as a plain member built under ``member_seed(run_seed,
-    name, first + k)``; with ``copies > 1`` the copies form one :class:`EnsembleNet`.
+    name, first + k)``; with ``copies > 1`` the copies form one vectorised network (the arch's
+    batched builder: an :class:`~xmsem.models.EnsembleNet` for mlp and pgnn).
     """
     members: dict[str, nn.Module] = {}
     for name, spec in specs.items():
@@ -75,7 +76,7 @@ def build_members(
                     nets.append(build(spec))
                 except ValueError as err:  # name the member: "model.cnn: model spec key ..."
                     raise ValueError(f"model.{name}: {err}") from None
-        members[name] = nets[0] if copies == 1 else EnsembleNet.from_copies(nets)
+        members[name] = nets[0] if copies == 1 else stack_copies(spec, nets)
     return members
 
 

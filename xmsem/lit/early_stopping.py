@@ -2,7 +2,7 @@
 
 :class:`ValidationTracker` reads every model's ``val/<model>/{acc,loss}`` after each validation
 (Lightning's ``callback_metrics``) and keeps, per model, the accuracy curve and the optimizer
-step of each epoch (convergence measures, :mod:`xmsem.analysis.convergence`) and its best
+step of each epoch (convergence measures, :mod:`xmsem.runs.convergence`) and its best
 validation loss.
 
 Early stopping (the paper's protocol; ``callbacks.early_stopping``): a model *has stopped
@@ -104,7 +104,7 @@ class ValidationTracker(L.Callback):
         with accuracy >= fraction x best), ``acc_auc`` (mean validation accuracy over epochs) and
         ``best_loss_epoch`` (the epochs trained at the lowest validation loss, an int, as
         ``best_epoch``: :mod:`xmsem.lit.epochs`)."""
-        from xmsem.analysis.convergence import accuracy_auc, epochs_to_fraction, steps_to_fraction
+        from xmsem.runs.convergence import accuracy_auc, epochs_to_fraction, steps_to_fraction
 
         out: dict[str, float | int] = {}
         for model, acc in self.acc.items():

@@ -15,7 +15,6 @@ last checkpoint as artifacts at the end of the run.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +25,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from xmsem.lit.epochs import EPOCH_AXIS
+from xmsem.runs.fingerprint import stable_run_id
 
 WANDB_MODES = ("offline", "online", "disabled")
 log = logging.getLogger("xmsem.train")
@@ -36,12 +36,6 @@ def run_name(cfg: DictConfig) -> str:
     """Human-readable run name: members, dataset and seed (e.g. ``pgnn+mlp-fmnist-s3``)."""
     members = "+".join(cfg.model.keys())
     return f"{members}-{cfg.data.name}-s{cfg.seed}"
-
-
-def stable_run_id(run_dir: Path) -> str:
-    """A wandb run id that is the same every time this run directory is (re)started."""
-    key = "/".join(Path(run_dir).resolve().parts[-3:])
-    return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
 _USER_WANDB_DIRS = {v for v in ("WANDB_DATA_DIR", "WANDB_CACHE_DIR") if v in os.environ}

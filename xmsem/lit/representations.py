@@ -24,7 +24,8 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
-from xmsem.alignment import prepare
+from xmsem.alignment import configured, prepare
+from xmsem.alignment.registry import trivially_one
 from xmsem.config import to_plain
 from xmsem.lit.checks import (  # noqa: F401  (validation lives there, importable without lightning)
     DEFAULT_EPOCHS,
@@ -40,7 +41,12 @@ from xmsem.runs.signals import raise_if_interrupted
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
 from xmsem.snapshots.copies import group_copies, plan_pairs, prepare_copies, seed_pair_rows
 from xmsem.snapshots.cost import SnapshotProgress, pair_flops, representation_flops
-from xmsem.snapshots.measure import RepCache, cross_layer_rows, layer_pairs
+from xmsem.snapshots.measure import (
+    RepCache,
+    composite_specs,
+    cross_layer_rows,
+    layer_pairs,
+)
 from xmsem.snapshots.store import stored_values
 from xmsem.snapshots.table import skip_row, write_rows, write_skipped
 
@@ -244,7 +250,7 @@ class RepresentationCallback(L.Callback):
         stacks = prepare_copies(reps, self.groups, cache)
         progress.step("representations prepared", pieces["prepare"])
         rows: list[dict[str, Any]] = []
-        tails = self._tails(pl_module) if "stitching" in s.metrics else None
+        tails = self._tails(pl_module) if composite_specs(s, "stitch") else None
         for a, b in plan_pairs(names, self.split):  # different members of the same copy
             raise_if_interrupted()  # SIGTERM/SIGINT: a long snapshot stops between its pieces
             pairs = layer_pairs(self.layers[a], self.layers[b], self.pairs)
@@ -289,9 +295,12 @@ class RepresentationCallback(L.Callback):
         s, n = self.settings, len(self.probe.y)
         widths = {(m, layer): int(t.shape[1]) for m, layers in reps.items()
                   for layer, t in layers.items()}  # fmt: skip
-        prep = dataclasses.replace(s, metrics=[m for m in s.metrics if m == "subspace_overlap"])
-        probes = dataclasses.replace(s, metrics=[m for m in s.metrics if m == "probe_transfer"])
-        linear = dataclasses.replace(s, metrics=["linear_cka"])
+        # the per-representation work of the snapshot's first piece, and the probes (fitted
+        # per member, with its member rows); ``metrics=[]``: the cross product alone (linear CKA)
+        specs = configured(s.metrics)
+        prep = dataclasses.replace(s, metrics=[x.name for x in specs if not x.fits_probes])
+        probes = dataclasses.replace(s, metrics=[x.name for x in specs if x.fits_probes])
+        linear = dataclasses.replace(s, metrics=[])
         pieces: dict[Any, float] = {
             "prepare": sum(representation_flops(n, d, prep) for d in widths.values())
         }
@@ -338,16 +347,15 @@ class RepresentationCallback(L.Callback):
         tail, and pairs of models with no layer to compare under ``pairs``."""
         out: list[dict[str, str]] = []
         names = list(self.layers)
-        stitching = "stitching" in self.settings.metrics
-        no_tail = self._stitch_skips(pl_module) if stitching else {}
+        stitched = composite_specs(self.settings, "stitch")
+        no_tail = self._stitch_skips(pl_module) if stitched else {}
         for a, b in plan_pairs(names, self.split):
             if not layer_pairs(self.layers[a], self.layers[b], self.pairs):
                 out.append(skip_row(a, b, "", "", "pairs", f"pairs={self.pairs}: no layer "
                            "name in common (use pairs=last or pairs=all)"))  # fmt: skip
             for m1, m2 in ((a, b), (b, a)):
-                if m2 in no_tail:
-                    out.append(skip_row(m1, m2, self.primary[m1], self.primary[m2],
-                                        "stitching", no_tail[m2]))  # fmt: skip
+                out += [skip_row(m1, m2, self.primary[m1], self.primary[m2], spec.name,
+                                 no_tail[m2]) for spec in stitched if m2 in no_tail]  # fmt: skip
         return out
 
     def _record_skips(self, pl_module) -> None:
@@ -393,14 +401,14 @@ def logged_scalars(
     rows: Iterable[Mapping[str, Any]], split: Callable[[str], tuple[str, int | None]]
 ) -> dict[str, float]:
     """The scalars sent to the loggers: one per row (:func:`scalar_name`), except a layer compared
-    with itself (the diagonal of the layer x layer matrix, 1 by construction; it stays a row of
-    ``metrics/alignment.csv`` and of the heatmaps) and the rows of two copies of one member (seed vs seed), which are averaged over the pairs into
+    with itself (1 by construction; it stays a row of ``metrics/alignment.csv`` and of the
+    heatmaps) and the rows of two copies of one member (seed vs seed), which are averaged over the pairs into
     ``seed/<metric>/<member>/<layer>`` -- 190 pairs x layers x metrics per member would swamp the
     loggers; every pair is in ``metrics/alignment.csv``."""
     scalars: dict[str, float] = {}
     seeds: dict[str, list[float]] = {}
     for row in rows:
-        if is_self_comparison(row):  # a layer's CKA with itself is 1: a row, not a metric
+        if trivially_one(row):  # a layer's CKA with itself is 1: a row, not a metric
             continue
         a, b = row["member_a"], row["member_b"]
         member = split(a)[0]
@@ -412,12 +420,6 @@ def logged_scalars(
     for name, values in seeds.items():  # NaN (a degenerate copy) propagates: it is not hidden
         scalars[name] = sum(values) / len(values)
     return scalars
-
-
-def is_self_comparison(row: Mapping[str, Any]) -> bool:
-    """A ``layer_cka`` row of a layer with itself (one model, one layer): always 1."""
-    return (row["metric"] == "layer_cka" and row["member_a"] == row["member_b"]
-            and row["layer_a"] == row["layer_b"])  # fmt: skip
 
 
 def _network(pl_module, model: str):

@@ -8,6 +8,7 @@ This package imports nothing else from xmsem.
 """
 
 from .activations import ACTIVATIONS
+from .arch import ArchSpec, register_arch
 from .base import HiddenNet
 from .cnn import CNN
 from .correction import LowRankCorrection
@@ -18,8 +19,11 @@ from .factory import (
     XMSEM_KEYS,
     build_model,
     count_parameters,
+    get_arch,
     input_shape_of,
+    layer_widths,
     member_layers,
+    stack_copies,
     validate_spec,
 )
 from .mlp import MLP
@@ -37,6 +41,7 @@ from .shaping import (
 __all__ = [
     "ACTIVATIONS",
     "ARCHS",
+    "ArchSpec",
     "CNN",
     "ExtractedNet",
     "XMSEM_KEYS",
@@ -58,7 +63,11 @@ __all__ = [
     "build_shaping",
     "count_parameters",
     "input_shape_of",
+    "get_arch",
+    "layer_widths",
     "member_layers",
+    "register_arch",
+    "stack_copies",
     "stitch_support",
     "validate_spec",
 ]

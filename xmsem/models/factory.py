@@ -20,13 +20,13 @@ group). OmegaConf containers work as mappings/sequences.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
 
 from .activations import check_activation
+from .arch import ARCHS, XMSEM_KEYS, ArchSpec, fail, is_int, is_real, register_arch
 from .cnn import CNN
 from .extract import ExtractedNet, check_layers
 from .mlp import MLP, check_widths
@@ -36,109 +36,142 @@ from .shaping import check_shaping
 __all__ = [
     "ARCHS",
     "XMSEM_KEYS",
+    "ArchSpec",
     "build_model",
     "count_parameters",
+    "layer_widths",
     "member_layers",
+    "register_arch",
+    "stack_copies",
     "validate_spec",
 ]
 
-ARCHS: dict[str, type[nn.Module]] = {"mlp": MLP, "pgnn": PGNN, "cnn": CNN}
-XMSEM_KEYS = ("arch", "_target_", "layers", "input_shape", "labels", "weight_decay")
+_fail = fail  # the one-line error of a bad value (module-local name used below)
 
 
-def _fail(key: str, what: str, value: object) -> None:
-    raise ValueError(f"model spec key '{key}': must be {what}, got {value!r}")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
+# --------------------------------------------------------------------------- value checks
 def _int_at_least(low: int) -> Callable[[str, object], None]:
     def check(key: str, value: object) -> None:
-        if not _is_int(value) or value < low:
-            _fail(key, f"an int >= {low}", value)
+        if not is_int(value) or value < low:
+            fail(key, f"an int >= {low}", value)
 
     return check
 
 
 def _positive_number(key: str, value: object) -> None:
-    if not _is_real(value) or not math.isfinite(value) or value <= 0:
-        _fail(key, "a finite number > 0", value)
+    if not is_real(value) or not math.isfinite(value) or value <= 0:
+        fail(key, "a finite number > 0", value)
 
 
 def _finite_number(key: str, value: object) -> None:
-    if not _is_real(value) or not math.isfinite(value):
-        _fail(key, "a finite number", value)
+    if not is_real(value) or not math.isfinite(value):
+        fail(key, "a finite number", value)
 
 
 def _boolean(key: str, value: object) -> None:
     if not isinstance(value, bool):
-        _fail(key, "true or false", value)
+        fail(key, "true or false", value)
 
 
 def _shape(key: str, value: object) -> None:
     ok = isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and len(value) > 0
-    if not ok or not all(_is_int(v) and v >= 1 for v in value):
-        _fail(key, "a non-empty list of positive ints such as [1, 28, 28]", value)
+    if not ok or not all(is_int(v) and v >= 1 for v in value):
+        fail(key, "a non-empty list of positive ints such as [1, 28, 28]", value)
 
 
 def _optional_rank(key: str, value: object) -> None:
-    if value is not None and (not _is_int(value) or value < 1):
-        _fail(key, "null (default: min(in, out) per layer) or an int >= 1", value)
+    if value is not None and (not is_int(value) or value < 1):
+        fail(key, "null (default: min(in, out) per layer) or an int >= 1", value)
 
 
-_CHECKS: dict[str, Callable[[str, object], None]] = {
-    "hidden": lambda key, value: check_widths(value, key),
-    "activation": lambda key, value: check_activation(value, key),
-    "corr_activation": lambda key, value: check_activation(value, key),
-    "shaping": lambda key, value: check_shaping(value),
-    "gamma": _positive_number,
-    "proj_rank": _optional_rank,
-    "correction": _boolean,
-    "corr_rank": _int_at_least(1),
-    "alpha": _finite_number,
-    "learn_alpha": _boolean,
-    "power_iterations": _int_at_least(1),
-    "channels": lambda key, value: check_widths(value, key),
-    "kernel_size": _int_at_least(1),
-    "pool": _int_at_least(1),
-    "input_shape": _shape,
-}
-
-# Keys each arch accepts (besides "arch") and which of them are required.
-_KEYS: dict[str, tuple[set[str], set[str]]] = {
-    "mlp": ({"hidden", "activation"}, {"hidden"}),
-    "pgnn": (
-        {
-            "hidden",
-            "activation",
-            "shaping",
-            "gamma",
-            "proj_rank",
-            "correction",
-            "corr_rank",
-            "corr_activation",
-            "alpha",
-            "learn_alpha",
-            "power_iterations",
-        },
-        {"hidden"},
-    ),
-    "cnn": ({"channels", "hidden", "kernel_size", "pool", "activation", "input_shape"}, set()),
-}
-_CNN_DEFAULTS = {"channels": [16, 32], "hidden": [128]}
+def _widths(key: str, value: object) -> None:
+    check_widths(value, key)
 
 
+def _activation(key: str, value: object) -> None:
+    check_activation(value, key)
+
+
+def _shaping(key: str, value: object) -> None:
+    check_shaping(value)
+
+
+# --------------------------------------------------------------------------- built-in archs
+def _ensemble(nets: Sequence[nn.Module]) -> nn.Module:
+    from .ensemble import EnsembleNet  # natively batched MLP / PGNN copies
+
+    return EnsembleNet.from_copies(list(nets))
+
+
+def _hidden_widths(spec: Mapping) -> list[int]:
+    return [int(w) for w in spec.get("hidden") or []]
+
+
+def _pgnn_rank_fits(spec: Mapping) -> None:
+    """``proj_rank`` must not exceed any hidden width (the input width of layers 2.. and readout)."""
+    rank = spec.get("proj_rank")
+    if spec.get("shaping", "spectral") == "projection" and rank is not None:
+        narrowest = min(spec["hidden"])
+        if rank > narrowest:
+            fail("proj_rank",
+                 f"<= the narrowest hidden width {narrowest} (projections act on layer inputs)",
+                 rank)  # fmt: skip
+
+
+def _cnn_layers(spec: Mapping) -> list[str]:
+    return [f"conv{i + 1}" for i in range(len(spec["channels"]))] + [
+        f"fc{i + 1}" for i in range(len(spec["hidden"]))
+    ]
+
+
+def _build_cnn(kwargs: dict, shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    if len(shape) != 3:
+        raise ValueError(
+            f"model spec key 'input_shape': arch cnn needs images [C, H, W], got {list(shape)}"
+            f" (flat data: set input_shape, e.g. [1, H, W] with H * W = {math.prod(shape)})"
+        )
+    return CNN(shape, num_classes, **kwargs)
+
+
+_MLP_KEYS = {"hidden": _widths, "activation": _activation}
+register_arch(ArchSpec(
+    "mlp", MLP, _MLP_KEYS, required=frozenset({"hidden"}), widths=_hidden_widths,
+    batched=_ensemble, doc="Linear -> activation blocks",
+))  # fmt: skip
+register_arch(ArchSpec(
+    "pgnn", PGNN,
+    {**_MLP_KEYS, "shaping": _shaping, "gamma": _positive_number, "proj_rank": _optional_rank,
+     "correction": _boolean, "corr_rank": _int_at_least(1), "corr_activation": _activation,
+     "alpha": _finite_number, "learn_alpha": _boolean, "power_iterations": _int_at_least(1)},
+    required=frozenset({"hidden"}), widths=_hidden_widths, check=_pgnn_rank_fits,
+    batched=_ensemble, doc="shaped weights plus a low-rank nonlinear correction path",
+))  # fmt: skip
+register_arch(ArchSpec(
+    "cnn", CNN,
+    {"channels": _widths, "hidden": _widths, "kernel_size": _int_at_least(1),
+     "pool": _int_at_least(1), "activation": _activation, "input_shape": _shape},
+    defaults={"channels": [16, 32], "hidden": [128]}, layers=_cnn_layers, image=True,
+    build=_build_cnn, doc="conv blocks then fc blocks, on images",
+))  # fmt: skip
+
+
+def get_arch(name: object) -> ArchSpec:
+    """The registered arch ``name``; one-line ValueError listing the valid ones otherwise."""
+    if not isinstance(name, str) or name not in ARCHS:
+        raise ValueError(
+            f"model spec key 'arch': unknown arch {name!r}; valid: {', '.join(ARCHS)} "
+            "(or '_target_: pkg.Module' with 'layers')"
+        )
+    return ARCHS[name]
+
+
+# --------------------------------------------------------------------------- member specs
 def validate_spec(spec: Mapping) -> None:
     """Check a model spec fully without building a network; raise ValueError naming the bad key.
 
-    Checks the arch name, unknown and missing keys, every value's type and range, and that
-    ``proj_rank`` does not exceed any hidden width (the input width of layers 2.. and readout).
+    Checks the arch name, unknown and missing keys, every value's type and range, and the arch's
+    own constraints (e.g. pgnn: ``proj_rank`` within every hidden width); a ``_target_`` spec:
+    the import path and the named layers.
     """
     if not isinstance(spec, Mapping):
         raise ValueError(
@@ -147,31 +180,7 @@ def validate_spec(spec: Mapping) -> None:
     if "_target_" in spec:
         _validate_target(spec)
         return
-    arch = spec.get("arch")
-    if not isinstance(arch, str) or arch not in ARCHS:
-        raise ValueError(
-            f"model spec key 'arch': unknown arch {arch!r}; valid: {', '.join(ARCHS)} "
-            "(or '_target_: pkg.Module' with 'layers')"
-        )
-    allowed, required = _KEYS[arch]
-    for key in spec:
-        if key != "arch" and key not in allowed:
-            valid = ", ".join(["arch", *sorted(allowed)])
-            raise ValueError(f"model spec key {key!r}: unknown for arch {arch!r}; valid: {valid}")
-    for key in sorted(required):
-        if key not in spec:
-            raise ValueError(f"model spec key {key!r}: required for arch {arch!r}")
-    for key in sorted(allowed & set(spec)):
-        _CHECKS[key](key, spec[key])
-    rank = spec.get("proj_rank")
-    if arch == "pgnn" and spec.get("shaping", "spectral") == "projection" and rank is not None:
-        narrowest = min(spec["hidden"])
-        if rank > narrowest:
-            _fail(
-                "proj_rank",
-                f"<= the narrowest hidden width {narrowest} (projections act on layer inputs)",
-                rank,
-            )
+    get_arch(spec.get("arch")).validate(spec)
 
 
 def _validate_target(spec: Mapping) -> None:
@@ -241,13 +250,25 @@ def member_layers(spec: Mapping) -> list[str]:
     """Names of a member's hidden layers, in order, from its spec alone (no network is built)."""
     if "_target_" in spec:
         return [str(name) for name in spec["layers"]]
-    if spec.get("arch") == "cnn":
-        channels = spec.get("channels", _CNN_DEFAULTS["channels"])
-        hidden = spec.get("hidden", _CNN_DEFAULTS["hidden"])
-        return [f"conv{i + 1}" for i in range(len(channels))] + [
-            f"fc{i + 1}" for i in range(len(hidden))
-        ]
-    return [f"h{i + 1}" for i in range(len(spec.get("hidden") or []))]
+    arch = get_arch(spec.get("arch"))
+    return arch.layers(arch.with_defaults(spec))
+
+
+def layer_widths(spec: Mapping) -> dict[str, int] | None:
+    """Width of each hidden layer from the spec alone; None when only the built network knows."""
+    if "_target_" in spec or get_arch(spec.get("arch")).widths is None:
+        return None
+    arch = get_arch(spec["arch"])
+    full = arch.with_defaults(spec)
+    return dict(zip(arch.layers(full), arch.widths(full), strict=True))
+
+
+def stack_copies(spec: Mapping, nets: Sequence[nn.Module]) -> nn.Module:
+    """K built copies of a member as one vectorised network (its arch's batched builder)."""
+    arch = None if "_target_" in spec else ARCHS.get(spec.get("arch"))
+    if arch is None or arch.batched is None:
+        raise ValueError(f"model spec {dict(spec)!r}: its copies cannot be vectorised")
+    return arch.batched(nets)
 
 
 def input_shape_of(
@@ -255,7 +276,7 @@ def input_shape_of(
 ) -> tuple[int, ...]:
     """The shape one input example is given to the member: ``spec["input_shape"]``, else the
     dataset's ``image_shape`` for ``cnn``/``_target_`` members, else ``(input_dim,)``."""
-    image = "_target_" in spec or spec.get("arch") == "cnn"
+    image = "_target_" in spec or get_arch(spec.get("arch")).image
     shape = spec.get("input_shape") or (image_shape if image and image_shape else None)
     shape = tuple(int(s) for s in shape) if shape else (int(input_dim),)
     if math.prod(shape) != input_dim:
@@ -280,21 +301,12 @@ def build_model(
     """
     validate_spec(spec)
     for name, value in (("input_dim", input_dim), ("num_classes", num_classes)):
-        if not _is_int(value) or value < 1:
+        if not is_int(value) or value < 1:
             raise ValueError(f"build_model argument '{name}': must be an int >= 1, got {value!r}")
     shape = input_shape_of(spec, int(input_dim), image_shape)
     if "_target_" in spec:
         return _build_target(spec, shape, int(num_classes))
-    kwargs = {key: value for key, value in spec.items() if key not in XMSEM_KEYS}
-    if spec["arch"] == "cnn":
-        if len(shape) != 3:
-            raise ValueError(
-                f"model spec key 'input_shape': arch cnn needs images [C, H, W], got {list(shape)}"
-                f" (flat data: set input_shape, e.g. [1, H, W] with H * W = {input_dim})"
-            )
-        return CNN(shape, int(num_classes), **{**_CNN_DEFAULTS, **kwargs})
-    kwargs["hidden"] = [int(w) for w in kwargs["hidden"]]
-    return ARCHS[spec["arch"]](int(input_dim), int(num_classes), **kwargs)
+    return get_arch(spec["arch"]).make(spec, shape, int(num_classes))
 
 
 def _build_target(spec: Mapping, shape: tuple[int, ...], num_classes: int) -> ExtractedNet:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -87,3 +88,9 @@ def describe_difference(old: Mapping[str, Any], new: Mapping[str, Any], limit: i
     parts = [f"{k}: {old.get(k, '<unset>')} -> {new.get(k, '<unset>')}" for k in keys[:limit]]
     more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
     return ", ".join(parts) + more if parts else "unknown keys"
+
+
+def stable_run_id(run_dir: Path) -> str:
+    """A wandb run id that is the same every time this run directory is (re)started."""
+    key = "/".join(Path(run_dir).resolve().parts[-3:])
+    return hashlib.sha1(key.encode()).hexdigest()[:16]

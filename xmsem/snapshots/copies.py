@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 import torch
 from torch import Tensor
 
-from xmsem.alignment import METRICS
+from xmsem.alignment import METRICS, configured
 from xmsem.alignment.batched import PreparedStack, prepare_stack
 from xmsem.runs.signals import raise_if_interrupted
 from xmsem.snapshots.measure import MeasureSettings, RepCache, Row, row
@@ -59,20 +59,19 @@ def prepare_copies(
     reps: Mapping[str, Mapping[str, Tensor]], groups: Mapping[str, list[str]], cache: RepCache
 ) -> dict[tuple[str, str], PreparedStack]:
     """(member, layer) -> the prepared stack of its copies; registers every copy's prepared
-    representation in ``cache`` under (model, layer), with its top-k subspace basis (one batched
-    ``eigh`` per stack) when subspace overlap is measured."""
+    representation in ``cache`` under (model, layer), after the per-stack work of the configured
+    metrics (``MetricSpec.prepare_stack``: e.g. the top-k subspace bases of all copies from one
+    batched ``eigh``)."""
     stacks: dict[tuple[str, str], PreparedStack] = {}
-    k = cache.s.subspace_k
+    per_stack = [spec for spec in configured(cache.s.metrics) if spec.prepare_stack is not None]
     for member, models in groups.items():
         layers = [la for la in reps[models[0]] if all(la in reps[m] for m in models)]
         for layer in layers:
             raise_if_interrupted()  # SIGTERM/SIGINT: a long snapshot stops between its pieces
             stack = prepare_stack([reps[m][layer] for m in models])
             views = [stack.prepared(i) for i in range(len(models))]
-            usable = 1 <= k <= min(stack.n - 1, stack.xc.shape[2])
-            if "subspace_overlap" in cache.s.metrics and usable:
-                for view, u, low in zip(views, *stack.bases(k), strict=True):
-                    view._bases[k] = None if bool(low) else u
+            for spec in per_stack:  # e.g. the subspace bases of all copies in one eigh
+                spec.prepare_stack(stack, views, spec.kwargs(cache.s))
             for model, view in zip(models, views, strict=True):
                 cache.add_prepared((model, layer), view)
             stacks[(member, layer)] = stack

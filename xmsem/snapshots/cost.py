@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 import torch
 
+from xmsem.alignment import configured
+
 __all__ = ["SnapshotProgress", "estimate_flops", "flop_rate", "describe_cost"]
 
 log = logging.getLogger(__name__)
@@ -44,40 +46,31 @@ def flop_rate() -> float:
     return _RATE[0]
 
 
-def _basis_flops(m: int, k: int) -> float:
-    return 9.0 * m**3 if m <= 512 else 60.0 * m * m * k
+def _hooks(settings, kind: str) -> list:
+    """The distinct cost hooks (``rep_flops`` | ``pair_flops``) of the configured metrics:
+    metrics that share a hook (the two RBF CKA estimators, one kernel) share its work."""
+    hooks = [getattr(spec, kind) for spec in configured(settings.metrics)]
+    return list(dict.fromkeys(h for h in hooks if h is not None))
 
 
 def representation_flops(n: int, d: int, settings, n_classes: int = 10) -> float:
-    """Work of one representation of n examples and d features (module doc)."""
+    """Work of one representation of n examples and d features (module doc): centring and
+    self-terms, plus each configured metric's per-representation hook (``rep_flops``)."""
     m = min(n, d)
     flops = 2.0 * n * d * m
-    if "subspace_overlap" in settings.metrics:
-        flops += _basis_flops(m, settings.subspace_k)
-    if "probe_transfer" in settings.metrics:
-        flops += settings.probe_max_iter * 8.0 * (n // 2) * d * n_classes
-    return flops
+    return flops + sum(hook(n, d, settings, n_classes) for hook in _hooks(settings, "rep_flops"))
 
 
 def pair_flops(n: int, p: int, q: int, settings) -> float:
-    """Work of one compared pair of representations of widths p and q (module doc)."""
+    """Work of one compared pair of representations of widths p and q (module doc): the cross
+    product, plus each configured metric's per-pair hook (``pair_flops``)."""
     if p > n and q > n:
         flops = 2.0 * n * n
     elif p > n or q > n:
         flops = 2.0 * n * n * min(p, q)
     else:
         flops = 2.0 * n * p * q
-    metrics = settings.metrics
-    if any(m.startswith("rbf_cka") for m in metrics):
-        r = min(n, settings.rbf_max_n)
-        flops += 2.0 * r * r * (p + q)
-    if "probe_transfer" in metrics:
-        for kind in settings.transfer_maps:
-            if kind in ("orthogonal", "similarity"):
-                flops += 2.0 * n * p * q + 12.0 * max(p, q) ** 3
-            elif kind == "linear":
-                flops += 2 * (2.0 * n * (p * p + q * q) + 2.0 * n * p * q)
-    return flops
+    return flops + sum(hook(n, p, q, settings) for hook in _hooks(settings, "pair_flops"))
 
 
 def estimate_flops(

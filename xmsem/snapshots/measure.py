@@ -25,14 +25,7 @@ Row = dict[str, object]
 Key = tuple[str, str]  # (model, layer)
 TailFn = Callable[[str], tuple[Callable[[Tensor], Tensor], float]]
 
-DEFAULT_METRICS = (
-    "linear_cka",
-    "linear_cka_debiased",
-    "rbf_cka",
-    "subspace_overlap",
-    "probe_transfer",
-    "stitching",
-)
+DEFAULT_METRICS = al.default_metrics()  # the specs with ``default=True``, registry order
 
 
 @dataclass
@@ -43,7 +36,7 @@ class MeasureSettings:
     ``conf/callbacks/default.yaml`` lists the same keys with the same defaults (a test checks
     both). A registered metric names the settings it reads in ``MetricSpec.params``."""
 
-    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
+    metrics: list[str] = field(default_factory=lambda: list(al.default_metrics()))
     subspace_k: int = 10
     rbf_threshold: float = 1.0
     rbf_max_n: int = 1000
@@ -183,7 +176,7 @@ def rep_metrics(
             continue
         if fast and spec.prepared is not None:
             px, py = cache.prepared(kx, x), cache.prepared(ky, y)
-            if name in ("linear_cka", "linear_cka_debiased") and "frob2" not in shared:
+            if spec.shares_frob2 and "frob2" not in shared:
                 shared["frob2"] = cache.cross_frob2(kx, x, ky, y)
             out[name] = spec.compute_prepared(px, py, s, shared)
         elif fast and spec.prepare is not None:
@@ -208,10 +201,11 @@ def null_rows(
     return rows
 
 
-def _composite(s: MeasureSettings, at: str) -> list[al.MetricSpec]:
+def composite_specs(s: MeasureSettings, at: str) -> list[al.MetricSpec]:
     """The configured metrics whose rows come from a ``rows`` hook at ``at`` (layers | stitch)."""
-    return [al.METRICS[m] for m in s.metrics
-            if m in al.METRICS and al.METRICS[m].rows is not None and al.METRICS[m].rows_at == at]  # fmt: skip
+    return [
+        spec for spec in al.configured(s.metrics) if spec.rows is not None and spec.rows_at == at
+    ]
 
 
 def pair_rows(
@@ -252,9 +246,9 @@ def pair_rows(
             rows.append(row(a, b, la, lb, metric, value))
         if s.controls:
             rows += null_rows(a, b, la, lb, x, y, s, cache)
-        for spec in _composite(s, "layers"):
+        for spec in composite_specs(s, "layers"):
             rows += [row(*r) for r in spec.rows(context(la, lb), spec)]
-    for spec in _composite(s, "stitch"):
+    for spec in composite_specs(s, "stitch"):
         for la, lb in stitch_layers:
             rows += [row(*r) for r in spec.rows(context(la, lb), spec)]
     return rows
@@ -310,8 +304,9 @@ def member_rows(
             ph = cache.prepared((name, layer), reps[layer])
             rows.append(row(name, name, layer, layer, "input_cka",
                              float(al.linear_cka_prepared(pin, ph)[0])))  # fmt: skip
+    probes = any(spec.fits_probes for spec in al.configured(s.metrics))
     for layer in layers:
-        if "probe_transfer" in s.metrics:
+        if probes:
             acc = cache.probe_accuracy((name, layer), reps[layer])
             rows.append(row(name, name, layer, layer, "probe_acc", acc))
         if previous is not None and layer in previous:
