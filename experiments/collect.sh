@@ -3,6 +3,7 @@
 #   experiments/collect.sh <name> [<sweep dir>]      (default sweep dir: outputs/sweeps/<name>)
 #   experiments/collect.sh --rebuild <name>          (no sweep: summary/paired/nonfinite.csv from
 #                                                     the committed values.csv + cross_run.csv)
+#   experiments/collect.sh --figures <name>          (no sweep: figures/ redrawn from summary.csv)
 # then `python -m xmsem.analysis.study experiments/` rewrites experiments/STUDY.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,9 @@ if [ "${1:-}" = "--rebuild" ]; then
   python -m xmsem.analysis.values "experiments/$2"
   python -m xmsem.analysis.study experiments/ --preamble experiments/STUDY_notes.md
   exit 0
+fi
+if [ "${1:-}" = "--figures" ]; then
+  exec python -m xmsem.analysis.redraw "experiments/$2"
 fi
 name=$1
 sweep=${2:-outputs/sweeps/$name}

@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sanity",
         action="store_true",
-        help="only the layer-identification test (Kornblith et al. 2019) per measure: "
+        help="only which measure to trust: the layer-identification test (Kornblith et al. "
+        "2019) and ReSi's grounding by prediction (Spearman rho with accuracy difference, "
+        "disagreement, JSD; outputs from checkpoints/last.ckpt) per measure: "
         "<out>/sanity.csv, sanity.md, sanity.png",
     )
     p.add_argument("--subspace-k", type=int, default=None,
@@ -128,23 +130,76 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _sanity(args: argparse.Namespace) -> int:
-    """``--sanity``: the layer-identification table and figure of every (or each named) measure."""
+    """``--sanity``: layer identification and grounding of every (or each named) measure."""
     from pathlib import Path
 
-    from xmsem.analysis.sanity import layer_identification, sanity_report
+    from xmsem.analysis.grounding import grounding
+    from xmsem.analysis.sanity import layer_identification
+    from xmsem.analysis.sanity_report import sanity_report
 
     out = Path(args.out) if args.out else Path(args.sweep_dir) / "analysis"
+    kw = {"subspace_k": args.subspace_k, "slow_max_n": args.slow_max_n}
     try:
-        rows = layer_identification(args.sweep_dir, args.metrics, subspace_k=args.subspace_k,
-                                    slow_max_n=args.slow_max_n)  # fmt: skip
-        paths = sanity_report(rows, out, figures=not args.no_figures)
+        rows = layer_identification(args.sweep_dir, args.metrics, **kw)
+        grounded = grounding(args.sweep_dir, args.metrics, outputs=checkpoint_outputs(), **kw)
+        paths = sanity_report(rows, out, figures=not args.no_figures, grounding=grounded)
     except (AnalysisError, ValueError) as err:
         print(f"xmsem.analyze: {err}", file=sys.stderr)
         return 2
     for r in rows:
         print(f"{r.dataset:10s} {r.arch:24s} {r.metric:22s} {r.accuracy:.3f} ({r.counted})")
+    for g in grounded:
+        rhos = " ".join(f"{k}={v:+.2f}" for k, v in g.rho.items())
+        print(
+            f"{g.dataset:10s} {g.arch:24s} {g.metric:22s} rho {rhos} ({g.pairs['accuracy']} pairs)"
+        )
     print("written: " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def checkpoint_outputs():
+    """``outputs(run, model, epoch, layer, h)`` of :func:`xmsem.analysis.grounding.grounding`:
+    the logits of ``model`` on the probe set, its layers after ``layer`` run on the stored
+    representation ``h`` with the weights of the run's ``checkpoints/last.ckpt``; None when the
+    run has no such checkpoint or it holds another epoch than the snapshot's (the outputs would
+    belong to other weights than the representations)."""
+    import torch
+
+    cohorts: dict = {}
+
+    def cohort_of(run, epoch: int):
+        key = (run.path, epoch)
+        if key not in cohorts:
+            cohorts[key] = None
+            ckpt = run.path / "checkpoints" / "last.ckpt"
+            if ckpt.is_file():  # only then the training stack (lightning) is imported
+                from omegaconf import OmegaConf
+
+                from xmsem.compare import epochs_in
+                from xmsem.runs.safeload import load_plain
+                from xmsem.train import build_cohort, build_datamodule
+
+                state = load_plain(ckpt)
+                if epochs_in(state) == epoch:
+                    cfg = OmegaConf.load(run.path / ".hydra" / "config.yaml")
+                    raw = build_datamodule(cfg).prepare()  # the dataset's shapes
+                    cohort = build_cohort(cfg, raw.input_dim, raw.num_classes, raw.image_shape)
+                    cohort.load_state_dict(state["state_dict"])
+                    cohorts[key] = cohort.eval()
+        return cohorts[key]
+
+    def outputs(run, model: str, epoch: int, layer: str, h):
+        cohort = cohort_of(run, epoch)
+        if cohort is None:
+            return None
+        net = cohort.model(model)
+        if not hasattr(net, "forward_from"):  # a network whose tail cannot be run from a layer
+            return None
+        dtype = next(net.parameters()).dtype
+        with torch.no_grad():
+            return net.forward_from(layer, h.to(dtype)).to(torch.float64)
+
+    return outputs
 
 
 if __name__ == "__main__":

@@ -19,7 +19,13 @@ Models are named ``A:<model>`` and ``B:<model>``. Writes under ``--out``: ``alig
 (member_a, member_b, layer_a, layer_b, metric, value), ``skipped.csv``, ``report.md`` and one
 layer x layer heatmap per pair of models, ``cross_layer_cka_<a>~<b>.png``.
 
-From Python: ``from xmsem.compare import compare; result = compare("runs/a", "runs/b")``.
+Training dynamics: ``python -m xmsem.compare RUN`` (one run folder) writes the linear CKA of each
+model's layer between every two of its snapshots (``epoch_cka.csv``, one heatmap per model,
+``epoch_report.md``; :mod:`xmsem.analysis.dynamics`); ``--epoch-cka`` adds the same for each run
+folder of a two-model comparison.
+
+From Python: ``from xmsem.compare import compare; result = compare("runs/a", "runs/b")``;
+``compare_epochs("runs/a")`` for the training dynamics.
 """
 
 from __future__ import annotations
@@ -73,6 +79,7 @@ class CompareResult:
     files: dict[str, Path]
     sides: dict[str, str] = field(default_factory=dict)  # "A"/"B" -> state, epochs, data
     warnings: list[str] = field(default_factory=list)
+    epoch_rows: list[dict[str, Any]] = field(default_factory=list)  # training dynamics
 
 
 # --------------------------------------------------------------------------- sources
@@ -124,6 +131,15 @@ def _load_run(side: str, path: Path, kind: str, raw, device: torch.device) -> So
     cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     ckpt = path if kind == "checkpoint" else run_dir / "checkpoints" / "last.ckpt"
     if ckpt.is_file():
+        own = cfg.get("data") or {}
+        for key, have in (("input_dim", raw.input_dim), ("num_classes", raw.num_classes)):
+            wanted = own.get(key)
+            if wanted is not None and int(wanted) != int(have):  # it cannot read the probe set
+                raise CompareError(
+                    f"{side} ({run_dir}) was trained with data.{key}={wanted}; the probe data "
+                    f"has {key}={have}: its models cannot be measured on it (--data names data "
+                    "both runs can read)"
+                )
         cohort = build_cohort(cfg, raw.input_dim, raw.num_classes, raw.image_shape)
         checkpoint = load_plain(ckpt)
         try:
@@ -134,7 +150,7 @@ def _load_run(side: str, path: Path, kind: str, raw, device: torch.device) -> So
         cohort.to(device).eval()
         names = list(getattr(cohort, "model_names", cohort.member_names))
         source = Source(side, f"{ckpt} (run {run_dir})", cfg)
-        source.about = describe_run(run_dir, cfg, _epochs_in(checkpoint), ckpt.name)
+        source.about = describe_run(run_dir, cfg, epochs_in(checkpoint), ckpt.name)
         for name in names:
             get = getattr(cohort, "model", None)
             net = get(name) if callable(get) else cohort.members[name]
@@ -172,7 +188,7 @@ def _describe_data(settings: Mapping[str, Any]) -> str:
     return f"{settings.get('name', '?')} ({rest})" if rest else str(settings.get("name", "?"))
 
 
-def _epochs_in(checkpoint: Mapping[str, Any]) -> int | None:
+def epochs_in(checkpoint: Mapping[str, Any]) -> int | None:
     """Epochs trained when the checkpoint was written (Lightning's fit-loop progress)."""
     try:
         return int(checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
@@ -283,9 +299,12 @@ def compare(
     pairs: str = "last",
     device: str = "cpu",
     allow_different_data: bool = False,
+    epoch_cka: bool = False,
 ) -> CompareResult:
     """Compare every model of ``a`` with every model of ``b`` (see the module docstring); write
-    the files under ``out`` when given. Raises :class:`CompareError` (one line) on bad input."""
+    the files under ``out`` when given. ``epoch_cka``: also the training dynamics of each side
+    that is a run folder (:func:`compare_epochs`; rows in ``CompareResult.epoch_rows``). Raises
+    :class:`CompareError` (one line) on bad input."""
     from xmsem.data import TensorDataModule, get_dataset
     from xmsem.snapshots import MeasureSettings
     from xmsem.snapshots.measure import PAIRINGS, RepCache, member_rows
@@ -336,8 +355,16 @@ def compare(
     result.warnings = [w for w in [warning] if w]
     result.warnings += [f"{s.side} is not a completed run: {s.about}" for s in sources
                         if s.about and not s.about.startswith("completed")]  # fmt: skip
+    if epoch_cka:
+        for side, (p, kind) in zip("AB", kinds, strict=True):
+            if kind != "spec":
+                result.epoch_rows += epoch_rows(p, f"{side}:")
     if out is not None:
         result.files = write_outputs(Path(out), result, sources, data_cfg["name"], probe, pairs)
+        if result.epoch_rows:
+            about = [f"{s.side}: {s.about or s.origin}" for s in sources]
+            result.files.update(write_epoch_outputs(Path(out), result.epoch_rows, about,
+                                                    data_cfg["name"]))  # fmt: skip
     return result
 
 
@@ -407,8 +434,16 @@ def _csv_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     return buffer.getvalue()
 
 
-def _fmt(value: float) -> str:
-    return "nan" if not math.isfinite(value) else f"{value:.3f}"
+NOT_ATTEMPTED = "not attempted"
+
+
+def _fmt(value: float | None) -> str:
+    """A cell of report.md: ``not attempted`` where the number was never measured (None: e.g.
+    stitching, which runs at the last layers only, or into a model without a runnable tail),
+    ``undefined`` where it was measured and came out NaN (degenerate input)."""
+    if value is None:
+        return NOT_ATTEMPTED
+    return "undefined" if not math.isfinite(value) else f"{value:.3f}"
 
 
 def cross_matrix(rows, a: str, b: str, layers_a, layers_b):
@@ -471,9 +506,9 @@ def write_outputs(
                 for key in paired:
                     la, lb = key[2], key[3]
                     fwd, back = by.get(key, {}), by.get((b, a, lb, la), {})
-                    values = [fwd.get(m, math.nan) for m in shown] + [
-                        fwd.get("transfer_ratio", math.nan), back.get("transfer_ratio", math.nan),
-                        fwd.get("stitch_acc", math.nan), back.get("stitch_acc", math.nan),
+                    values = [fwd.get(m) for m in shown] + [
+                        fwd.get("transfer_ratio"), back.get("transfer_ratio"),
+                        fwd.get("stitch_acc"), back.get("stitch_acc"),
                     ]  # fmt: skip
                     lines.append(f"| {la} | {lb} | " + " | ".join(map(_fmt, values)) + " |")
                 lines.append("")
@@ -488,6 +523,9 @@ def write_outputs(
             for i, la in enumerate(layers_a):
                 lines.append(f"| {la} | " + " | ".join(_fmt(v) for v in matrix[i]) + " |")
             lines += ["", f"![cross-layer CKA]({png})", ""]
+    lines += ["*not attempted*: a number this comparison does not measure (stitching runs at "
+              "the last layers, into models with a runnable tail; see Skipped); *undefined*: "
+              "measured, but degenerate (e.g. a constant layer).", ""]  # fmt: skip
     lines += ["## Probe accuracy per layer (eval half)", "", "| model | layer | probe_acc |",
               "|---|---|---|"]  # fmt: skip
     for r in result.rows:
@@ -501,6 +539,67 @@ def write_outputs(
     return files
 
 
+# --------------------------------------------------------------------------- training dynamics
+def epoch_rows(run: str | Path, label: str = "") -> list[dict[str, Any]]:
+    """Epoch x epoch linear CKA of every model and layer of one run folder, from its snapshots
+    (:mod:`xmsem.analysis.dynamics`); models named ``<label><model>``. :class:`CompareError` when
+    ``run`` is not a run folder or has fewer than two complete snapshots."""
+    from xmsem.analysis.dynamics import run_epoch_cka
+    from xmsem.snapshots import SnapshotStore
+
+    path = Path(run)
+    if not path.exists():
+        raise CompareError(f"{path}: no such file or folder")
+    run_dir = _run_dir(path if path.is_dir() else path.parent)
+    if run_dir is None:
+        raise CompareError(
+            f"{path}: epoch x epoch CKA needs a run folder (with .hydra/config.yaml)"
+        )
+    epochs = SnapshotStore(run_dir).epochs()
+    rows = run_epoch_cka(run_dir)
+    if not rows:
+        raise CompareError(f"{run_dir}: epoch x epoch CKA needs two complete snapshots in reps/, "
+                           f"found {len(epochs)} ({', '.join(map(str, epochs)) or 'none'})")  # fmt: skip
+    return [dict(r, model=f"{label}{r['model']}") for r in rows]
+
+
+def write_epoch_outputs(out: Path, rows: Sequence[Mapping[str, Any]], about: Sequence[str],
+                        dataset: str) -> dict[str, Path]:  # fmt: skip
+    """``epoch_cka.csv``, one heatmap figure per model (a panel per layer) and the report
+    section of the training dynamics under ``out``; the files by name."""
+    from xmsem.analysis import dynamics
+    from xmsem.analysis.figures import epoch_cka_figures
+    from xmsem.runs.atomic import atomic_write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = {dynamics.FILE: atomic_write_text(out / dynamics.FILE,
+                                              _csv_text(rows, dynamics.RUN_COLUMNS))}  # fmt: skip
+    summary = [dict(r, dataset=dataset, arch=r["model"], mean=r["value"], n=1) for r in rows]
+    for png in epoch_cka_figures(summary, out):
+        files[png.name] = png
+    lines = ["# xmsem compare: training dynamics", "", *[f"- {line}" for line in about], ""]
+    lines += dynamics.markdown(summary)
+    lines += [f"![{p.stem}]({p.name})" for p in files.values() if p.suffix == ".png"]
+    files["epoch_report.md"] = atomic_write_text(out / "epoch_report.md", "\n".join(lines) + "\n")
+    return files
+
+
+def compare_epochs(run: str | Path, out: str | Path | None = None) -> CompareResult:
+    """Training dynamics of ONE run folder: the linear CKA of each model's layer between every
+    two of its snapshots (``reps/epoch_*``); written under ``out`` when given (epoch_cka.csv,
+    ``<data>_epoch_cka_<model>.png`` and epoch_report.md)."""
+    rows = epoch_rows(run)
+    run_dir = _run_dir(Path(run) if Path(run).is_dir() else Path(run).parent)
+    cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    epochs = sorted({r["epoch_a"] for r in rows})
+    about = describe_run(run_dir, cfg, epochs[-1], f"snapshots at epochs {epochs}")
+    result = CompareResult(rows, [], {}, {"A": about})
+    if out is not None:
+        dataset = str(OmegaConf.select(cfg, "data.name") or "data")
+        result.files = write_epoch_outputs(Path(out), rows, [f"run: {run_dir} - {about}"], dataset)
+    return result
+
+
 # --------------------------------------------------------------------------- command line
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -509,7 +608,9 @@ def main(argv: list[str] | None = None) -> int:
         "model YAML files); writes report.md, alignment.csv and heatmaps under --out.",
     )
     parser.add_argument("a", help="run folder, checkpoint (.ckpt) or model file (.yaml)")
-    parser.add_argument("b", help="run folder, checkpoint (.ckpt) or model file (.yaml)")
+    parser.add_argument("b", nargs="?", default=None,
+                        help="run folder, checkpoint (.ckpt) or model file (.yaml); left out: "
+                        "the training dynamics of run A (epoch x epoch CKA of its snapshots)")  # fmt: skip
     parser.add_argument("--data", help="dataset (a name of conf/data); default: A's or B's run")
     parser.add_argument("--out", default="outputs/compare", help="output folder")
     parser.add_argument("--probe-size", type=int, default=None,
@@ -518,11 +619,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto")
     parser.add_argument("--allow-different-data", action="store_true",
                         help="compare runs trained on different data (refused otherwise)")  # fmt: skip
+    parser.add_argument("--epoch-cka", action="store_true",
+                        help="also the epoch x epoch CKA of each run folder's snapshots")  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        result = compare(args.a, args.b, data=args.data, out=args.out,
-                         probe_size=args.probe_size, pairs=args.pairs, device=args.device,
-                         allow_different_data=args.allow_different_data)  # fmt: skip
+        if args.b is None:
+            result = compare_epochs(args.a, out=args.out)
+        else:
+            result = compare(args.a, args.b, data=args.data, out=args.out,
+                             probe_size=args.probe_size, pairs=args.pairs, device=args.device,
+                             allow_different_data=args.allow_different_data,
+                             epoch_cka=args.epoch_cka)  # fmt: skip
     except (CompareError, FileNotFoundError, UnreadableFile) as err:
         print(f"xmsem: error: {err}", file=sys.stderr)
         return 2
@@ -535,7 +642,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{side}: {about}")
     for line in result.warnings:
         print(f"xmsem: warning: {line}", file=sys.stderr)
-    print(f"{len(result.rows)} rows, {len(result.skipped)} skipped -> {result.files['report.md']}")
+    report = result.files.get("report.md") or result.files.get("epoch_report.md")
+    print(f"{len(result.rows)} rows, {len(result.skipped)} skipped -> {report}")
     return 0
 
 

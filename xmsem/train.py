@@ -449,11 +449,12 @@ def main(cfg: DictConfig) -> dict[str, Any] | None:
             print(f"xmsem: {err}", file=sys.stderr)
         return None
     except RunConflict as err:  # the folder's own run is left untouched, byte for byte
-        if multirun:
-            from xmsem.runs.sweep_summary import Refused
+        from xmsem.runs.sweep_summary import job_refused
 
+        refused = job_refused(run_dir, str(err), multirun)  # counted by the sweep's summary
+        if multirun:
             log.error("xmsem: job refused (the sweep goes on): %s", err)
-            return Refused(str(run_dir), str(err))
+            return refused
         _die(str(err), code=2)
     except Exception as err:  # record it; a single run fails loudly, a sweep goes on
         message = _one_line_failure(err)

@@ -6,9 +6,17 @@ hands jobs out dynamically (``job.num % n_gpus`` does not give one job per GPU).
 process with ``CUDA_VISIBLE_DEVICES=<gpu>``; a pool of ``gpus x jobs_per_gpu`` slots is handed
 out as jobs finish (``xmsem.launch.gpus``). The job dir is computed exactly as Hydra's basic launcher
 computes it (``hydra.sweep.dir``/``hydra.sweep.subdir`` of the job's sweep config), so switching
-launchers never moves a run. Each job's stdout+stderr go to ``<job dir>/launcher.log``.
+launchers never moves a run. Each job's stdout+stderr go to ``<sweep dir>/.local_gpus/<job>.log``
+while it runs, and into ``<job dir>/launcher.log`` once it has written there: a job that was
+skipped or refused leaves every byte of its folder as it was.
+
+A refused job (its folder holds another config's run) writes why into
+``$XMSEM_REFUSED_FILE`` (``<sweep dir>/.local_gpus/<job>.refused``); it is returned to Hydra as
+completed with a :class:`~xmsem.runs.sweep_summary.Refused` value and counted as refused by the
+sweep summary, which then exits 1.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -40,6 +48,7 @@ from xmsem.launch.gpus import (
     summary_line,
 )
 from xmsem.launch.progress import SweepClock
+from xmsem.runs.sweep_summary import REFUSED_FILE_ENV, Refused, note_refused
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +72,16 @@ class _Job:
     dir: Path
     cmd: list[str]
     config: DictConfig
+    staging: Path  # <sweep dir>/.local_gpus: the job's log while it runs, its refusal
+    before: frozenset | None = None  # its folder's files when it started (_signature)
+
+    @property
+    def log(self) -> Path:
+        return self.staging / f"{self.dir.name}.log"
+
+    @property
+    def refused_file(self) -> Path:
+        return self.staging / f"{self.dir.name}.refused"
 
 
 def quote_override_value(value: str) -> str:
@@ -144,14 +163,20 @@ class LocalGpusLauncher(Launcher):
             f"hydra.job.num={idx}",
             f"hydra.job.id={idx}",
         ]
-        return _Job(idx, list(overrides), Path(os.path.abspath(job_dir)), cmd, sweep_config)
+        staging = Path(os.path.abspath(str(self.config.hydra.sweep.dir))) / ".local_gpus"
+        return _Job(idx, list(overrides), Path(os.path.abspath(job_dir)), cmd, sweep_config,
+                    staging)  # fmt: skip
 
     def _start(self, job: _Job, slot: Slot) -> subprocess.Popen[bytes]:
-        """Start ``job`` on ``slot``: its own process, one GPU, output into launcher.log."""
+        """Start ``job`` on ``slot``: its own process, one GPU, output into its staged log (its
+        folder is not touched here: the job decides whether it runs there)."""
         assert self.config is not None
-        job.dir.mkdir(parents=True, exist_ok=True)
+        job.staging.mkdir(parents=True, exist_ok=True)
+        job.refused_file.unlink(missing_ok=True)
+        job.before = _signature(job.dir)
         env = job_env(os.environ, slot)
-        with open(job.dir / "launcher.log", "w", encoding="utf-8") as out:
+        env[REFUSED_FILE_ENV] = str(job.refused_file)
+        with open(job.log, "w", encoding="utf-8") as out:
             out.write(
                 f"CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']} (slot {slot.index}, "
                 f"job #{job.idx}, started {time.strftime('%Y-%m-%dT%H:%M:%S%z')})\n"
@@ -198,7 +223,9 @@ class LocalGpusLauncher(Launcher):
         def on_finish(result: JobResult[_Job]) -> None:
             clock.done()
             state = "ok" if result.ok else f"FAILED (exit {result.returncode})"
-            if result.error:
+            if result.job.refused_file.is_file():
+                state = "refused (its folder holds another run; left as it was)"
+            elif result.error:
                 state = f"FAILED ({result.error})"
             log.info(f"\t#{result.job.idx} {state} after {result.seconds:.0f}s: {result.job.dir} "
                      f"({clock.finished}/{clock.total} done, {clock.eta()})")  # fmt: skip
@@ -213,8 +240,13 @@ class LocalGpusLauncher(Launcher):
         )
         summary = summary_line(results, describe=lambda j: str(j.dir))
         log.info(f"local_gpus: {summary}")
-        failed = sum(not r.ok for r in results)
-        return [self._job_return(r, f"{failed} of {len(results)} jobs failed") for r in results]
+        refused = [r.job for r in results if r.job.refused_file.is_file()]
+        failed = sum(not r.ok for r in results) - len(refused)
+        returns = [self._job_return(r, f"{failed} of {len(results)} jobs failed") for r in results]
+        for result in results:
+            _settle_log(result.job)
+        note_refused(returns)
+        return returns
 
     def _job_return(self, result: JobResult[_Job], overall: str) -> JobReturn:
         """The JobReturn Hydra expects for one job.
@@ -237,7 +269,10 @@ class LocalGpusLauncher(Launcher):
         error = JobProcessFailed(
             f"local_gpus: {overall}; job #{job.idx} failed ({why}), see {job.dir / 'launcher.log'}"
         )
-        if result.ok:
+        if job.refused_file.is_file():  # nothing in its folder changed: counted as refused
+            reason = job.refused_file.read_text(encoding="utf-8").strip()
+            ret.status, ret.return_value = JobStatus.COMPLETED, Refused(str(job.dir), reason)
+        elif result.ok:
             ret.status, ret.return_value = JobStatus.COMPLETED, None
         elif recorded_state(job.dir) == "failed":
             ret.status, ret.return_value = JobStatus.COMPLETED, error
@@ -253,3 +288,28 @@ def recorded_state(job_dir: Path) -> str | None:
     except (OSError, ValueError):
         return None
     return data.get("state") if isinstance(data, dict) else None
+
+
+def _signature(folder: Path) -> frozenset | None:
+    """(path, size, mtime) of every file under ``folder``; None when it does not exist."""
+    if not folder.is_dir():
+        return None
+    found = set()
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                st = os.stat(os.path.join(root, name))
+                found.add((os.path.join(root, name), st.st_size, st.st_mtime_ns))
+    return frozenset(found)
+
+
+def _settle_log(job: _Job) -> None:
+    """Move the job's log into its folder as launcher.log when the job wrote there; a
+    skipped, refused or locked job's folder is left byte for byte and its log stays in
+    ``<sweep dir>/.local_gpus/``."""
+    if not job.log.is_file() or not job.dir.is_dir() or _signature(job.dir) == job.before:
+        return
+    try:
+        os.replace(job.log, job.dir / "launcher.log")
+    except OSError as err:  # a full or read-only disk: the log stays where it is
+        log.warning(f"local_gpus: {job.log} not moved into {job.dir}: {err}")

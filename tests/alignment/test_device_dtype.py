@@ -21,10 +21,13 @@ FACTORIES = {"eye", "arange", "zeros", "ones", "full", "empty", "tensor", "randn
 
 
 def test_no_tensor_factory_without_device():
-    """Every ``torch.<factory>(...)`` in xmsem/alignment names its device (``device=`` or a
-    ``**`` dict that carries one), so results never fall back to the CPU."""
+    """Every ``torch.<factory>(...)`` in xmsem/alignment and its subpackages (the measures)
+    names its device (``device=`` or a ``**`` dict that carries one), so results never fall
+    back to the CPU."""
     missing = []
-    for path in sorted(ALIGNMENT.glob("*.py")):
+    paths = sorted(ALIGNMENT.rglob("*.py"))
+    assert any(p.parent.name == "measures" for p in paths)  # the subpackage is searched
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
@@ -32,7 +35,7 @@ def test_no_tensor_factory_without_device():
             if not (isinstance(f.value, ast.Name) and f.value.id == "torch"):
                 continue
             if f.attr in FACTORIES and not any(k.arg in ("device", None) for k in node.keywords):
-                missing.append(f"{path.name}:{node.lineno} torch.{f.attr}")
+                missing.append(f"{path.relative_to(ALIGNMENT)}:{node.lineno} torch.{f.attr}")
     assert not missing, missing
 
 

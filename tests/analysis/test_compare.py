@@ -54,7 +54,7 @@ def test_cli_compares_two_run_folders(two_runs, tmp_path) -> None:
     a, b = two_runs
     out = tmp_path / "cmp"
     proc = subprocess.run(
-        [sys.executable, "-m", "xmsem.compare", str(a), str(b), "--out", str(out)],
+        [sys.executable, "-m", "xmsem.compare", str(a), str(b), "--out", str(out), "--epoch-cka"],
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -72,6 +72,11 @@ def test_cli_compares_two_run_folders(two_runs, tmp_path) -> None:
             y = torch.load(b / f"reps/epoch_001/pgnn/{lb}.pt")
             assert got[("A:mlp", "B:pgnn", la, lb)] == pytest.approx(_linear_cka(x, y), abs=1e-6)
     assert (out / "cross_layer_cka_A_mlp~B_pgnn.png").stat().st_size > 1000
+    # --epoch-cka: both runs' training dynamics beside the comparison
+    dynamics = {r["model"] for r in _rows(out / "epoch_cka.csv")}
+    assert dynamics == {"A:pgnn", "A:mlp", "B:pgnn", "B:mlp"}
+    assert "not attempted" in report  # stitching runs at the last layers only: h1 is never
+    assert "| nan" not in report
     # stitching works between runs' built-in members (both directions are measured)
     stitched = {(r["member_a"], r["member_b"]) for r in rows if r["metric"] == "stitch_acc"}
     assert ("A:mlp", "B:pgnn") in stitched and ("B:pgnn", "A:mlp") in stitched
@@ -127,3 +132,46 @@ def test_bad_arguments_are_one_line_errors(two_runs, tmp_path) -> None:
                           capture_output=True, text=True, cwd=ROOT)  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
     assert proc.stderr.startswith("xmsem: error:")
+
+
+def test_one_run_gives_its_training_dynamics(two_runs, tmp_path) -> None:
+    """``python -m xmsem.compare RUN``: epoch x epoch linear CKA of every model and layer from
+    the run's snapshots, equal to an independent computation, symmetric, unit diagonal."""
+    import shutil
+
+    from xmsem.analysis.layout import checking_layout
+    from xmsem.compare import compare_epochs, main
+
+    a, _ = two_runs
+    out = tmp_path / "dyn"
+    with checking_layout() as found:
+        assert main([str(a), "--out", str(out)]) == 0
+    rows = _rows(out / "epoch_cka.csv")
+    assert {(r["model"], r["layer"]) for r in rows} == {
+        (m, la) for m in ("pgnn", "mlp") for la in ("h1", "h2")
+    }
+    value = {(r["model"], r["layer"], int(r["epoch_a"]), int(r["epoch_b"])): float(r["value"])
+             for r in rows}  # fmt: skip
+    for (m, la, ea, eb), v in value.items():
+        x = torch.load(a / f"reps/epoch_{ea:03d}/{m}/{la}.pt").double()
+        y = torch.load(a / f"reps/epoch_{eb:03d}/{m}/{la}.pt").double()
+        assert v == pytest.approx(_linear_cka(x, y), abs=1e-9)
+        assert v == pytest.approx(value[(m, la, eb, ea)], abs=1e-12)
+        if ea == eb:
+            assert v == pytest.approx(1.0, abs=1e-12)
+    assert {p.name for p in found} == {
+        "synthetic_epoch_cka_pgnn.png",
+        "synthetic_epoch_cka_mlp.png",
+    }
+    assert all(problems == [] for problems in found.values())
+    assert (
+        "### Training dynamics: epoch x epoch linear CKA" in (out / "epoch_report.md").read_text()
+    )
+    # a run with one snapshot has no dynamics: one line naming the run and what it holds
+    one = tmp_path / "one"
+    shutil.copytree(a, one)
+    shutil.rmtree(one / "reps" / "epoch_000")
+    with pytest.raises(
+        CompareError, match="needs two complete snapshots in reps/, found 1 \\(1\\)"
+    ):
+        compare_epochs(one)

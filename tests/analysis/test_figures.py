@@ -4,13 +4,20 @@ one panel, direction written out, short file names, variants labelled by what va
 
 from __future__ import annotations
 
-import pytest
 from matplotlib.collections import PolyCollection
 
 from xmsem.alignment import quantity
-from xmsem.analysis import analyze_sweep
 from xmsem.analysis.discovery import Run, label_varying_keys
-from xmsem.analysis.figures import _safe, draw_accuracy, draw_alignment
+from xmsem.analysis.figures import (
+    _safe,
+    band_words,
+    distinct_colours,
+    draw_accuracy,
+    draw_alignment,
+    draw_control_accuracy,
+    metric_label,
+)
+from xmsem.analysis.layout import CONTROL_GID, checking_layout, layout_problems
 from xmsem.analysis.plots import plt
 
 
@@ -36,46 +43,56 @@ def _legend(ax) -> list[str]:
 
 
 def test_same_seed_different_seed_and_seed_vs_seed_share_one_panel():
-    fig, ax = plt.subplots()
+    fig, ax = plt.subplots(layout="constrained")
     assert draw_alignment(ax, _rows(5), "linear_cka", "h2")
-    assert _legend(ax) == [
-        "pgnn vs mlp, same seed (95% CI over 5 seeds)",
-        "pgnn vs mlp, different seeds (95% CI over 5 seeds)",
-        "pgnn seed vs seed (95% CI over 5 seeds)",
-    ]
+    # one entry per colour (pair, seed-vs-seed architecture), then the line styles
+    assert _legend(ax) == ["pgnn vs mlp", "pgnn, seed vs seed", "same seed", "different seeds"]
+    assert ax.get_legend().get_title().get_text() == "bands: 95% CI over 5 seeds"
     assert (
-        ax.get_ylabel()
+        ax.get_ylabel().replace("\n", " ")
         == quantity("linear_cka").axis_label()
         == ("linear CKA (higher = more aligned)")
     )
     assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 3  # one band per line
+    styles = {ln.get_label(): ln.get_linestyle() for ln in ax.get_lines()}
+    assert styles == {"pgnn vs mlp, same seed": "-", "pgnn vs mlp, different seeds": "--",
+                      "pgnn, seed vs seed, seed vs seed": "-."}  # fmt: skip
     fig.canvas.draw()
     ticks = [t for t in ax.get_xticks() if 0 <= t <= 5]
     assert ticks and all(float(t).is_integer() for t in ticks)  # epochs are whole numbers
+    assert layout_problems(fig) == []
     plt.close(fig)
 
 
-def test_controls_share_the_panel():
+def test_controls_share_the_panel_in_one_grey_style_and_one_legend_entry():
     rows = _rows(4)
     for r in rows:
         if r["metric"] == "linear_cka":
             r["untrained"] = 0.2
     rows += [_row("pgnn~mlp", "linear_cka_null", e, 0.05, 4) for e in (0, 1, 2, 5)]
-    fig, ax = plt.subplots()
-    draw_alignment(ax, rows, "linear_cka", "h2")
+    rows += [_row("pgnn~mlp_shuffled", "linear_cka", e, 0.3, 4) for e in (0, 1, 2, 5)]
+    fig, ax = plt.subplots(layout="constrained")
+    draw_alignment(ax, rows, "linear_cka", "h2", controls={"mlp_shuffled"})
     labels = _legend(ax)
-    assert "pgnn vs mlp, chance (permutation null) (95% CI over 4 seeds)" in labels
-    assert "pgnn vs mlp, untrained networks (4 seeds, no CI)" in labels
-    line = next(ln for ln in ax.get_lines() if "untrained" in ln.get_label())
-    assert list(line.get_ydata()) == [0.2] * 4
+    assert [t for t in labels if t.startswith("controls")] == [
+        "controls (shuffled labels, chance,\nuntrained)"
+    ]
+    grey = [ln for ln in ax.get_lines() if ln.get_gid() == CONTROL_GID]
+    assert {(ln.get_color(), ln.get_linestyle()) for ln in grey} == {("0.6", ":")}
+    assert len(grey) == 3  # shuffled-label pair, chance, untrained
+    untrained = next(ln for ln in grey if "untrained" in ln.get_label())
+    assert list(untrained.get_ydata()) == [0.2] * 4
+    # the control pair is not a coloured subject: no colour is spent on it
+    assert not any("mlp_shuffled" in t for t in labels)
+    assert layout_problems(fig) == []
     plt.close(fig)
 
 
-def test_no_band_below_three_seeds():
+def test_no_band_below_three_seeds_and_the_legend_says_why():
     fig, ax = plt.subplots()
     draw_alignment(ax, _rows(2), "linear_cka", "h2")
     assert not any(isinstance(c, PolyCollection) for c in ax.collections)
-    assert _legend(ax)[0] == "pgnn vs mlp, same seed (2 seeds, no CI)"
+    assert ax.get_legend().get_title().get_text() == "2 seeds: too few for a 95% CI"
     plt.close(fig)
 
 
@@ -94,6 +111,45 @@ def test_accuracy_panel_uses_registry_label():
     assert draw_accuracy(ax, [_row("pgnn", "val_acc", e, 0.8, 4) for e in (1, 2, 3)])
     assert ax.get_ylabel() == "validation accuracy" and ax.get_xlabel() == "epochs trained"
     plt.close(fig)
+
+
+def test_the_shuffled_label_control_does_not_flatten_the_accuracy_panel():
+    rows = [_row(a, "val_acc", e, v + 0.01 * e, 4) for e in (1, 2, 3)
+            for a, v in (("pgnn", 0.85), ("mlp", 0.86), ("mlp_shuffled", 0.1))]  # fmt: skip
+    fig, (ax, ctrl) = plt.subplots(1, 2, layout="constrained")
+    assert draw_accuracy(ax, rows, controls={"mlp_shuffled"})
+    assert draw_control_accuracy(ctrl, rows, controls={"mlp_shuffled"})
+    assert {ln.get_label() for ln in ax.get_lines()} == {"pgnn", "mlp"}
+    lo, hi = ax.get_ylim()
+    assert lo > 0.5 and hi - lo < 0.2  # the models' axis spans their accuracies only
+    assert [ln.get_gid() for ln in ctrl.get_lines()] == [CONTROL_GID]
+    assert ctrl.get_ylim()[1] < 0.5
+    assert layout_problems(fig) == []
+    plt.close(fig)
+
+
+def test_colours_do_not_repeat_within_a_panel():
+    for n in (3, 9, 12, 30):
+        colours = distinct_colours(n)
+        assert len(colours) == n and len({tuple(map(float, c[:3])) for c in colours}) == n
+        assert all(len(set(c[:3])) > 1 for c in colours)  # no grey (the controls' colour)
+    rows = [_row(f"v{i}~mlp", "linear_cka", e, 0.5 + 0.01 * i, 3) for i in range(12)
+            for e in (0, 1)]  # fmt: skip
+    fig, ax = plt.subplots(layout="constrained")
+    draw_alignment(ax, rows, "linear_cka", "h2")
+    assert len({ln.get_color() for ln in ax.get_lines()}) == 12
+    plt.close(fig)
+
+
+def test_bands_are_named_in_words():
+    rows = [{"metric": f"spectral_graph_band{b}"} for b in range(3)]
+    assert metric_label("spectral_graph_band0", rows) == "linear CKA, low-frequency kNN-graph band"
+    assert metric_label("spectral_graph_band1", rows) == "linear CKA, mid-frequency kNN-graph band"
+    assert metric_label("spectral_graph_band2", rows) == "linear CKA, high-frequency kNN-graph band"
+    assert band_words("spectral_pca_band0", 3) == "leading PCA components"
+    assert band_words("spectral_pca_band2", 3) == "trailing PCA components"
+    assert band_words("spectral_graph_band1", 4) == "mid-frequency (2 of 4) kNN-graph band"
+    assert band_words("linear_cka") is None
 
 
 def test_long_names_are_short_and_distinct():
@@ -116,19 +172,6 @@ def test_variants_labelled_by_the_keys_that_vary():
     same = [Run(path=None, name="r", state="completed", overrides=common)]
     label_varying_keys(same)
     assert same[0].arch("pgnn") == "pgnn"  # nothing varies: no clutter
-
-
-@pytest.fixture
-def analysed(tmp_path):
-    from xmsem.analysis.synthetic import write_sweep
-
-    return analyze_sweep(write_sweep(tmp_path / "s", range(3)), subspace_k=4, bootstrap=50)
-
-
-def test_sweep_figures_have_short_names_and_a_summary(analysed):
-    names = [p.name for p in analysed.figures]
-    assert names[0] == "synthetic_summary.png"
-    assert max(len(n) for n in names) <= 40
 
 
 def test_more_pairs_than_colours_still_draw():
@@ -156,8 +199,11 @@ def test_models_with_different_layer_names_are_one_pair_and_the_summary_names_it
     assert _deepest_shared(rows) == "fc1~h3"
     fig, ax = plt.subplots()
     assert draw_alignment(ax, rows, "transfer_ratio", "fc1~h3")
-    assert len([t for t in _legend(ax) if "same seed" in t]) == 2  # cnn→mlp and mlp→cnn
+    assert _legend(ax) == ["cnn→mlp", "mlp→cnn"]  # both directions of the one pair of layers
     plt.close(fig)
+    from xmsem.analysis.figures import _one_per_pair
+
+    assert _one_per_pair(["fc1~h3", "h3~fc1", "conv1~h1"]) == ["conv1~h1", "fc1~h3"]
     import xmsem.analysis.figures as figures
 
     titles = []
@@ -165,3 +211,32 @@ def test_models_with_different_layer_names_are_one_pair_and_the_summary_names_it
                         lambda fig, path: titles.append(fig._suptitle.get_text()) or path)  # fmt: skip
     summary_figures(rows, tmp_path)
     assert titles == ["d: study summary (alignment at layer fc1~h3)"]
+    monkeypatch.undo()
+    with checking_layout() as found:  # and the page passes the layout check
+        (path,) = summary_figures(rows, tmp_path)
+    assert found[path] == []
+
+
+def test_a_many_variant_sweep_keeps_a_readable_legend(tmp_path):
+    """16 variants: legends name variants by their short keys, and a panel draws a different-seed
+    pair only as the baseline of a pair measured live (not all C(16, 2) cross-run pairs)."""
+    from xmsem.analysis.figures import alignment_subjects, short
+
+    assert short("pgnn[model.pgnn.shaping=none,model.pgnn.correction=True]") == (
+        "pgnn[shaping=none,correction=True]"
+    )
+    archs = [f"pgnn[model.pgnn.shaping=s{i}]" for i in range(8)] + [
+        f"mlp[model.pgnn.shaping=s{i}]" for i in range(8)
+    ]
+    rows = [_row(f"{archs[i]}~{archs[i + 8]}", "linear_cka", e, 0.5, 3) for i in range(8)
+            for e in (0, 1)]  # fmt: skip
+    rows += [_row(f"{a}~{b}", "seed_linear_cka", e, 0.4, 3, "cross_run")
+             for a in archs for b in archs if a < b for e in (0, 1)]  # fmt: skip
+    rows += [_row(f"{archs[i]}~{archs[i + 8]}", "seed_linear_cka", e, 0.4, 3, "cross_run")
+             for i in range(8) for e in (0, 1)]  # fmt: skip
+    assert len(alignment_subjects(rows, "linear_cka")) == 8
+    with checking_layout() as found:
+        from xmsem.analysis.figures import summary_figures
+
+        (path,) = summary_figures(rows, tmp_path)
+    assert found[path] == []

@@ -68,9 +68,14 @@ def test_accuracy_equals_a_direct_recomputation(tmp_path):
 def test_cli_writes_table_and_figure_and_refuses_bad_input(tmp_path, capsys):
     sweep = write_sweep(tmp_path / "s", range(2), n=N, widths=(WIDTH,) * 2, dtype="float64")
     out = tmp_path / "out"
-    assert (
-        main([str(sweep), "--sanity", "--metrics", "linear_cka", "cca_r2", "--out", str(out)]) == 0
-    )
+    from xmsem.analysis.layout import checking_layout
+
+    with checking_layout() as found:
+        assert (
+            main([str(sweep), "--sanity", "--metrics", "linear_cka", "cca_r2", "--out", str(out)])
+            == 0
+        )
+    assert found == {out / "sanity.png": []}  # the figure passes the layout check
     with open(out / "sanity.csv") as f:
         table = list(csv.DictReader(f))
     assert {r["metric"] for r in table} == {"linear_cka", "cca_r2"}

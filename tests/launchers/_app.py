@@ -3,7 +3,9 @@
 Each job writes ``job.json`` (its CUDA_VISIBLE_DEVICES, seed, pid) into its output dir, sleeps
 ``XMSEM_TEST_SLEEP`` seconds, writes status.json; it fails (status.json ``failed``, exit 1)
 when its seed is in ``XMSEM_TEST_FAIL_SEEDS`` and dies with no record (exit 3) when it is in
-``XMSEM_TEST_CRASH_SEEDS``.
+``XMSEM_TEST_CRASH_SEEDS``. As xmsem.train does, a job whose folder holds a completed run is
+skipped without writing, and a seed in ``XMSEM_TEST_REFUSE_SEEDS`` is refused (folder untouched,
+``xmsem.runs.sweep_summary.job_refused``).
 """
 
 import json
@@ -21,9 +23,20 @@ CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> object:
     """Record what the job saw; fail on request."""
     out = Path(HydraConfig.get().runtime.output_dir)
+    multirun = str(HydraConfig.get().mode) == "RunMode.MULTIRUN"
+    if str(cfg.seed) in _seeds("XMSEM_TEST_REFUSE_SEEDS"):
+        from xmsem.runs.sweep_summary import job_refused
+
+        refused = job_refused(out, f"{out} holds a run of another config (test)", multirun)
+        if multirun:
+            return refused
+        raise SystemExit(2)
+    if (out / "status.json").is_file() and "completed" in (out / "status.json").read_text():
+        print(f"already completed: {out}", flush=True)
+        return None
     print(f"job sees CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')}", flush=True)
     info = {
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.launchers._app"
 
 
-def _run(args: list[str], timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+def _run(args: list[str], timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     full_env.update({"WANDB_MODE": "disabled", "HYDRA_FULL_ERROR": "0", **env})
     return subprocess.run(
@@ -35,7 +35,8 @@ def _run(args: list[str], timeout: float = 120, **env: str) -> subprocess.Comple
 
 
 def _job_dirs(sweep: Path) -> dict[str, Path]:
-    return {p.name: p for p in sweep.iterdir() if p.is_dir()}
+    """Job folders (hidden ones, e.g. the launcher's .local_gpus/ logs, are not jobs)."""
+    return {p.name: p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")}
 
 
 @pytest.mark.parametrize(

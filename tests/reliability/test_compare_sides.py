@@ -49,3 +49,17 @@ def test_each_side_names_state_epochs_and_data(runs, tmp_path: Path, capsys) -> 
     report = (tmp_path / "out" / "report.md").read_text()
     assert "completed, 1 of 1 epochs" in report and "running, 1 of 5 epochs" in report
     assert "**warning**: A and B were trained on different data" in report
+
+
+def test_runs_of_different_input_sizes_are_one_line(runs, tmp_path: Path, capsys) -> None:
+    """At 701789c: 23 lines of size mismatch; then one line blaming B's checkpoint for not
+    fitting its own config (it fits; the probe data has another input size)."""
+    a, _ = runs
+    narrow = tmp_path / "narrow"
+    train(narrow, ["trainer.max_epochs=1", "data.input_dim=12"])
+    code = main([str(a), str(narrow), "--out", str(tmp_path / "o"), "--allow-different-data"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "Traceback" not in err
+    assert (
+        f"B ({narrow}) was trained with data.input_dim=12; the probe data has input_dim=16" in err
+    )

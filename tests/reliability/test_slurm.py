@@ -45,8 +45,9 @@ def cluster() -> None:
         pytest.skip(reason)
 
 
-def _sweep(out: Path, args: list[str], timeout: int) -> subprocess.CompletedProcess:
+def _sweep(out: Path, args: list[str], timeout: int, **extra: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, XMSEM_FMNIST_DIR=str(out / "no-fmnist-here"), WANDB_MODE="disabled")
+    env.update(extra)
     return subprocess.run(
         [sys.executable, "-m", "xmsem.train", "-m", *SLURM, f"paths.output_dir={out}", *args],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout,
@@ -91,3 +92,28 @@ def test_slurm_timeout_requeues_and_resumes(tmp_path: Path, cluster) -> None:
     assert status["state"] == "completed" and status["results"]["epochs"] == 120
     assert status["attempts"] >= 2 and status["resumed_from"].endswith(".ckpt")
     assert not list(job.rglob("*-v1*"))
+
+
+@pytest.mark.slow  # two SLURM sweeps of two tiny jobs: ~3 min on a busy 2-core machine
+def test_slurm_names_folders_by_swept_keys_and_counts_refused_jobs(tmp_path: Path, cluster) -> None:
+    """sbatch exports only the listed variables (not XMSEM_SWEPT_KEYS): the job folders are
+    still named by the swept key (carried in the launcher's pickle), and a rerun whose jobs are
+    refused (fewer epochs than the runs have) says so and exits 1, leaving every folder as it
+    was (at 701789c refused jobs were counted as completed)."""
+    from tests.reliability._folder import folder_digest
+
+    # what sbatch passes to the jobs (srun then exports the same list: submitit's own variable,
+    # set in its sbatch script, must be on it)
+    only = "PATH,HOME,PYTHONPATH,WANDB_MODE,XMSEM_FMNIST_DIR,SUBMITIT_EXECUTOR"
+    args = [a for a in SMALL if not a.startswith("trainer.max_epochs")] + ["seed=0,1"]
+    first = _sweep(tmp_path, [*args, "trainer.max_epochs=2"], timeout=900, SBATCH_EXPORT=only)
+    assert first.returncode == 0, first.stdout + first.stderr
+    sweep = tmp_path / "sweeps" / "default"
+    jobs = sorted(p.name for p in sweep.iterdir() if (p / "status.json").is_file())
+    assert [j.split("~")[0] for j in jobs] == ["seed=0", "seed=1"], jobs
+    before = {j: folder_digest(sweep / j) for j in jobs}
+
+    again = _sweep(tmp_path, [*args, "trainer.max_epochs=1"], timeout=900, SBATCH_EXPORT=only)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "2 refused" in again.stdout and "asks for fewer" in again.stdout, again.stdout
+    assert {j: folder_digest(sweep / j) for j in jobs} == before

@@ -63,3 +63,21 @@ def test_planted_checkpoint_is_refused_by_compare_and_by_resume(tmp_path: Path, 
     chosen = choose_checkpoint(ckpt.parent, stamp["fingerprint"], stamp["config"])
     assert not marker.exists() and chosen is not None and chosen.name != "last.ckpt"
     assert (ckpt.parent / "last.ckpt.corrupt").is_file()
+
+
+def test_analyze_stops_at_a_planted_probe_file_in_one_line(tmp_path: Path, capsys) -> None:
+    """The fault matrix found analyze leaving such a run out silently (exit 0, a row of
+    report.md): the payload did not run, but the user was not told on the terminal."""
+    from xmsem.analysis.synthetic import write_sweep
+    from xmsem.analyze import main
+
+    sweep = write_sweep(tmp_path / "sweep", range(2))
+    probe = sweep / "seed=1" / "reps" / "probe.pt"
+    marker = tmp_path / "payload_ran"
+    data = torch.load(probe, map_location="cpu", weights_only=True)
+    torch.save({**data, "meta": Payload(marker)}, probe)
+    code = main([str(sweep), "--no-figures", "--bootstrap", "20", "--subspace-k", "4", "-q"])
+    err = capsys.readouterr().err.strip()
+    assert not marker.exists()
+    assert code == 2 and "\n" not in err
+    assert f"{probe}: refused to load" in err

@@ -265,10 +265,17 @@ def read_alignment_csv(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def probe_fingerprint(run: Run) -> str | None:
-    """SHA1 of the probe-set indices of a run (None when it has no probe file)."""
+    """SHA1 of the probe-set indices of a run (None when it has no readable probe file).
+
+    A probe file that holds code (a planted pickle payload) is not loaded and stops the
+    analysis in one line naming it: the folder was tampered with, not merely damaged."""
+    from xmsem.runs.safeload import UnsafeFile
+
     try:
         probe = run.store.load_probe()
-    except (OSError, RuntimeError, EOFError, ValueError):  # ValueError: UnsafeFile, refused
+    except UnsafeFile as err:
+        raise AnalysisError(str(err)) from None
+    except (OSError, RuntimeError, EOFError, ValueError):  # truncated or not a torch file
         return None
     data = probe["indices"].contiguous().cpu().numpy().tobytes()
     return hashlib.sha1(data).hexdigest()[:16]

@@ -1,5 +1,6 @@
 """``analyze_sweep``: read every run of a sweep, compute the cross-run alignment from its snapshots,
-aggregate, and write ``summary.csv``, ``cross_run.csv``, ``report.md`` and ``figures/``."""
+aggregate, and write ``summary.csv``, ``cross_run.csv``, ``epoch_cka.csv`` (training dynamics),
+``report.md`` and ``figures/``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xmsem.analysis import collect
+from xmsem.analysis import collect, dynamics
 from xmsem.analysis.aggregate import (
     NONFINITE_COLUMNS,
     PAIRED_COLUMNS,
@@ -61,6 +62,7 @@ class AnalysisResult:
     report_md: Path
     paired_csv: Path | None = None
     nonfinite_csv: Path | None = None
+    epoch_cka_csv: Path | None = None
     figures: list[Path] = field(default_factory=list)
     wandb_dir: Path | None = None
     runs: list[Run] = field(default_factory=list)
@@ -132,16 +134,22 @@ def analyze_sweep(
     paired = paired_comparisons(values, comparisons(types))
     nonfinite = nonfinite_rows(values)
     tables = _write_tables(out_dir, values, summary, cross_rows, paired, nonfinite, types)
+    # training dynamics: each model's layers between every two of its snapshots
+    epoch_cka = dynamics.summarize(dynamics.sweep_rows(done), bootstrap, seed)
+    tables["epoch_cka_csv"] = write_csv(out_dir / dynamics.FILE, epoch_cka,
+                                        dynamics.SUMMARY_COLUMNS)  # fmt: skip
     figure_paths: list[Path] = []
     if figures:
         from xmsem.analysis.figures import all_figures
 
-        figure_paths = all_figures(summary, out_dir / "figures")
+        controls = {arch for arch, kind in types.items() if kind == "control"}
+        figure_paths = all_figures(summary, out_dir / "figures", controls, epoch_cka)
     from xmsem.analysis.report import build_report
 
     report = build_report(
         sweep_dir, runs, summary, figure_paths, out_dir, refused, types, subspace_k,
         paired=paired, nonfinite=nonfinite, convergence_fraction=convergence_fraction,
+        epoch_cka=epoch_cka,
     )  # fmt: skip
     report += report_section(missing)
     report_md = atomic_write_text(out_dir / "report.md", report + "\n")

@@ -10,6 +10,7 @@ from xmsem.alignment import order, quantity
 from xmsem.alignment.registry import CROSS_PREFIX
 from xmsem.analysis.aggregate import layer_order
 from xmsem.analysis.discovery import Run
+from xmsem.analysis.dynamics import markdown as dynamics_markdown
 
 
 def headline(metric: str) -> bool:
@@ -25,19 +26,30 @@ def num(value: float | None) -> str:
 
 
 def mean_std(row: Mapping | None) -> str:
+    """``mean ± std``; a single value (one seed, or the one pair two seeds make) has no spread
+    and says so instead of ``± –``."""
     if row is None:
         return "–"
-    if row["n"] > 1:
-        return f"{num(row['mean'])} ± {num(row['std'])}"
+    std = row.get("std")
+    if row["n"] > 1 and std is not None and math.isfinite(std):
+        return f"{num(row['mean'])} ± {num(std)}"
+    values = row.get("n_values") or row["n"]
+    if row["n"] > 1 and values == 1:
+        return f"{num(row['mean'])} (one pair, no spread)"
     return num(row["mean"])
 
 
+def no_interval(n) -> str:
+    """Why a cell has no interval: too few seeds (n < 3) say how many."""
+    return f"none ({n} seed{'s' if n != 1 else ''}; needs 3)"
+
+
 def ci(row: Mapping | None) -> str:
-    """``[low, high]``; ``n<3`` where too few seeds gave no interval."""
+    """``[low, high]``; where too few seeds gave no interval, says so with the number."""
     if row is None:
         return "–"
     if math.isnan(row["ci_low"]):
-        return "n<3" if row.get("note") == "n<3" else "–"
+        return no_interval(row["n"]) if row.get("note") == "n<3" else "–"
     return f"[{num(row['ci_low'])}, {num(row['ci_high'])}]"
 
 
@@ -50,7 +62,9 @@ def pvalue(p: float) -> str:
 STATS_NOTE = (
     "Intervals are 95% over independent seed units (run seed, copy): Student t over seeds; "
     "seed-vs-seed metrics use the delete-one-seed jackknife (pairs share seeds, so they are "
-    "not independent). n = seeds; no interval from fewer than 3 (n<3)."
+    "not independent). n = seeds; no interval from fewer than 3 seeds (the cell says "
+    '"none (2 seeds; needs 3)"); a number without ± is a single value (one seed, or the one '
+    "pair of two seeds)."
 )
 
 
@@ -122,6 +136,7 @@ def build_report(
     paired: list[dict] | None = None,
     nonfinite: list[dict] | None = None,
     convergence_fraction: float = 0.95,
+    epoch_cka: list[dict] | None = None,
 ) -> str:
     """The markdown report (see the module doc of :mod:`xmsem.analysis`)."""
     idx = _Index(summary)
@@ -146,6 +161,7 @@ def build_report(
     for ds in datasets:
         lines += _dataset_sections(idx, ds, arch_types, subspace_k, convergence_fraction)
         lines += _paired_section([r for r in paired or [] if r["dataset"] == ds])
+        lines += dynamics_markdown([r for r in epoch_cka or [] if r["dataset"] == ds])
     lines += _nonfinite_section(nonfinite or [])
     if figures:
         lines += [
@@ -170,8 +186,9 @@ def _dataset_sections(
 ) -> list[str]:
     lines = [f"## Dataset `{ds}`", ""]
     lines += _accuracy_section(idx, ds, fraction)
-    lines += _live_sections(idx, ds, types)
-    lines += _cross_section(idx, ds, types, k)
+    live = _live_sections(idx, ds, types)
+    lines += live
+    lines += _cross_section(idx, ds, types, k, has_live=bool(live))
     return lines
 
 
@@ -282,18 +299,25 @@ def _live_pair_table(
     return lines + _controls_table(idx, ds, a, b, keys, types)
 
 
-def _cross_section(idx: _Index, ds: str, types: Mapping[str, str], k: int) -> list[str]:
+def _cross_section(
+    idx: _Index, ds: str, types: Mapping[str, str], k: int, has_live: bool = True
+) -> list[str]:
     """Cross-run alignment from the snapshots: one table per architecture or pair."""
     cross = idx.select(dataset=ds, source="cross_run")
     if not cross:
         return []
+    same = (
+        "same-seed numbers: the tables *Same-seed alignment* above"
+        if has_live
+        else "these runs measured no pair of models live, so there are no same-seed numbers"
+    )
     lines = [
         "### Cross-run alignment from the snapshots",
         "",
         f"`seed_*` metrics: every pair of different seeds within an architecture "
         f"(initialisation stability), and `A~B`: seed s_i of A against seed "
         f"s_(i+1 mod S) of B — a *different-seed* baseline for cross-architecture "
-        f"alignment (same-seed numbers are the live table above). Subspace overlap "
+        f"alignment ({same}). Subspace overlap "
         f"uses the top k={k} directions. Mean ± std over pairs; the interval is the "
         f"delete-one-seed jackknife (n = seeds, pairs = values).",
         "",
@@ -391,7 +415,9 @@ def _paired_section(paired: list[dict]) -> list[str]:
             r["metric"] + (f" (epoch {r['epoch']}, {r['layer']})" if r["layer"] else ""),
             str(r["n"]),
             num(r["mean_diff"]),
-            ci(r) if not math.isnan(r["ci_low"]) else ("n<3" if r["note"] == "n<3" else "–"),
+            ci(r)
+            if not math.isnan(r["ci_low"])
+            else (no_interval(r["n"]) if r["note"] == "n<3" else "–"),
             pvalue(r["p_value"]),
             num(r["cohens_dz"]),
             r["method"],

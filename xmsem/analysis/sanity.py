@@ -17,7 +17,6 @@ a pass only when the corresponding layer is among the best. Measures use the cro
 
 from __future__ import annotations
 
-import csv
 import itertools
 import math
 from collections.abc import Callable, Iterable
@@ -31,7 +30,7 @@ from xmsem.alignment import METRICS, get_metric
 from xmsem.analysis.crossrun import cross_settings
 from xmsem.analysis.discovery import AnalysisError, Run, discover
 
-__all__ = ["SanityRow", "layer_identification", "sanity_report"]
+__all__ = ["SanityRow", "groups", "layer_identification", "pair_value"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class SanityRow:
         return self.passed / self.counted if self.counted else float("nan")
 
 
-def _groups(runs: Iterable[Run]) -> dict[tuple[str, str], list[tuple[Run, str]]]:
+def groups(runs: Iterable[Run]) -> dict[tuple[str, str], list[tuple[Run, str]]]:
     """(dataset, architecture) -> its models (run, model name) with snapshots."""
     out: dict[tuple[str, str], list[tuple[Run, str]]] = {}
     for run in runs:
@@ -76,7 +75,7 @@ def _passes(values: list[float], target: int, higher: bool) -> bool | None:
     return values[target] == best
 
 
-def _pair_value(spec, reps: dict, settings) -> Callable[[tuple, tuple], float]:
+def pair_value(spec, reps: dict, settings) -> Callable[[tuple, tuple], float]:
     """``value(key_a, key_b)`` of ``spec`` between two loaded layers; a measure with a
     per-representation part prepares each layer once."""
     if spec.prepare is None:
@@ -109,7 +108,7 @@ def layer_identification(
                             + ", ".join(n for n, s in METRICS.items() if s.inputs == "reps"))  # fmt: skip
     settings = cross_settings(subspace_k, slow_max_n)
     rows: list[SanityRow] = []
-    for (dataset, arch), models in sorted(_groups(discover(Path(sweep_dir))).items()):
+    for (dataset, arch), models in sorted(groups(discover(Path(sweep_dir))).items()):
         models = models[:max_models]
         if len(models) < 2:
             continue
@@ -127,7 +126,7 @@ def layer_identification(
         }
         for name in names:
             spec = get_metric(name)
-            value = _pair_value(spec, reps, settings)
+            value = pair_value(spec, reps, settings)
             passed = counted = 0
             for i, j in itertools.permutations(range(len(models)), 2):
                 for t, la in enumerate(layers):
@@ -141,48 +140,3 @@ def layer_identification(
         raise AnalysisError(f"{sweep_dir}: no architecture with >= 2 models sharing a snapshot "
                             "epoch and >= 2 layers; the layer-identification test needs both")  # fmt: skip
     return rows
-
-
-def sanity_report(rows: list[SanityRow], out: str | Path, figures: bool = True) -> list[Path]:
-    """``sanity.csv``, ``sanity.md`` and (``figures``) ``sanity.png`` in ``out``: one row per
-    (dataset, architecture, measure); measures ordered by accuracy in the figure."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    fields = ["dataset", "arch", "epoch", "metric", "accuracy", "passed", "counted", "models"]
-    with open(out / "sanity.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(fields)
-        for r in rows:
-            w.writerow([r.dataset, r.arch, r.epoch, r.metric, f"{r.accuracy:.4f}", r.passed,
-                        r.counted, r.models])  # fmt: skip
-    lines = ["# Layer identification (Kornblith et al. 2019)", "",
-             "Fraction of (ordered pair of models, layer) whose most similar layer in the other "
-             "model is the corresponding one.", "",
-             "| dataset | architecture | epoch | measure | accuracy | pairs × layers | models |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
-    for r in rows:
-        lines.append(f"| {r.dataset} | {r.arch} | {r.epoch} | {METRICS[r.metric].label} | "
-                     f"{r.accuracy:.3f} | {r.counted} | {r.models} |")  # fmt: skip
-    (out / "sanity.md").write_text("\n".join(lines) + "\n")
-    paths = [out / "sanity.csv", out / "sanity.md"]
-    if figures:
-        paths.append(_figure(rows, out / "sanity.png"))
-    return paths
-
-
-def _figure(rows: list[SanityRow], path: Path) -> Path:
-    from xmsem.analysis.plots import plt, save_figure
-
-    groups = sorted({(r.dataset, r.arch) for r in rows})
-    fig, axes = plt.subplots(len(groups), 1, figsize=(8, 0.25 * len(rows) / len(groups) + 1.5
-                                                       * len(groups)), squeeze=False)  # fmt: skip
-    for ax, (ds, arch) in zip(axes[:, 0], groups, strict=True):
-        sel = sorted((r for r in rows if (r.dataset, r.arch) == (ds, arch)),
-                     key=lambda r: (r.accuracy if r.counted else -1.0))  # fmt: skip
-        ax.barh([METRICS[r.metric].label for r in sel], [r.accuracy for r in sel], color="C0")
-        ax.set_xlim(0, 1)
-        ax.set_xlabel("layer-identification accuracy")
-        ax.set_title(f"{ds}: {arch} (epoch {sel[0].epoch}, {sel[0].models} models)", fontsize=9)
-        ax.tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
-    return save_figure(fig, path)

@@ -11,7 +11,6 @@ no_grad (train mode restored after). The epochs already done are part of the che
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import warnings
@@ -24,7 +23,7 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
-from xmsem.alignment import configured, prepare
+from xmsem.alignment import prepare
 from xmsem.alignment.registry import trivially_one
 from xmsem.config import to_plain
 from xmsem.lit.checks import (  # noqa: F401  (validation lives there, importable without lightning)
@@ -40,7 +39,7 @@ from xmsem.lit.loggers import is_wandb, log_snapshot
 from xmsem.runs.signals import raise_if_interrupted
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
 from xmsem.snapshots.copies import group_copies, plan_pairs, prepare_copies, seed_pair_rows
-from xmsem.snapshots.cost import SnapshotProgress, pair_flops, representation_flops
+from xmsem.snapshots.cost import SnapshotProgress, describe_cost, estimate, snapshot_pieces
 from xmsem.snapshots.measure import (
     RepCache,
     composite_specs,
@@ -127,6 +126,7 @@ class RepresentationCallback(L.Callback):
             heatmaps,
         )
         self.pairs, self.cross_layer_cka = pairs, cross_layer_cka
+        self._warned = False  # the cost warning is given once per process
         self.store = SnapshotStore(self.run_dir)
         self.done: list[int] = []
         self.seconds: dict[int, float] = {}
@@ -174,18 +174,17 @@ class RepresentationCallback(L.Callback):
         if epoch > 0 and epoch not in self.done:
             self._snapshot(trainer, pl_module, epoch)
 
-    def cost(self):
-        """The estimated cost of this callback's snapshot plan (:mod:`xmsem.snapshots.cost`)."""
-        from xmsem.snapshots.row_cost import estimate
-
+    def cost(self, widths=None, n: int | None = None):
+        """The estimated cost of this callback's snapshot plan (:mod:`xmsem.snapshots.cost`);
+        with the layers' ``widths`` and ``n`` probe examples, its flops too."""
         return estimate(self.layers, self.split, self.settings, len(self.epochs), self.pairs,
-                        self.seed_pairs, self.layer_cka, self.cross_layer_cka)  # fmt: skip
+                        self.seed_pairs, self.layer_cka, self.cross_layer_cka,
+                        widths=widths, n=n)  # fmt: skip
 
     def _announce_cost(self) -> None:
-        from xmsem.snapshots.row_cost import WARN_ROWS
-
         cost = self.cost()
-        if cost.rows > WARN_ROWS:
+        if cost.too_large():
+            self._warned = True
             log.warning("xmsem: %s", cost.line())
 
     # -- work --------------------------------------------------------------------------------
@@ -195,6 +194,7 @@ class RepresentationCallback(L.Callback):
         reps = {}
         batched = getattr(pl_module, "hidden_copies", None)
         for member, models in self.groups.items():
+            raise_if_interrupted()  # 1000 copies take seconds here too: stop between members
             if batched is not None and len(models) > 1:
                 hidden = batched(member, self.probe.x)
                 for k, model in enumerate(models):
@@ -288,44 +288,21 @@ class RepresentationCallback(L.Callback):
         return rows
 
     def _progress(self, reps, epoch: int) -> tuple[SnapshotProgress, dict[Any, float]]:
-        """The snapshot's cost estimate, by piece (flops; :mod:`xmsem.snapshots.cost`), logged
-        before it starts when it is more than a few seconds, and its progress lines."""
-        from xmsem.snapshots.cost import describe_cost, flop_rate
-
-        s, n = self.settings, len(self.probe.y)
+        """The snapshot's cost estimate, by piece (:func:`xmsem.snapshots.cost.snapshot_pieces`),
+        logged before it starts when it is more than a few seconds (a warning, once, when the
+        plan with its widths is above a threshold), and its progress lines."""
+        n = len(self.probe.y)
         widths = {(m, layer): int(t.shape[1]) for m, layers in reps.items()
                   for layer, t in layers.items()}  # fmt: skip
-        # the per-representation work of the snapshot's first piece, and the probes (fitted
-        # per member, with its member rows); ``metrics=[]``: the cross product alone (linear CKA)
-        specs = configured(s.metrics)
-        prep = dataclasses.replace(s, metrics=[x.name for x in specs if not x.fits_probes])
-        probes = dataclasses.replace(s, metrics=[x.name for x in specs if x.fits_probes])
-        linear = dataclasses.replace(s, metrics=[])
-        pieces: dict[Any, float] = {
-            "prepare": sum(representation_flops(n, d, prep) for d in widths.values())
-        }
-        for a, b in plan_pairs(list(self.layers), self.split):
-            cost = sum(
-                pair_flops(n, widths[(a, la)], widths[(b, lb)], s)
-                for la, lb in layer_pairs(self.layers[a], self.layers[b], self.pairs)
-            )
-            if self.cross_layer_cka:
-                cost += sum(pair_flops(n, widths[(a, la)], widths[(b, lb)], linear)
-                            for la in self.layers[a] for lb in self.layers[b])  # fmt: skip
-            pieces[(a, b)] = cost
-        for m in self.layers:
-            probe_cost = sum(representation_flops(n, widths[(m, layer)], probes)
-                             - 2.0 * n * widths[(m, layer)] * min(n, widths[(m, layer)])
-                             for layer in self.layers[m])  # fmt: skip
-            pieces[m] = probe_cost + sum(
-                pair_flops(n, widths[(m, la)], widths[(m, lb)], linear)
-                for la in self.layers[m]
-                for lb in self.layers[m]
-            )
-        total = sum(pieces.values())
-        if total / flop_rate() > 3.0:
-            log.info("snapshot epoch %d: %s", epoch, describe_cost(total, widths, n))
-        return SnapshotProgress(epoch, total), pieces
+        pieces = snapshot_pieces(self.layers, self.split, widths, n, self.settings, self.pairs,
+                                 self.cross_layer_cka)  # fmt: skip
+        cost = self.cost(widths, n)
+        if cost.too_large() and not self._warned:
+            self._warned = True
+            log.warning("xmsem: %s", cost.line())
+        elif cost.seconds > 3.0:
+            log.info("snapshot epoch %d: %s", epoch, describe_cost(cost.flops, widths, n))
+        return SnapshotProgress(epoch, sum(pieces.values())), pieces
 
     def _drift_reference(self, epoch: int) -> dict[str, dict[str, Any]] | None:
         """The previous stored snapshot, prepared: kept from the last snapshot when it is the

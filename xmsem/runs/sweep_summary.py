@@ -6,16 +6,25 @@ count, and makes the sweep command exit with status 1 when any job of the sweep 
 scripts notice. Rerunning the same command retries exactly those jobs.
 
 A *refused* job (its folder holds a run of another config, or fewer epochs were asked than it
-has) leaves its folder untouched, so its status.json still describes the folder's own run: the
-job returns :class:`Refused` and is counted and printed as refused, never as that run's state
-(this needs the job to run in the sweep's process, as under the basic launcher; a job run as
-its own process exits 2 instead). An interrupted sweep prints the summary too.
+has) leaves its folder untouched, so its status.json still describes the folder's own run: it is
+counted and printed as refused, never as that run's state, under every launcher:
+
+* the basic launcher (jobs in this process): the job returns :class:`Refused`, seen here in
+  ``on_job_end``;
+* submitit (``launcher=slurm``): the job returns :class:`Refused` in its own process; the
+  launcher (``hydra_plugins.xmsem_launchers.submitit``) hands the returns to :func:`note_refused`;
+* ``local_gpus`` (every job a ``python -m xmsem.train`` in RUN mode): the job writes why into
+  the file named by ``$XMSEM_REFUSED_FILE`` (outside its folder) and exits 2; the launcher reads
+  it and calls :func:`note_refused`.
+
+An interrupted sweep prints the summary too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +34,7 @@ from omegaconf import DictConfig
 
 log = logging.getLogger("xmsem.sweep")
 SWEPT_KEYS_ENV = "XMSEM_SWEPT_KEYS"  # read by xmsem.config.run_id (the same name there)
+REFUSED_FILE_ENV = "XMSEM_REFUSED_FILE"  # a job run as a process of a launcher: why it was refused
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,29 @@ class Refused:
 
     run_dir: str
     reason: str
+
+
+def job_refused(run_dir: Path, reason: str, multirun: bool) -> Refused:
+    """What a sweep job does when it is refused (its folder is left as it was).
+
+    Returns the :class:`Refused` to hand back to Hydra; for a job run as its own process by a
+    launcher (RUN mode, ``$XMSEM_REFUSED_FILE`` set) it first writes ``reason`` into that file,
+    and the caller exits 2 as a refused single run does.
+    """
+    path = os.environ.get(REFUSED_FILE_ENV)
+    if not multirun and path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(reason + "\n", encoding="utf-8")
+    return Refused(str(run_dir), reason)
+
+
+def note_refused(job_returns: Any) -> None:
+    """Count the :class:`Refused` among a launcher's job returns in this process's summary
+    (launchers whose jobs run elsewhere: their ``on_job_end`` ran in the job's process)."""
+    for ret in job_returns:
+        value = getattr(ret, "_return_value", None)  # read without raising for a failed job
+        if isinstance(value, Refused) and _ACTIVE is not None:
+            _ACTIVE.add(value)
 
 
 def sweep_states(sweep_dir: Path) -> dict[str, list[tuple[Path, dict]]]:
@@ -70,8 +103,6 @@ class SweepSummary(Callback):
         self.refused = []
         _ACTIVE = self
         if config is not None:  # job folders show the swept keys (xmsem.config.run_id)
-            import os
-
             os.environ[SWEPT_KEYS_ENV] = ",".join(swept_keys(config))
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
@@ -80,11 +111,14 @@ class SweepSummary(Callback):
         except Exception:  # a failed job: its status.json says so
             return
         if isinstance(value, Refused):
-            self.refused.append(value)
+            self.add(value)
+
+    def add(self, refused: Refused) -> None:
+        """Count a refused job (once, however many times a launcher reports it)."""
+        if refused not in self.refused:
+            self.refused.append(refused)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        import os
-
         os.environ.pop(SWEPT_KEYS_ENV, None)
         self.summarise(Path(str(config.hydra.sweep.dir)))
 

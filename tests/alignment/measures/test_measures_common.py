@@ -6,12 +6,14 @@ measures symmetric, and the seed-copy path equal to the pairwise function."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
 
 from xmsem.alignment import METRICS, DegenerateInputWarning, check_metric_params, measures
 from xmsem.alignment.batched import prepare_stack
+from xmsem.alignment.measures._common import Undefined, undefined
 from xmsem.alignment.registry import SYMMETRIC
 from xmsem.snapshots.copies import seed_pair_rows
 from xmsem.snapshots.measure import MeasureSettings
@@ -119,3 +121,37 @@ def test_live_pair_rows_equal_the_functions_on_the_capped_examples():
     for name in NAMES:
         m = 50 if METRICS[name].max_n else 80  # the n x n measures on the first pairwise_max_n
         assert got[name] == pytest.approx(float(METRICS[name].fn(x[:m], y[:m])), abs=1e-12), name
+
+
+@pytest.mark.parametrize("name", [n for n, s in METRICS.items() if s.inputs == "reps"])
+def test_every_registered_measure_on_float64_input_gives_float64_nan_or_value(name):
+    """Every registered two-representation measure, valid and degenerate (a constant side),
+    returns a 0-d float64 on the inputs' device from float64 input."""
+    x, y = related_pair(n=60, p=12, q=11)  # wide enough for subspace_overlap's k=10
+    const = torch.ones_like(y)
+    fn = METRICS[name].fn
+    value = fn(x, y)
+    assert value.dtype == torch.float64 and value.ndim == 0 and value.device == x.device
+    assert math.isfinite(float(value))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateInputWarning)
+        for a, b in ((x, const), (const, y), (const, const)):
+            nan = fn(a, b)
+            assert nan.dtype == torch.float64 and nan.ndim == 0 and nan.device == x.device
+            assert math.isnan(float(nan)), name
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if METRICS[n].prepare is not None])
+def test_finish_creates_its_nan_on_the_inputs_device(name):
+    """The NaN of ``finish`` for an undefined part lands on that part's device (here "meta",
+    which no default would pick), not on the CPU; prepare marks a degenerate input so."""
+    spec = METRICS[name]
+    params = spec.defaults
+    with pytest.warns(DegenerateInputWarning):
+        part = spec.prepare(torch.ones(20, 4, dtype=torch.float64), params)
+    assert isinstance(part, Undefined) and part.like.device.type == "cpu"
+    valid = spec.prepare(related_pair(n=20, p=4, q=4)[0], params)
+    on_meta = undefined(torch.empty(20, 4, dtype=torch.float64, device="meta"))
+    for a, b in ((on_meta, valid), (valid, on_meta), (on_meta, on_meta)):
+        out = spec.finish(a, b, params)
+        assert out.device.type == "meta" and out.dtype == torch.float64 and out.ndim == 0

@@ -9,12 +9,16 @@ inputs' device.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import Tensor
 
-from .._checks import centre, check_constant, check_pair, nonfinite, warn_degenerate
+from .._checks import centre, check_constant, check_pair, nan_like, nonfinite, warn_degenerate
 
 __all__ = [
+    "Undefined",
     "canonical",
     "column_basis",
     "cosine_matrix",
@@ -24,11 +28,36 @@ __all__ = [
     "harmonic",
     "knn_cosine",
     "knn_indices",
+    "nan_if_undefined",
     "pad_to",
     "procrustes_rotation",
     "rank_average",
+    "undefined",
     "unit_rows",
 ]
+
+
+@dataclass(frozen=True)
+class Undefined:
+    """The per-representation part (``prepare``) of a representation a measure is undefined for
+    (non-finite, constant, too few examples; already warned). It keeps the input's device, so
+    that the pair's NaN from ``finish`` is created there, not on the CPU."""
+
+    like: Tensor  # a 0-d float64 NaN on the input's device
+
+
+def undefined(x: Tensor) -> Undefined:
+    """The :class:`Undefined` part of ``x``."""
+    return Undefined(nan_like(x))
+
+
+def nan_if_undefined(a: Any, b: Any) -> Tensor | None:
+    """``finish``'s NaN (0-d float64 on the inputs' device) when a part is :class:`Undefined`,
+    else None (both parts are valid)."""
+    for part in (a, b):
+        if isinstance(part, Undefined):
+            return part.like.clone()
+    return None
 
 
 def guard(x: Tensor, y: Tensor, what: str, *, constant: bool = True, min_n: int = 2

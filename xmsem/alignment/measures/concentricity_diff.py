@@ -18,27 +18,27 @@ from torch import Tensor
 
 from .._checks import check_pair, numpy_io, warn_degenerate
 from ..registry import SYMMETRIC, MetricSpec, register
-from ._common import guard_one, unit_rows
+from ._common import Undefined, guard_one, nan_if_undefined, undefined, unit_rows
 
 __all__ = ["concentricity_diff"]
 
 
-def concentricity(x: Tensor, params: Mapping[str, Any]) -> Tensor | None:
-    x = guard_one(x, "concentricity_diff")
+def concentricity(x: Tensor, params: Mapping[str, Any]) -> Tensor | Undefined:
+    raw, x = x, guard_one(x, "concentricity_diff")
     if x is None:
-        return None
+        return undefined(raw)
     mean = x.mean(dim=0)
     norm = torch.linalg.vector_norm(mean)
     if not bool(norm > torch.finfo(torch.float64).eps * torch.linalg.vector_norm(x, dim=1).max()):
         warn_degenerate("concentricity_diff", "the mean representation is zero (no direction)")
-        return None
+        return undefined(raw)
     u = unit_rows(x, "concentricity_diff")
-    return None if u is None else (u @ (mean / norm)).mean()
+    return undefined(raw) if u is None else (u @ (mean / norm)).mean()
 
 
-def gap(a: Tensor | None, b: Tensor | None, params: Mapping[str, Any]) -> Tensor:
-    if a is None or b is None:
-        return torch.tensor(float("nan"), dtype=torch.float64)
+def gap(a: Tensor | Undefined, b: Tensor | Undefined, params: Mapping[str, Any]) -> Tensor:
+    if (nan := nan_if_undefined(a, b)) is not None:
+        return nan
     return (a - b).abs()
 
 

@@ -22,24 +22,25 @@ from torch import Tensor
 
 from .._checks import check_pair, clamp_rounding, numpy_io
 from ..registry import SYMMETRIC, MetricSpec, register
-from ._common import distance_matrix, guard_one
+from ._common import Undefined, distance_matrix, guard_one, nan_if_undefined, undefined
 
 __all__ = ["distance_correlation"]
 
 
-def double_centred(x: Tensor, params: Mapping[str, Any]) -> tuple[Tensor, Tensor] | None:
-    """(A, dCov^2(X, X)) of one representation (None, warned, when constant or non-finite)."""
-    x = guard_one(x, "distance_correlation")
+def double_centred(x: Tensor, params: Mapping[str, Any]) -> tuple[Tensor, Tensor] | Undefined:
+    """(A, dCov^2(X, X)) of one representation (:class:`Undefined`, warned, when constant or
+    non-finite)."""
+    raw, x = x, guard_one(x, "distance_correlation")
     if x is None:
-        return None
+        return undefined(raw)
     d = distance_matrix(x)
     a = d - d.mean(dim=0, keepdim=True) - d.mean(dim=1, keepdim=True) + d.mean()
     return a, (a * a).mean()
 
 
-def dcor(a: tuple | None, b: tuple | None, params: Mapping[str, Any]) -> Tensor:
-    if a is None or b is None:
-        return torch.tensor(float("nan"), dtype=torch.float64)
+def dcor(a: tuple | Undefined, b: tuple | Undefined, params: Mapping[str, Any]) -> Tensor:
+    if (nan := nan_if_undefined(a, b)) is not None:
+        return nan
     cross = (a[0] * b[0]).mean().clamp_min(0.0)  # >= 0 in exact arithmetic (V-statistic)
     val = torch.sqrt(cross / torch.sqrt(a[1] * b[1]))
     return clamp_rounding(val, 0.0, 1.0, "distance_correlation")

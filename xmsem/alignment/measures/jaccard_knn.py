@@ -22,19 +22,20 @@ from torch import Tensor
 
 from .._checks import check_pair, numpy_io
 from ..registry import POSITIVE_INT, SYMMETRIC, MetricSpec, register
-from ._common import guard_one, knn_cosine
+from ._common import Undefined, guard_one, knn_cosine, nan_if_undefined, undefined
 
 __all__ = ["jaccard_knn"]
 
 
-def neighbours(x: Tensor, params: Mapping[str, Any]) -> Tensor | None:
-    x = guard_one(x, "jaccard_knn")
-    return None if x is None else knn_cosine(x, params["k"], "jaccard_knn")
+def neighbours(x: Tensor, params: Mapping[str, Any]) -> Tensor | Undefined:
+    v = guard_one(x, "jaccard_knn")
+    nn = None if v is None else knn_cosine(v, params["k"], "jaccard_knn")
+    return undefined(x) if nn is None else nn
 
 
-def jaccard(a: Tensor | None, b: Tensor | None, params: Mapping[str, Any]) -> Tensor:
-    if a is None or b is None:
-        return torch.tensor(float("nan"), dtype=torch.float64)
+def jaccard(a: Tensor | Undefined, b: Tensor | Undefined, params: Mapping[str, Any]) -> Tensor:
+    if (nan := nan_if_undefined(a, b)) is not None:
+        return nan
     k = a.shape[1]
     shared = (a[:, :, None] == b[:, None, :]).any(dim=2).sum(dim=1).to(torch.float64)
     return (shared / (2 * k - shared)).mean()
@@ -52,5 +53,5 @@ register(MetricSpec(
     "jaccard_knn", "similarity", frozenset({"orthogonal", "isotropic_scale"}), "reps",
     jaccard_knn, "Mean Jaccard similarity of cosine k-NN sets (ReSi, Klabunde et al. 2024).",
     label="kNN Jaccard", direction=SYMMETRIC, options={"k": POSITIVE_INT},
-    prepare=neighbours, finish=jaccard, max_n="pairwise_max_n",
+    prepare=neighbours, finish=jaccard, max_n="pairwise_max_n", default=True,
 ))  # fmt: skip

@@ -18,19 +18,19 @@ from torch import Tensor
 
 from .._checks import check_pair, numpy_io
 from ..registry import SYMMETRIC, MetricSpec, register
-from ._common import guard_one
+from ._common import Undefined, guard_one, nan_if_undefined, undefined
 
 __all__ = ["magnitude_diff"]
 
 
-def magnitude(x: Tensor, params: Mapping[str, Any]) -> Tensor | None:
-    x = guard_one(x, "magnitude_diff")
-    return None if x is None else torch.linalg.vector_norm(x.mean(dim=0))
+def magnitude(x: Tensor, params: Mapping[str, Any]) -> Tensor | Undefined:
+    v = guard_one(x, "magnitude_diff")
+    return undefined(x) if v is None else torch.linalg.vector_norm(v.mean(dim=0))
 
 
-def gap(a: Tensor | None, b: Tensor | None, params: Mapping[str, Any]) -> Tensor:
-    if a is None or b is None:
-        return torch.tensor(float("nan"), dtype=torch.float64)
+def gap(a: Tensor | Undefined, b: Tensor | Undefined, params: Mapping[str, Any]) -> Tensor:
+    if (nan := nan_if_undefined(a, b)) is not None:
+        return nan
     return (a - b).abs()
 
 

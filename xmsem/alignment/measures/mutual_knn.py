@@ -22,21 +22,24 @@ from torch import Tensor
 
 from .._checks import check_pair, numpy_io
 from ..registry import POSITIVE_INT, SYMMETRIC, MetricSpec, register
-from ._common import guard_one, knn_cosine
+from ._common import Undefined, guard_one, knn_cosine, nan_if_undefined, undefined
 
 __all__ = ["mutual_knn"]
 
 
-def neighbours(x: Tensor, params: Mapping[str, Any]) -> Tensor | None:
-    """(n, k) cosine neighbours of each example (None, warned, when undefined)."""
-    x = guard_one(x, "mutual_knn")
-    return None if x is None else knn_cosine(x, params["k"], "mutual_knn")
+def neighbours(x: Tensor, params: Mapping[str, Any]) -> Tensor | Undefined:
+    """(n, k) cosine neighbours of each example (:class:`Undefined`, warned, when undefined)."""
+    v = guard_one(x, "mutual_knn")
+    nn = None if v is None else knn_cosine(v, params["k"], "mutual_knn")
+    return undefined(x) if nn is None else nn
 
 
-def shared_fraction(a: Tensor | None, b: Tensor | None, params: Mapping[str, Any]) -> Tensor:
+def shared_fraction(
+    a: Tensor | Undefined, b: Tensor | Undefined, params: Mapping[str, Any]
+) -> Tensor:
     """Mean fraction of the k neighbours two neighbour lists share."""
-    if a is None or b is None:
-        return torch.tensor(float("nan"), dtype=torch.float64)
+    if (nan := nan_if_undefined(a, b)) is not None:
+        return nan
     shared = (a[:, :, None] == b[:, None, :]).any(dim=2).sum(dim=1)
     return (shared.to(torch.float64) / a.shape[1]).mean()
 
@@ -53,5 +56,5 @@ register(MetricSpec(
     "mutual_knn", "similarity", frozenset({"orthogonal", "isotropic_scale"}), "reps", mutual_knn,
     "Mean fraction of shared cosine k-nearest neighbours (Huh et al. 2024).",
     label="mutual kNN", direction=SYMMETRIC, options={"k": POSITIVE_INT},
-    prepare=neighbours, finish=shared_fraction, max_n="pairwise_max_n",
+    prepare=neighbours, finish=shared_fraction, max_n="pairwise_max_n", default=True,
 ))  # fmt: skip

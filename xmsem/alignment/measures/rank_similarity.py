@@ -23,19 +23,20 @@ from torch import Tensor
 
 from .._checks import check_pair, numpy_io
 from ..registry import POSITIVE_INT, SYMMETRIC, MetricSpec, register
-from ._common import guard_one, harmonic, knn_cosine
+from ._common import Undefined, guard_one, harmonic, knn_cosine, nan_if_undefined, undefined
 
 __all__ = ["rank_similarity"]
 
 
-def neighbours(x: Tensor, params: Mapping[str, Any]) -> Tensor | None:
-    x = guard_one(x, "rank_similarity")
-    return None if x is None else knn_cosine(x, params["k"], "rank_similarity")
+def neighbours(x: Tensor, params: Mapping[str, Any]) -> Tensor | Undefined:
+    v = guard_one(x, "rank_similarity")
+    nn = None if v is None else knn_cosine(v, params["k"], "rank_similarity")
+    return undefined(x) if nn is None else nn
 
 
-def rank_score(a: Tensor | None, b: Tensor | None, params: Mapping[str, Any]) -> Tensor:
-    if a is None or b is None:
-        return torch.tensor(float("nan"), dtype=torch.float64)
+def rank_score(a: Tensor | Undefined, b: Tensor | Undefined, params: Mapping[str, Any]) -> Tensor:
+    if (nan := nan_if_undefined(a, b)) is not None:
+        return nan
     k = a.shape[1]
     same = a[:, :, None] == b[:, None, :]  # (n, k, k): neighbour at rank r in X is rank s in Y
     r = torch.arange(1, k + 1, dtype=torch.float64, device=a.device)
@@ -59,5 +60,5 @@ register(MetricSpec(
     "rank_similarity", "similarity", frozenset({"orthogonal", "isotropic_scale"}), "reps",
     rank_similarity, "Rank agreement of shared cosine k-NN (Wang et al. 2020; ReSi).",
     label="kNN rank similarity", direction=SYMMETRIC, options={"k": POSITIVE_INT},
-    prepare=neighbours, finish=rank_score, max_n="pairwise_max_n",
+    prepare=neighbours, finish=rank_score, max_n="pairwise_max_n", default=True,
 ))  # fmt: skip

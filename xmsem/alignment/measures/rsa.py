@@ -26,7 +26,15 @@ from torch import Tensor
 
 from .._checks import check_pair, clamp_rounding, numpy_io, warn_degenerate
 from ..registry import SYMMETRIC, MetricSpec, choice, register
-from ._common import cosine_matrix, distance_matrix, guard_one, rank_average
+from ._common import (
+    Undefined,
+    cosine_matrix,
+    distance_matrix,
+    guard_one,
+    nan_if_undefined,
+    rank_average,
+    undefined,
+)
 
 __all__ = ["rsa", "rdm"]
 
@@ -49,25 +57,25 @@ def rdm(x: Tensor, distance: str = "euclidean") -> Tensor | None:
     return d[i, j]
 
 
-def standardised_rdm(x: Tensor, params: Mapping[str, Any]) -> Tensor | None:
+def standardised_rdm(x: Tensor, params: Mapping[str, Any]) -> Tensor | Undefined:
     """The RDM entries, ranked for Spearman, centred and scaled to unit norm."""
-    x = guard_one(x, "rsa")
-    v = None if x is None else rdm(x, params["distance"])
+    g = guard_one(x, "rsa")
+    v = None if g is None else rdm(g, params["distance"])
     if v is None:
-        return None
+        return undefined(x)
     if params["method"] == "spearman":
         v = rank_average(v)
     v = v - v.mean()
     norm = torch.linalg.vector_norm(v)
     if not bool(norm > 0):
         warn_degenerate("rsa", "all pairwise dissimilarities are equal")
-        return None
+        return undefined(x)
     return v / norm
 
 
-def correlation(a: Tensor | None, b: Tensor | None, params: Mapping[str, Any]) -> Tensor:
-    if a is None or b is None:
-        return torch.tensor(float("nan"), dtype=torch.float64)
+def correlation(a: Tensor | Undefined, b: Tensor | Undefined, params: Mapping[str, Any]) -> Tensor:
+    if (nan := nan_if_undefined(a, b)) is not None:
+        return nan
     return clamp_rounding(a @ b, -1.0, 1.0, "rsa")
 
 

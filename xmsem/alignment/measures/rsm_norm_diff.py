@@ -22,19 +22,21 @@ from torch import Tensor
 
 from .._checks import check_pair, numpy_io
 from ..registry import SYMMETRIC, MetricSpec, register
-from ._common import distance_matrix, guard_one
+from ._common import Undefined, distance_matrix, guard_one, nan_if_undefined, undefined
 
 __all__ = ["rsm_norm_diff"]
 
 
-def distances(x: Tensor, params: Mapping[str, Any]) -> Tensor | None:
-    x = guard_one(x, "rsm_norm_diff")
-    return None if x is None else distance_matrix(x)
+def distances(x: Tensor, params: Mapping[str, Any]) -> Tensor | Undefined:
+    v = guard_one(x, "rsm_norm_diff")
+    return undefined(x) if v is None else distance_matrix(v)
 
 
-def frobenius_gap(a: Tensor | None, b: Tensor | None, params: Mapping[str, Any]) -> Tensor:
-    if a is None or b is None:
-        return torch.tensor(float("nan"), dtype=torch.float64)
+def frobenius_gap(
+    a: Tensor | Undefined, b: Tensor | Undefined, params: Mapping[str, Any]
+) -> Tensor:
+    if (nan := nan_if_undefined(a, b)) is not None:
+        return nan
     return torch.linalg.matrix_norm(a - b)
 
 

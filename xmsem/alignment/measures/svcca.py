@@ -18,25 +18,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from .._checks import centre, check_pair, numpy_io
 from ..registry import SYMMETRIC, UNIT_INTERVAL, MetricSpec, register
-from ._common import canonical, column_basis, guard_one
+from ._common import Undefined, canonical, column_basis, guard_one, nan_if_undefined, undefined
 
 __all__ = ["svcca"]
 
 
-def reduced_basis(x: Tensor, params: Mapping[str, Any]) -> Tensor | None:
+def reduced_basis(x: Tensor, params: Mapping[str, Any]) -> Tensor | Undefined:
     """Orthonormal basis of the leading singular directions holding ``keep`` of the variance."""
-    x = guard_one(x, "svcca")
-    return None if x is None else column_basis(centre(x), float(params["keep"]))
+    v = guard_one(x, "svcca")
+    return undefined(x) if v is None else column_basis(centre(v), float(params["keep"]))
 
 
-def mean_rho(a: Tensor | None, b: Tensor | None, params: Mapping[str, Any]) -> Tensor:
-    if a is None or b is None:
-        return torch.tensor(float("nan"), dtype=torch.float64)
+def mean_rho(a: Tensor | Undefined, b: Tensor | Undefined, params: Mapping[str, Any]) -> Tensor:
+    if (nan := nan_if_undefined(a, b)) is not None:
+        return nan
     return canonical(a, b)[0].mean()
 
 

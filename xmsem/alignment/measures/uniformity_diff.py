@@ -24,26 +24,24 @@ from torch import Tensor
 
 from .._checks import check_pair, numpy_io
 from ..registry import POSITIVE_FLOAT, SYMMETRIC, MetricSpec, register
-from ._common import guard_one, unit_rows
+from ._common import Undefined, guard_one, nan_if_undefined, undefined, unit_rows
 
 __all__ = ["uniformity_diff"]
 
 
-def uniformity(x: Tensor, params: Mapping[str, Any]) -> Tensor | None:
-    x = guard_one(x, "uniformity_diff")
-    if x is None:
-        return None
-    u = unit_rows(x, "uniformity_diff")
+def uniformity(x: Tensor, params: Mapping[str, Any]) -> Tensor | Undefined:
+    raw, x = x, guard_one(x, "uniformity_diff")
+    u = None if x is None else unit_rows(x, "uniformity_diff")
     if u is None:
-        return None
+        return undefined(raw)
     d2 = (2.0 - 2.0 * (u @ u.T)).clamp_min(0.0)  # squared distances on the sphere
     n = x.shape[0]
     return torch.logsumexp((-float(params["t"]) * d2).flatten(), 0) - 2.0 * math.log(n)
 
 
-def gap(a: Tensor | None, b: Tensor | None, params: Mapping[str, Any]) -> Tensor:
-    if a is None or b is None:
-        return torch.tensor(float("nan"), dtype=torch.float64)
+def gap(a: Tensor | Undefined, b: Tensor | Undefined, params: Mapping[str, Any]) -> Tensor:
+    if (nan := nan_if_undefined(a, b)) is not None:
+        return nan
     return (a - b).abs()
 
 
