@@ -176,7 +176,7 @@ def validate(
         raise ConfigError(f"seed={seed!r} is invalid: must be an integer (0 is a valid seed)")
     if seed is not None and not 0 <= seed < 2**32:
         raise ConfigError(f"seed={seed} is invalid: must be in [0, 2**32 - 1]")
-    from xmsem.runs.divergence import ON_DIVERGENCE
+    from xmsem.runs.choices import ON_DIVERGENCE
 
     if cfg.get("name") is not None:
         validate_name(cfg.name)
@@ -258,6 +258,25 @@ LABEL_MODES = ("true", "shuffled")
 
 
 def _trainer_arguments() -> list[str]:
+    """The arguments of Lightning's ``Trainer``, read from its source file without importing
+    Lightning (seconds: config errors come first); from the class itself when the file is not
+    where it is expected."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("lightning")  # locates the package, runs none of it
+    if spec is not None and spec.origin:
+        path = os.path.join(os.path.dirname(spec.origin), "pytorch", "trainer", "trainer.py")
+        try:
+            tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            tree = None
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, ast.ClassDef) and node.name == "Trainer":
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                        args = [*item.args.args, *item.args.kwonlyargs]
+                        return [a.arg for a in args if a.arg != "self"]
     from lightning.pytorch import Trainer
 
     return [p for p in inspect.signature(Trainer.__init__).parameters if p != "self"]

@@ -29,6 +29,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from xmsem.lit.epochs import at_epoch_end, logger_step
 from xmsem.snapshots.hidden import LayerReader, batch_inputs
 
 __all__ = ["AlignmentCallback"]
@@ -158,7 +159,7 @@ class AlignmentCallback(L.Callback):
             self.snapshot(trainer, 0)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._last_trained = trainer.current_epoch + 1  # epochs trained so far
+        self._last_trained = at_epoch_end(trainer)  # epochs trained so far
         if self._wanted(self._last_trained):
             self.snapshot(trainer, self._last_trained)
 
@@ -226,21 +227,16 @@ class AlignmentCallback(L.Callback):
         return rows
 
     def _log(self, trainer: L.Trainer, rows: list[dict[str, Any]], epoch: int) -> None:
-        from xmsem.lit.loggers import EPOCH_AXIS, define_epoch_axis, wandb_runs
+        from xmsem.alignment.registry import trivially_one
+        from xmsem.lit.epochs import EPOCH_AXIS
+        from xmsem.lit.loggers import define_epoch_axis, is_wandb
         from xmsem.lit.representations import scalar_name
 
-        scalars = {
-            scalar_name(r): r["value"]
-            for r in rows  # a layer against itself (always 1) is not a measurement
-            if not (
-                r["member_a"] == r["member_b"]
-                and r["layer_a"] == r["layer_b"]
-                and r["metric"] == "layer_cka"
-            )  # fmt: skip
-        }
+        # a layer against itself (always 1) is not a measurement
+        scalars = {scalar_name(r): r["value"] for r in rows if not trivially_one(r)}
         for lg in trainer.loggers:
-            if type(lg).__name__ != "WandbLogger":
-                lg.log_metrics({**scalars, EPOCH_AXIS: epoch}, step=trainer.global_step)
-        for run in wandb_runs(trainer.loggers):
+            if not is_wandb(lg):
+                lg.log_metrics({**scalars, EPOCH_AXIS: epoch}, step=logger_step(trainer))
+        for run in (lg.experiment for lg in trainer.loggers if is_wandb(lg)):
             define_epoch_axis(run, scalars, self._defined)
             run.log({**scalars, EPOCH_AXIS: epoch})

@@ -28,6 +28,7 @@ from xmsem.runs.fingerprint import RunConflict, config_items, fingerprint
 from xmsem.runs.folder import discard_unstarted, remove_stale_temps, retire_attempt
 from xmsem.runs.lock import RunLocked, run_lock
 from xmsem.runs.signals import Interrupted, interrupt_from, raise_if_interrupted
+from xmsem.runs.status import EPOCH_CONVENTION
 
 log = logging.getLogger("xmsem.train")
 
@@ -101,19 +102,19 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Any]:
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> list[Any]:
-    """Checkpointing (last.ckpt every epoch), epoch timing and the representation callback."""
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
+    """Checkpointing (last.ckpt and epochNNN.ckpt, NNN = epochs trained, every epoch), epoch
+    timing and the representation callback."""
     from xmsem.lit.early_stopping import build_validation_callbacks
+    from xmsem.lit.epochs import EpochsTrainedCheckpoint
     from xmsem.lit.noise import build_noise_callback
     from xmsem.lit.progress import EpochLines
     from xmsem.lit.representations import build_representation_callback
     from xmsem.lit.timing import EpochTimer
 
     callbacks: list[Any] = [
-        ModelCheckpoint(
+        EpochsTrainedCheckpoint(
             dirpath=run_dir / "checkpoints",
-            filename="epoch{epoch:03d}",
+            filename="epoch{epoch:03d}",  # epochs trained: the weights of reps/epoch_NNN
             auto_insert_metric_name=False,
             save_last=True,  # Lightning writes last.ckpt only when a top-k file is written too
             save_top_k=1,  # no monitor: keeps the newest epoch file
@@ -200,6 +201,7 @@ def _run_locked(cfg: DictConfig, run_dir: Path, lock) -> dict[str, Any]:
         parameters=params,
         fingerprint=fp,
         config=items,
+        epoch_convention=EPOCH_CONVENTION,
         **environment_info(device),
     )
     for lg in loggers:
@@ -310,8 +312,10 @@ def _fit_and_test(cfg, trainer, cohort, datamodule, callbacks, ckpt):
     for i, name in enumerate(cohort.model_names):
         results[f"val/{name}/best_acc"] = float(cohort.best_val_acc[i])
         results[f"val/{name}/best_epoch"] = int(cohort.best_val_epoch[i])
-    results["epochs"] = int(trainer.current_epoch)
-    epochs_done = int(trainer.current_epoch)
+    from xmsem.lit.epochs import EPOCH_AXIS, after_fit
+
+    epochs_done = after_fit(trainer)
+    results["epochs"] = epochs_done
     results.update(_validation_results(cfg, callbacks))
     raise_if_interrupted()  # Lightning ends fit normally after SIGTERM between its checks
     test_ckpt = _test_checkpoint(callbacks)
@@ -319,7 +323,9 @@ def _fit_and_test(cfg, trainer, cohort, datamodule, callbacks, ckpt):
         cohort, datamodule=datamodule, verbose=False, ckpt_path=test_ckpt, weights_only=True
     )
     raise_if_interrupted()
-    results.update({k: float(v) for k, v in (tested[0] if tested else {}).items()})
+    # the test's metrics; its row's epoch keys are the loggers' (results say "epochs")
+    results.update({k: float(v) for k, v in (tested[0] if tested else {}).items()
+                    if k not in ("epoch", EPOCH_AXIS)})  # fmt: skip
     results["tested_on"] = "best" if test_ckpt else "last"
     return results, fit_seconds, epochs_done
 

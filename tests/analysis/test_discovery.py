@@ -20,4 +20,5 @@ def test_metrics_csv_versions_merge_later_wins(tmp_path):
         path.parent.mkdir(parents=True)
         path.write_text("epoch,step,val/m/acc\n" + rows)
     merged = read_metrics_csv(tmp_path)
-    assert {e: v["val/m/acc"] for e, v in merged.items()} == {0: 0.5, 1: 0.65, 2: 0.7}
+    # logs without epochs_trained (Lightning's 0-based epoch): keyed by epochs trained
+    assert {e: v["val/m/acc"] for e, v in merged.items()} == {1: 0.5, 2: 0.65, 3: 0.7}

@@ -115,3 +115,31 @@ def test_cli_prints_one_line_and_trains_nothing(tmp_path: Path) -> None:
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and needle in lines[0], proc.stderr
         assert not list(out.rglob("last.ckpt"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["model.pgnn.gamma=-1"], "model.pgnn: model spec key 'gamma'"),  # validate() in the job
+        (["callbacks.representations.pairs=bogus"], "callbacks.representations.pairs='bogus'"),
+        (["model.pgnn.gammma=1"], "model.pgnn.gammma is not a config key"),  # command line
+    ],
+)
+def test_config_errors_come_before_lightning_and_wandb_are_imported(
+    args: list[str], needle: str, tmp_path: Path
+) -> None:
+    """The seconds a config error takes are those of the imports before it: validation runs
+    before Lightning and wandb are imported (``-X importtime`` lists every module imported)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "xmsem.train", *args, "logger=wandb",
+         f"paths.output_dir={tmp_path}"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}  # fmt: skip
+    assert "xmsem.config" in imported or "xmsem.cli.overrides" in imported
+    assert not {"lightning", "wandb", "lightning.pytorch"} & imported
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("xmsem:")]
+    assert len(errors) == 1 and needle in errors[0], errors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -25,12 +26,23 @@ def wait_for_exit_record(path: Path, timeout: float = 60.0):
     return history_and_config(path)
 
 
-def test_offline_wandb_run_has_config_and_alignment_history(tmp_path: Path, monkeypatch) -> None:
+def test_offline_wandb_run_has_config_and_alignment_history(
+    tmp_path: Path, monkeypatch, capfd, caplog
+) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_SILENT", raising=False)  # wandb's own output is what is counted
     run_dir = tmp_path / "run"
-    cfg = compose_cfg([*TINY, "logger=wandb", "callbacks.representations.epochs=[0,2]",
+    cfg = compose_cfg([*TINY, "logger=wandb", "callbacks.representations.epochs=[0,1]",
                        "logger.wandb.artifacts.reps=true"], run_dir)  # fmt: skip
-    run(cfg, run_dir)
+    with caplog.at_level(logging.INFO, logger="xmsem.train"):
+        run(cfg, run_dir)
+
+    # one line about wandb per run (ours); wandb itself prints nothing (was ~35 lines)
+    out, err = capfd.readouterr()
+    printed = [line for line in (out + err).splitlines() if line.startswith("wandb")]
+    assert printed == [], printed
+    ours = [r.getMessage() for r in caplog.records if r.getMessage().startswith("wandb")]
+    assert len(ours) == 1 and ours[0].startswith("wandb: offline run "), ours
 
     run_id = stable_run_id(run_dir)
     files = list((run_dir / "wandb").glob(f"offline-run-*-{run_id}/run-{run_id}.wandb"))
@@ -50,17 +62,31 @@ def test_offline_wandb_run_has_config_and_alignment_history(tmp_path: Path, monk
         assert key in keys, key
     cka = [float(row["align/linear_cka/pgnn~mlp/h2"]) for row in history
            if "align/linear_cka/pgnn~mlp/h2" in row]  # fmt: skip
-    assert len(cka) == 2 and all(0.0 <= v <= 1.0 for v in cka)  # epochs 0 and 2
-    # the alignment scalars are plotted against epochs_trained (exact definitions beat
-    # Lightning's "*" -> trainer/global_step glob)
+    assert len(cka) == 3 and all(0.0 <= v <= 1.0 for v in cka)  # epochs 0, 1 and the last, 2
+    # every metric is plotted against epochs_trained (exact definitions, made before a key's
+    # first value, beat Lightning's "*" -> trainer/global_step glob)
     kinds: dict[str, list] = {}
     for record in records(files[0]):
         kinds.setdefault(record.WhichOneof("record_type"), []).append(record)
     steps = {m.metric.name: m.metric.step_metric for m in kinds["metric"] if m.metric.name}
-    assert steps["align/linear_cka/pgnn~mlp/h2"] == "epochs_trained"
-    assert steps["member/probe_acc/mlp/h2"] == "epochs_trained"
+    scalars = {k for k in keys if not k.startswith(("_", "alignment/", "heatmap/"))
+               and k not in ("epochs_trained", "trainer/global_step")}  # fmt: skip
+    assert scalars and {k: steps.get(k) for k in scalars} == dict.fromkeys(
+        scalars, "epochs_trained"
+    )
+    assert "member/layer_cka/pgnn/h1" not in keys  # a layer with itself (1): not a metric
+    assert "member/layer_cka/pgnn/h1~h2" in keys
+    # one convention: validation after k epochs at epochs_trained=k (1, 2), snapshots at their
+    # epoch, "epoch" equal to epochs_trained on every row; neither series ever goes back
+    val = [json.loads(row["epochs_trained"]) for row in history if "val/pgnn/acc" in row]
+    assert val == [1, 2]
     snapshots = [row for row in history if "align/linear_cka/pgnn~mlp/h2" in row]
-    assert [json.loads(row["epochs_trained"]) for row in snapshots] == [0, 2]
+    assert [json.loads(row["epochs_trained"]) for row in snapshots] == [0, 1, 2]
+    for key in ("epochs_trained", "epoch", "trainer/global_step"):
+        series = [json.loads(row[key]) for row in history if key in row]
+        assert series == sorted(series), (key, series)
+    assert all(json.loads(row["epoch"]) == json.loads(row["epochs_trained"])
+               for row in history if "epoch" in row)  # fmt: skip
 
     # a table of the alignment rows per snapshot: the rows of alignment.csv
     rows = [r for r in read_rows(run_dir) if r["epoch"] == "2"]

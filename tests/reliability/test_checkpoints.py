@@ -20,15 +20,15 @@ def _truncate(path: Path) -> None:
 
 def test_truncated_last_resumes_from_previous_intact(tmp_path: Path, monkeypatch, caplog) -> None:
     run_dir = tmp_path / "run"
-    train(run_dir, [], kill_at=1, monkeypatch=monkeypatch)  # epoch 0 checkpointed, then killed
+    train(run_dir, [], kill_at=1, monkeypatch=monkeypatch)  # 1 epoch checkpointed, then killed
     ckpts = run_dir / "checkpoints"
-    assert sorted(p.name for p in ckpts.iterdir()) == ["epoch000.ckpt", "last.ckpt"]
+    assert sorted(p.name for p in ckpts.iterdir()) == ["epoch001.ckpt", "last.ckpt"]
     _truncate(ckpts / "last.ckpt")
     with caplog.at_level(logging.WARNING, logger="xmsem.runs"):
         resumed = train(run_dir, [])
     warnings = [r.getMessage() for r in caplog.records if "unreadable" in r.getMessage()]
-    assert len(warnings) == 1 and "resuming from epoch000.ckpt" in warnings[0]
-    assert status(run_dir)["resumed_from"].endswith("epoch000.ckpt")
+    assert len(warnings) == 1 and "resuming from epoch001.ckpt" in warnings[0]
+    assert status(run_dir)["resumed_from"].endswith("epoch001.ckpt")
     assert resumed == train(tmp_path / "fresh", [])  # the same numbers as an unbroken run
     assert (ckpts / "last.ckpt.corrupt").is_file()  # kept for inspection, never tried again
 

@@ -1,5 +1,5 @@
 """Break 5: a diverging run (optim.lr=1e3) must not crash on float16 overflow or an SVD of
-non-finite values: it stops as failed with "diverged at epoch e, step s", or (on_divergence=
+non-finite values: it stops as failed with "diverged during epoch e, step s", or (on_divergence=
 continue) finishes with NaN alignment values and warnings."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def test_divergence_stops_with_one_line(tmp_path: Path, model: str) -> None:
     with pytest.raises(Diverged) as err:
         _run(tmp_path / "run", ["optim.lr=1e30", "callbacks=none", f"model={model}"])
     message = str(err.value)
-    assert message.startswith("diverged at epoch 0, step ") and "\n" not in message
+    assert message.startswith("diverged during epoch 1, step ") and "\n" not in message
 
 
 def test_divergence_continue_gives_nan_rows_and_warnings(tmp_path: Path) -> None:

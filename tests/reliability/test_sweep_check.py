@@ -36,3 +36,24 @@ def test_sweep_jobs_include_experiment_sweeps(tmp_path: Path) -> None:
     )  # fmt: skip
     jobs = sweep_jobs(cfg)
     assert len(jobs) == 6 and ["seed=0", "model=mlp", "debug=tiny"] in jobs
+
+
+def test_a_sweep_of_single_model_jobs_says_what_it_will_not_have(tmp_path: Path) -> None:
+    from tests.conftest import compose_cfg
+    from xmsem.alignment import get_metric
+    from xmsem.cli.sweep_check import single_model_note
+
+    singles = [compose_cfg(["debug=tiny", f"model={m}"], tmp_path / m) for m in ("mlp", "pgnn")]
+    note = single_model_note(singles)
+    assert note is not None and len(note.splitlines()) == 1
+    assert "(mlp, pgnn)" in note
+    metrics = list(singles[0].callbacks.representations.metrics)
+    live = [m for m in metrics if get_metric(m).inputs != "reps"]
+    assert live and all(m in note.split("no cross-model")[1].split("(")[0] for m in live)
+    assert "stitching" in live and "probe_transfer" in live
+    # what the cross-run analysis still gives is named as such, not as missing
+    assert "linear_cka" not in note.split("no cross-model")[1].split("(")[0]
+    assert "compares them with linear_cka" in note
+    pair = compose_cfg(["debug=tiny", "model=pgnn_vs_mlp"], tmp_path / "pair")
+    assert single_model_note([*singles, pair]) is None
+    assert single_model_note([pair]) is None

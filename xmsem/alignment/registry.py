@@ -624,3 +624,10 @@ def order(names: Iterable[str]) -> list[str]:
         return (rank.get(stem, len(rank)), stem, band, name)
 
     return sorted(dict.fromkeys(names), key=key)
+
+
+def trivially_one(row: Mapping[str, Any]) -> bool:
+    """A row whose value is 1 by construction, so no measurement: the diagonal of a member's
+    layer x layer CKA matrix (``layer_cka`` of a layer with itself)."""
+    return (row["metric"] == "layer_cka" and row["member_a"] == row["member_b"]
+            and row["layer_a"] == row["layer_b"])  # fmt: skip

@@ -93,14 +93,14 @@ def model_row(run: Run, model: str, epoch, metric: str, value, source: str) -> d
 
 def curve_rows(run: Run) -> list[dict]:
     """Validation accuracy / loss and train loss per epoch from the CSV logs; ``epoch`` counts the
-    epochs trained (Lightning's 0-based epoch + 1, the snapshot convention)."""
+    epochs trained (the snapshot convention, :func:`read_metrics_csv`)."""
     out = []
     for epoch, values in sorted(read_metrics_csv(run.path).items()):
         for model in run.models:
             for pattern, metric in CURVE_METRICS.items():
                 value = values.get(pattern.format(m=model))
                 if value is not None:
-                    out.append(model_row(run, model, epoch + 1, metric, value, "live"))
+                    out.append(model_row(run, model, epoch, metric, value, "live"))
     return out
 
 

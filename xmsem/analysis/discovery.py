@@ -23,7 +23,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from xmsem.models.naming import model_names
-from xmsem.runs.status import RunStatus
+from xmsem.runs.status import RunStatus, results_in_epochs_trained
 from xmsem.snapshots import MeasureSettings, SnapshotStore
 from xmsem.snapshots.table import TableError, read_rows
 
@@ -170,7 +170,7 @@ def read_run(path: Path, sweep_dir: Path) -> Run:
         run.error = status.get("error")
         if run.state == "incomplete" and not run.error:
             run.error = f"state {state!r}: still running or interrupted"
-        run.results = dict(status.get("results") or {})
+        run.results = results_in_epochs_trained(status)
         run.parameters = dict(status.get("parameters") or {})
         run.overrides = [str(o) for o in status.get("overrides") or []]
     try:
@@ -211,22 +211,32 @@ def _version_number(path: Path) -> int:
     return int(tail) if tail.isdigit() else -1
 
 
+def _epochs_trained(row: dict[str, str]) -> int:
+    """The epochs trained of a logger row: its ``epochs_trained`` column; in logs written before
+    that column existed, Lightning's 0-based ``epoch`` index + 1 (ValueError: neither)."""
+    if row.get("epochs_trained") not in (None, ""):
+        return int(float(row["epochs_trained"]))
+    return int(float(row.get("epoch") or "")) + 1
+
+
 def read_metrics_csv(run_dir: Path) -> dict[int, dict[str, float]]:
     """The Lightning CSV logs of a run merged over ``csv/version_*`` (a later version wins for the
-    same epoch and column): epoch -> {column: value}. Sparse rows are merged per epoch; ``step``
-    is the step of the epoch's last logged row."""
+    same epoch and column): epochs trained -> {column: value} (:mod:`xmsem.lit.epochs`; older
+    logs, whose ``epoch`` column held Lightning's 0-based index, are read in the same
+    convention). Sparse rows are merged per epoch; ``step`` is the step of the epoch's last
+    logged row."""
     merged: dict[int, dict[str, float]] = {}
     versions = sorted((Path(run_dir) / "csv").glob("version_*/metrics.csv"), key=_version_number)
     for path in versions:
         with path.open(newline="") as handle:
             for row in csv.DictReader(handle):
                 try:
-                    epoch = int(float(row.get("epoch") or ""))
+                    epoch = _epochs_trained(row)
                 except ValueError:
                     continue
                 target = merged.setdefault(epoch, {})
                 for key, value in row.items():
-                    if key == "epoch" or value in (None, ""):
+                    if key in ("epoch", "epochs_trained") or value in (None, ""):
                         continue
                     try:
                         target[key] = float(value)

@@ -17,7 +17,7 @@ import torch
 from omegaconf import OmegaConf
 
 from xmsem.models.naming import model_names
-from xmsem.runs.status import RunStatus
+from xmsem.runs.status import EPOCH_CONVENTION, RunStatus
 from xmsem.snapshots import SnapshotStore
 
 RepFn = Callable[[int, str, int, str, int, int], torch.Tensor]
@@ -82,11 +82,10 @@ def write_run(
         results[f"test/{m}/acc"] = 0.8 + 0.01 * seed + 0.05 * i
         results[f"test/{m}/loss"] = 0.5 - 0.01 * seed
         results[f"val/{m}/best_acc"] = 0.79 + 0.01 * seed + 0.05 * i
-        results[f"val/{m}/best_epoch"] = max(epochs) - 1 - (seed % 2)
+        results[f"val/{m}/best_epoch"] = max(epochs) - (seed % 2)  # epochs trained
     status = RunStatus(run_dir)
-    status.write(
-        "running", parameters={m: 1000 + 10 * i for i, m in enumerate(members)}, overrides=overrides
-    )
+    status.write("running", parameters={m: 1000 + 10 * i for i, m in enumerate(members)},
+                 overrides=overrides, epoch_convention=EPOCH_CONVENTION)  # fmt: skip
     if state == "completed":
         status.write("completed", results=results, fit_seconds=1.0)
     elif state == "failed":
@@ -118,8 +117,12 @@ def write_run(
 
 
 def _write_metrics_csv(run_dir: Path, members: Sequence[str], max_epoch: int, seed: int) -> None:
+    """Lightning's CSV log as a run writes it: ``epoch`` and ``epochs_trained`` both count the
+    epochs trained (1..max_epoch)."""
     cols = (
-        ["epoch", "step"] + [f"val/{m}/acc" for m in members] + [f"train/{m}/loss" for m in members]
+        ["epoch", "epochs_trained", "step"]
+        + [f"val/{m}/acc" for m in members]
+        + [f"train/{m}/loss" for m in members]
     )
     path = run_dir / "csv" / "version_0" / "metrics.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,8 +131,11 @@ def _write_metrics_csv(run_dir: Path, members: Sequence[str], max_epoch: int, se
         writer.writerow(cols)
         for e in range(max_epoch):
             val = [0.5 + 0.1 * e + 0.01 * seed + 0.02 * i for i in range(len(members))]
-            writer.writerow([e, 10 * e] + val + [""] * len(members))
-            writer.writerow([e, 10 * e] + [""] * len(members) + [1.0 / (e + 1)] * len(members))
+            done = e + 1
+            writer.writerow([done, done, 10 * e] + val + [""] * len(members))
+            writer.writerow(
+                [done, done, 10 * e] + [""] * len(members) + [1.0 / done] * len(members)
+            )
 
 
 def _live_rows(epoch: int, members: Sequence[str], layers: list[str], seed: int) -> list[dict]:

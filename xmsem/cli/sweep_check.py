@@ -27,8 +27,9 @@ def sweep_jobs(config: DictConfig) -> list[list[str]]:
     return [list(job) for batch in batches for job in batch]
 
 
-def check_sweep(config: DictConfig) -> list[str]:
-    """One line per job whose config does not compose or validate (empty: all good)."""
+def check_sweep(config: DictConfig, composed: list[DictConfig] | None = None) -> list[str]:
+    """One line per job whose config does not compose or validate (empty: all good); the valid
+    jobs' configs are appended to ``composed`` when given."""
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
@@ -45,6 +46,8 @@ def check_sweep(config: DictConfig) -> list[str]:
                 cfg = loader.load_sweep_config(config, job)
                 HydraConfig.instance().set_config(cfg)
                 validate_run_config(cfg)
+                if composed is not None:
+                    composed.append(cfg)
             except ConfigError as err:
                 problems.append(f"{label}: {err}")
             except Exception as err:  # composition: unknown key, bad value, missing file
@@ -53,6 +56,32 @@ def check_sweep(config: DictConfig) -> list[str]:
         if saved is not None:
             HydraConfig.instance().set_config(saved)
     return problems
+
+
+def single_model_note(configs: list[DictConfig]) -> str | None:
+    """One line when every job of a sweep trains a single model (e.g. ``-m model=mlp,pgnn``):
+    the cross-model metrics it will not have (those measured live between two models of one run;
+    the cross-run analysis compares the jobs' snapshots with the others). None otherwise."""
+    if not configs or any(len(cfg.get("model") or {}) > 1 for cfg in configs):
+        return None
+    from xmsem.alignment import get_metric
+
+    wanted = []
+    for cfg in configs:
+        rep = (cfg.get("callbacks") or {}).get("representations") or {}
+        if rep.get("enabled", True):
+            wanted += [str(m) for m in rep.get("metrics") or []]
+    wanted = list(dict.fromkeys(wanted))
+    live = [m for m in wanted if get_metric(m).inputs != "reps"]
+    across = [m for m in wanted if get_metric(m).inputs == "reps"]
+    models = sorted({name for cfg in configs for name in cfg.model})
+    missing = ", ".join([*live, "cross_layer_cka"] if live else ["cross_layer_cka"])
+    kept = f"; across runs `python -m xmsem.analyze` compares them with {', '.join(across)}"
+    return (
+        f"xmsem: every job of this sweep trains one model ({', '.join(models)}): no "
+        f"cross-model {missing} (they need two models in one run, e.g. model=pgnn_vs_mlp)"
+        + (kept if across else "")
+    )
 
 
 class SweepCheck(Callback):
@@ -64,8 +93,12 @@ class SweepCheck(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if not self.enabled:
             return
-        problems = check_sweep(config)
+        composed: list[DictConfig] = []
+        problems = check_sweep(config, composed)
         if not problems:
+            note = single_model_note(composed)
+            if note:
+                print(note, file=sys.stderr)
             return
         print(
             f"xmsem: {len(problems)} job(s) of this sweep are invalid; nothing was trained:",

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from xmsem.lit.epochs import CONVENTION, EPOCH_AXIS, after_fit, at_epoch_end
 from xmsem.models.factory import stack_copies
 from xmsem.models.naming import model_names, split_model_name
 
@@ -83,7 +84,9 @@ class CohortModule(L.LightningModule):
     """Trains ``members`` side by side; logs ``<stage>/<model>/{loss,acc}`` per model.
 
     Also tracks, per model, the best validation accuracy and the epoch it was reached at
-    (``val/<model>/best_acc``, ``val/<model>/best_epoch``); both are saved in checkpoints.
+    (``val/<model>/best_acc``, ``val/<model>/best_epoch`` in epochs trained, :mod:`xmsem.lit.epochs`);
+    both are saved in checkpoints. Every logged row carries ``epochs_trained`` (and ``epoch``,
+    the same number, in place of Lightning's 0-based index).
 
     ``copies``: ensemble size K (every member an :class:`EnsembleNet` of K copies when > 1);
     ``first_copy``: the index of its first copy (model names ``<member>.<first_copy + k>``).
@@ -217,7 +220,16 @@ class CohortModule(L.LightningModule):
             values[f"{stage}/{name}/acc"] = acc[i]
             values[f"{stage}/{name}/loss"] = loss[i]
         self.log_dict(values, on_step=False, on_epoch=True)
+        self._log_epochs(stage)
         return values
+
+    def _log_epochs(self, stage: str) -> None:
+        """``epochs_trained`` and ``epoch`` (the same number) on this stage's logger row: train and
+        validation rows come at an epoch's end, the test row after fitting."""
+        trainer = self.trainer
+        done = after_fit(trainer) if stage == "test" else at_epoch_end(trainer)
+        # float: Lightning logs (and reduces) floats; the loggers write e.g. 3.0
+        self.log_dict({EPOCH_AXIS: float(done), "epoch": float(done)}, on_step=False, on_epoch=True)
 
     def on_train_epoch_end(self) -> None:
         self._log_stage("train")
@@ -232,13 +244,29 @@ class CohortModule(L.LightningModule):
             acc = values[f"val/{name}/acc"]
             if acc > float(self.best_val_acc[i]):
                 self.best_val_acc[i] = acc
-                self.best_val_epoch[i] = self.current_epoch
+                self.best_val_epoch[i] = at_epoch_end(self.trainer)
             best[f"val/{name}/best_acc"] = float(self.best_val_acc[i])
             best[f"val/{name}/best_epoch"] = float(self.best_val_epoch[i])
         self.log_dict(best, on_step=False, on_epoch=True)
 
     def on_test_epoch_end(self) -> None:
         self._log_stage("test")
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["xmsem_epochs"] = CONVENTION
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """A checkpoint written before the epochs-trained convention stored ``best_val_epoch`` as
+        Lightning's 0-based epoch index: counted as epochs trained (+1) so a resumed run goes on
+        in one convention."""
+        if checkpoint.get("xmsem_epochs") == CONVENTION:
+            return
+        state = checkpoint.get("state_dict") or {}
+        best = state.get("best_val_epoch")
+        if isinstance(best, Tensor):
+            state["best_val_epoch"] = torch.where(best >= 0, best + 1, best)
+        checkpoint["xmsem_epochs"] = CONVENTION
 
     # -- representations -------------------------------------------------------------------
     @torch.no_grad()

@@ -28,10 +28,10 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
-from xmsem.config import register_check
+from xmsem.lit.checks import TEST_ON, settings, validate_early_stopping_config  # noqa: F401
+from xmsem.lit.epochs import at_epoch_end
 
 MONITOR = "val/loss"
-TEST_ON = ("last", "best")
 
 
 class ValidationTracker(L.Callback):
@@ -96,23 +96,24 @@ class ValidationTracker(L.Callback):
         trainer.callback_metrics[MONITOR] = torch.tensor(mean)
         if self.enabled and all(self.wait[m] >= self.patience for m in monitored):
             trainer.should_stop = True
-            self.stopped_epoch = int(trainer.current_epoch) + 1
+            self.stopped_epoch = at_epoch_end(trainer)
 
     # -- results -----------------------------------------------------------------------------
-    def results(self, fraction: float) -> dict[str, float]:
+    def results(self, fraction: float) -> dict[str, float | int]:
         """Per model: ``val/<m>/epochs_to_target``, ``steps_to_target`` (the first epoch / step
         with accuracy >= fraction x best), ``acc_auc`` (mean validation accuracy over epochs) and
-        ``best_loss_epoch`` (1-based epoch of the lowest validation loss)."""
+        ``best_loss_epoch`` (the epochs trained at the lowest validation loss, an int, as
+        ``best_epoch``: :mod:`xmsem.lit.epochs`)."""
         from xmsem.runs.convergence import accuracy_auc, epochs_to_fraction, steps_to_fraction
 
-        out: dict[str, float] = {}
+        out: dict[str, float | int] = {}
         for model, acc in self.acc.items():
             out[f"val/{model}/epochs_to_target"] = epochs_to_fraction(acc, fraction)
             out[f"val/{model}/steps_to_target"] = steps_to_fraction(acc, self.steps, fraction)
             out[f"val/{model}/acc_auc"] = accuracy_auc(acc)
             losses = [x if math.isfinite(x) else math.inf for x in self.loss.get(model, [])]
             if losses and min(losses) < math.inf:
-                out[f"val/{model}/best_loss_epoch"] = float(losses.index(min(losses)) + 1)
+                out[f"val/{model}/best_loss_epoch"] = losses.index(min(losses)) + 1
         return out
 
 
@@ -124,36 +125,6 @@ def _member(model: str) -> str:
 def control_members(specs: dict[str, dict]) -> list[str]:
     """Members trained on shuffled labels (``labels: shuffled``)."""
     return [m for m, spec in specs.items() if str(spec.get("labels", "true")) == "shuffled"]
-
-
-def settings(cfg: DictConfig) -> tuple[DictConfig, DictConfig]:
-    """The schema-checked ``callbacks.early_stopping`` and ``callbacks.convergence`` nodes
-    (defaults where absent)."""
-    from xmsem.config import Convergence, EarlyStopping, check_schema
-
-    node = cfg.get("callbacks") or {}
-    early = check_schema(
-        node.get("early_stopping") or {}, EarlyStopping, "callbacks.early_stopping"
-    )
-    conv = check_schema(node.get("convergence") or {}, Convergence, "callbacks.convergence")
-    return early, conv
-
-
-@register_check("callbacks.early_stopping")
-def validate_early_stopping_config(cfg: DictConfig) -> None:
-    """One-line ConfigError for bad early-stopping / convergence settings (before training)."""
-    from xmsem.config import ConfigError
-
-    early, conv = settings(cfg)
-    key = "callbacks.early_stopping"
-    if early.patience < 1:
-        raise ConfigError(f"{key}.patience={early.patience} must be a positive integer")
-    if early.min_delta < 0:
-        raise ConfigError(f"{key}.min_delta={early.min_delta} must be >= 0")
-    if early.test_on not in TEST_ON:
-        raise ConfigError(f"{key}.test_on={early.test_on!r}; valid: {', '.join(TEST_ON)}")
-    if not 0.0 < conv.fraction <= 1.0:
-        raise ConfigError(f"callbacks.convergence.fraction={conv.fraction} must be in (0, 1]")
 
 
 def build_validation_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:

@@ -4,9 +4,10 @@ wandb is built here rather than by plain ``instantiate`` because it needs, at cr
 fully resolved config (offline runs can lose config set later), a stable run id (so a resumed
 run continues the same wandb run) and a group/name derived from the study.
 
+Every metric is plotted against ``epochs_trained`` (``define_metric`` by exact name, before its
+first value: Lightning's own x-axis would be the optimizer step; :mod:`xmsem.lit.epochs`).
 What a run sends to wandb besides Lightning's scalars (all from the snapshot callback): the
-alignment scalars plotted against ``epochs_trained`` (``define_metric``; Lightning's own x-axis
-is the optimizer step), a ``wandb.Table`` of every alignment row of each snapshot, interactive
+alignment scalars, a ``wandb.Table`` of every alignment row of each snapshot, interactive
 layer x layer / member x member CKA heatmaps (``wandb.plot_table`` with wandb's heatmap preset),
 and, when ``logger.wandb.artifacts.reps`` / ``.checkpoints`` are on, the snapshot files and the
 last checkpoint as artifacts at the end of the run.
@@ -14,6 +15,7 @@ last checkpoint as artifacts at the end of the run.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -22,10 +24,11 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from xmsem.lit.epochs import EPOCH_AXIS
 from xmsem.runs.fingerprint import stable_run_id
 
 WANDB_MODES = ("offline", "online", "disabled")
-EPOCH_AXIS = "epochs_trained"  # x-axis of the snapshot scalars: snapshot epoch e = after e epochs
+log = logging.getLogger("xmsem.train")
 HEATMAP_PRESET = "wandb/confusion_matrix/v1"  # wandb's interactive heatmap (x, y, value) chart
 
 
@@ -46,9 +49,56 @@ def keep_wandb_files_in(run_dir: Path) -> None:
             os.environ[var] = str(Path(run_dir).resolve() / "wandb" / sub)
 
 
-def build_wandb_logger(cfg: DictConfig, node: DictConfig, run_dir: Path) -> Any:
-    """A WandbLogger for this run (offline unless ``logger.wandb.mode=online``)."""
+def epochs_wandb_logger_class() -> type:
+    """Lightning's WandbLogger, quiet and with every metric plotted against ``epochs_trained``.
+
+    Each new key is defined with ``step_metric=epochs_trained`` before its first value (an exact
+    definition wins over Lightning's ``*`` -> ``trainer/global_step`` glob); ``defined`` holds the
+    keys done. wandb's own ~35 lines per run (banner, history sparklines, summary, sync hint) are
+    silenced; the run prints one line instead when it starts (:func:`wandb_line`)."""
     from lightning.pytorch.loggers import WandbLogger
+    from lightning.pytorch.utilities import rank_zero_only
+
+    class EpochsWandbLogger(WandbLogger):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.defined: set[str] = set()
+            if self._wandb_init.get("anonymous") is None:  # else wandb warns it has no effect
+                self._wandb_init.pop("anonymous", None)
+
+        @property
+        def experiment(self) -> Any:
+            first = self._experiment is None
+            run = super().experiment
+            if first and hasattr(run, "dir"):  # the real run (not rank > 0's dummy)
+                log.info("%s", wandb_line(run, self._wandb_init.get("mode")))
+            return run
+
+        @rank_zero_only
+        def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+            define_epoch_axis(self.experiment, metrics, self.defined)
+            super().log_metrics(metrics, step)
+
+    return EpochsWandbLogger
+
+
+def wandb_line(run: Any, mode: str | None) -> str:
+    """The one line a run prints about its wandb run: where it is and how to upload it."""
+    folder = Path(run.dir).parent  # <save_dir>/wandb/<offline-run-...>/files -> the run folder
+    if mode == "offline":
+        return f"wandb: offline run {run.id}; upload with: wandb sync {folder}"
+    return f"wandb: run {run.id} at {getattr(run, 'url', None) or folder}"
+
+
+def is_wandb(logger: Any) -> bool:
+    """Whether ``logger`` is a (subclass of Lightning's) WandbLogger, without importing wandb."""
+    return any(cls.__name__ == "WandbLogger" for cls in type(logger).__mro__)
+
+
+def build_wandb_logger(cfg: DictConfig, node: DictConfig, run_dir: Path) -> Any:
+    """A WandbLogger for this run (offline unless ``logger.wandb.mode=online``), plotting every
+    metric against ``epochs_trained``."""
+    WandbLogger = epochs_wandb_logger_class()
 
     keep_wandb_files_in(run_dir)
     mode = node.get("mode", "offline")
@@ -68,12 +118,28 @@ def build_wandb_logger(cfg: DictConfig, node: DictConfig, run_dir: Path) -> Any:
         tags=list(node.get("tags") or []),
         config=resolved,
         log_model=False,
+        settings=quiet_settings(),
     )
+
+
+def quiet_settings(terminal: bool = False) -> Any:
+    """wandb settings that print nothing (the run's own line replaces wandb's banner, summary and
+    artifact progress); ``terminal``: also for wandb's messages outside the run's own (artifact
+    progress), which follow the settings wandb loaded when the run started. ``WANDB_SILENT=false``
+    keeps wandb's own output."""
+    import wandb
+
+    if os.environ.get("WANDB_SILENT", "").lower() == "false":
+        return wandb.Settings()
+    settings = wandb.Settings(silent=True)
+    if terminal:
+        wandb.termsetup(settings, None)
+    return settings
 
 
 def wandb_runs(loggers: Iterable[Any]) -> list[Any]:
     r"""The wandb run objects of the ``WandbLogger``\ s among ``loggers``."""
-    return [lg.experiment for lg in loggers if type(lg).__name__ == "WandbLogger"]
+    return [lg.experiment for lg in loggers if is_wandb(lg)]
 
 
 def define_epoch_axis(run: Any, keys: Iterable[str], defined: set[str]) -> None:
@@ -159,6 +225,7 @@ def log_artifacts(loggers: Iterable[Any], node: Any, run_dir: Path) -> list[str]
         return []
     import wandb
 
+    quiet_settings(terminal=True)  # no "Adding directory to artifact" lines
     names = []
     run_id = stable_run_id(run_dir)
     reps, ckpt = Path(run_dir) / "reps", Path(run_dir) / "checkpoints" / "last.ckpt"

@@ -11,7 +11,8 @@ import torch
 from torch import Tensor
 
 from xmsem.alignment import linear_cka
-from xmsem.config import register_check
+from xmsem.lit.checks import noise_settings, validate_noise_config  # noqa: F401
+from xmsem.lit.epochs import EPOCH_AXIS, after_fit
 from xmsem.snapshots.table import write_rows
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class NoiseRobustnessCallback(L.Callback):
         device = pl_module.device
         x, y = self.datamodule.test_x.to(device), self.datamodule.test_y.to(device)
         probe = self.datamodule.probe_set(self.probe_size, device)
-        epoch = trainer.current_epoch
+        epoch = after_fit(trainer)  # tested after fitting: the epochs trained
         rows, scalars = [], {}
         for i, sigma in enumerate(self.levels):
             noisy_x = x + gaussian_noise(x.shape, sigma, self.seed + 2 * i, device)
@@ -65,6 +66,7 @@ class NoiseRobustnessCallback(L.Callback):
                     rows.append(self._row(epoch, name, layer, f"noise_cka@{sigma:g}", cka))
                     scalars[f"noise/cka/{name}/{layer}/sigma={sigma:g}"] = cka
         write_rows(self.run_dir, rows)
+        scalars[EPOCH_AXIS] = scalars["epoch"] = epoch
         for lg in trainer.loggers:
             lg.log_metrics(scalars, step=trainer.global_step)
         log.info("noise robustness: %d rows", len(rows))
@@ -75,32 +77,9 @@ class NoiseRobustnessCallback(L.Callback):
                 "layer_b": layer, "metric": metric, "value": float(value)}  # fmt: skip
 
 
-def _noise_settings(cfg):
-    from xmsem.config import Noise, check_schema
-
-    node = (cfg.get("callbacks") or {}).get("noise")
-    return None if node is None else check_schema(node, Noise, "callbacks.noise")
-
-
-@register_check("callbacks.noise")
-def validate_noise_config(cfg) -> None:
-    """One-line ConfigError for bad ``callbacks.noise`` settings."""
-    from xmsem.config import ConfigError
-
-    settings = _noise_settings(cfg)
-    if settings is None or not settings.enabled:
-        return
-    bad = [s for s in settings.levels if s < 0]
-    if bad or not settings.levels:
-        raise ConfigError(
-            f"callbacks.noise.levels={list(settings.levels)} must be a non-empty list of noise "
-            "standard deviations >= 0"
-        )
-
-
 def build_noise_callback(cfg, run_dir: Path, datamodule) -> NoiseRobustnessCallback | None:
     """The callback of ``cfg.callbacks.noise`` (None when disabled)."""
-    settings = _noise_settings(cfg)
+    settings = noise_settings(cfg)
     if settings is None or not settings.enabled:
         return None
     rep = (cfg.get("callbacks") or {}).get("representations") or {}

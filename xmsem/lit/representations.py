@@ -2,9 +2,11 @@
 chosen epochs, and live alignment between members, logged to every logger and to
 ``metrics/alignment.csv`` (long format: epoch, member_a, member_b, layer_a, layer_b, metric, value).
 
-Epoch ``e`` means "after e epochs of training"; 0 is the network before its first step. Snapshots
-are taken in eval mode under no_grad (train mode restored after). The epochs already done are part
-of the checkpoint (``state_dict``), so a resumed run never snapshots an epoch twice.
+Epoch ``e`` means "after e epochs of training" (:mod:`xmsem.lit.epochs`); 0 is the network before
+its first step. The last epoch trained is always snapshotted (``max_epochs``, or where early
+stopping ended the run), whether or not it is in the list. Snapshots are taken in eval mode under
+no_grad (train mode restored after). The epochs already done are part of the checkpoint
+(``state_dict``), so a resumed run never snapshots an epoch twice.
 """
 
 from __future__ import annotations
@@ -21,142 +23,33 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor
 
-from xmsem.alignment import configured, prepare
-from xmsem.config import ConfigError, Representations, check_schema, register_check, to_plain
-from xmsem.lit.loggers import log_snapshot, wandb_runs
+from xmsem.alignment import prepare
+from xmsem.alignment.registry import trivially_one
+from xmsem.config import to_plain
+from xmsem.lit.checks import (  # noqa: F401  (validation lives there, importable without lightning)
+    DEFAULT_EPOCHS,
+    chosen_layers,
+    representation_settings,
+    snapshot_epochs,
+    spec_layers,
+    validate_representation_config,
+)
+from xmsem.lit.epochs import EPOCH_AXIS, after_fit, at_epoch_end, logger_step
+from xmsem.lit.loggers import is_wandb, log_snapshot
 from xmsem.runs.signals import raise_if_interrupted
 from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_rows
 from xmsem.snapshots.copies import group_copies, plan_pairs, prepare_copies, seed_pair_rows
 from xmsem.snapshots.cost import SnapshotProgress, describe_cost, estimate, snapshot_pieces
 from xmsem.snapshots.measure import (
-    PAIRINGS,
     RepCache,
     composite_specs,
     cross_layer_rows,
     layer_pairs,
 )
-from xmsem.snapshots.store import STORAGE_DTYPES, stored_values
+from xmsem.snapshots.store import stored_values
 from xmsem.snapshots.table import skip_row, write_rows, write_skipped
 
 log = logging.getLogger(__name__)
-
-DEFAULT_EPOCHS = (0, 1, 2, 5, 10, 20)
-from xmsem.alignment.maps import MAP_KINDS as TRANSFER_MAPS  # noqa: E402
-from xmsem.alignment.normalize import NORMALIZATIONS  # noqa: E402
-
-
-# --------------------------------------------------------------------------- settings
-def snapshot_epochs(epochs: list[int] | None, max_epochs: int) -> list[int]:
-    """The snapshot epochs: the default list clipped to ``max_epochs``, or the given list."""
-    if epochs is None:
-        return [e for e in DEFAULT_EPOCHS if e <= max_epochs]
-    return sorted(set(int(e) for e in epochs))
-
-
-def spec_layers(spec: Mapping[str, Any]) -> list[str]:
-    """Hidden layer names of a member spec (``h1..hL`` for mlp/pgnn, ``conv1.. fc1..`` for cnn,
-    the listed ``layers`` of a ``_target_`` member)."""
-    from xmsem.models import member_layers
-
-    return member_layers(spec)
-
-
-def chosen_layers(layers: list[str] | None, spec: Mapping[str, Any]) -> list[str]:
-    """The layers of one member to snapshot: all hidden layers, or the named ones (``primary`` or
-    ``last`` = the member's last hidden layer)."""
-    available = spec_layers(spec)
-    if layers is None:
-        return available
-    last = ("primary", "last")
-    return list(dict.fromkeys(available[-1] if name in last else name for name in layers))
-
-
-def _check_rank_setting(
-    key: str, setting: str, value: int, widths: list[int], probe_size: int | None
-) -> None:
-    """A setting that counts directions of the compared layers (``MetricSpec.rank_setting``,
-    e.g. ``subspace_k``) fits the narrowest layer known from the specs and the probe set."""
-    if widths and value > min(widths):
-        raise ConfigError(
-            f"{key}.{setting}={value} exceeds the narrowest compared layer "
-            f"(width {min(widths)}); valid: 1..{min(widths)}"
-        )
-    if probe_size is not None and value > probe_size:
-        raise ConfigError(f"{key}.{setting}={value} exceeds probe_size={probe_size}")
-
-
-@register_check("callbacks.representations")
-def validate_representation_config(cfg: DictConfig) -> None:
-    """One-line ConfigError for bad ``callbacks.representations`` settings (before training)."""
-    rep = representation_settings(cfg)
-    if rep is None:
-        return
-    from xmsem.alignment import METRICS
-    from xmsem.alignment.registry import check_metric_params
-    from xmsem.models import layer_widths
-
-    key = "callbacks.representations"
-    max_epochs = int(cfg.trainer.max_epochs)
-    if rep.epochs is not None:
-        bad = [e for e in rep.epochs if not 0 <= e <= max_epochs]
-        if bad:
-            raise ConfigError(
-                f"{key}.epochs: epoch {bad[0]} is outside 0..trainer.max_epochs={max_epochs}; "
-                f"valid: integers in [0, {max_epochs}]"
-            )
-    unknown = [m for m in rep.metrics if m not in METRICS]
-    if unknown:
-        raise ConfigError(
-            f"{key}.metrics: {unknown[0]!r} is not a known metric; valid: {', '.join(sorted(METRICS))}"
-        )
-    try:
-        check_metric_params(to_plain(rep.metric_params), f"{key}.metric_params")
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
-    if rep.storage_dtype not in STORAGE_DTYPES:
-        raise ConfigError(
-            f"{key}.storage_dtype={rep.storage_dtype!r}; valid: {', '.join(STORAGE_DTYPES)}"
-        )
-    if rep.pairs not in PAIRINGS:
-        raise ConfigError(f"{key}.pairs={rep.pairs!r}; valid: {', '.join(PAIRINGS)}")
-    bad_maps = [m for m in rep.transfer_maps if m not in TRANSFER_MAPS]
-    if bad_maps or not rep.transfer_maps:
-        raise ConfigError(
-            f"{key}.transfer_maps: {bad_maps[0] if bad_maps else 'empty list'!r} is not a map; "
-            f"valid: a non-empty list of {', '.join(TRANSFER_MAPS)}"
-        )
-    if rep.normalize not in NORMALIZATIONS:
-        raise ConfigError(f"{key}.normalize={rep.normalize!r}; valid: {', '.join(NORMALIZATIONS)}")
-    for name in ("subspace_k", "rbf_max_n", "probe_max_iter"):
-        if getattr(rep, name) < 1:
-            raise ConfigError(f"{key}.{name}={getattr(rep, name)} must be a positive integer")
-    if rep.probe_size is not None and rep.probe_size < 8:
-        raise ConfigError(
-            f"{key}.probe_size={rep.probe_size} must be >= 8 (or null for the whole test split)"
-        )
-    widths: list[int] = []
-    for member, spec in to_plain(cfg.model).items():
-        available = spec_layers(spec)
-        for name in rep.layers or []:
-            if name not in ("primary", "last") and name not in available:
-                raise ConfigError(
-                    f"{key}.layers: model.{member} has no layer {name!r}; "
-                    f"valid: {', '.join(available)} or primary (= last)"
-                )
-        known = layer_widths(spec)  # None: widths known only once the network is built
-        if known is not None:
-            widths += [known[layer] for layer in chosen_layers(rep.layers, spec)]
-    for setting in dict.fromkeys(x.rank_setting for x in configured(rep.metrics) if x.rank_setting):
-        _check_rank_setting(key, setting, rep[setting], widths, rep.probe_size)
-
-
-def representation_settings(cfg: DictConfig) -> DictConfig | None:
-    """The schema-checked ``callbacks.representations`` node, or None when absent or disabled."""
-    node = (cfg.get("callbacks") or {}).get("representations")
-    if node is None:
-        return None
-    rep = check_schema(node, Representations, "callbacks.representations")
-    return rep if rep.enabled else None
 
 
 def build_representation_callback(cfg: DictConfig, run_dir: Path, datamodule, cohort) -> Any:
@@ -271,8 +164,14 @@ class RepresentationCallback(L.Callback):
             self.store.save_epoch(0, self._hidden(pl_module), self.storage_dtype)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        epoch = trainer.current_epoch + 1
+        epoch = at_epoch_end(trainer)
         if epoch in self.epochs and epoch not in self.done:
+            self._snapshot(trainer, pl_module, epoch)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """The last epoch trained, when training ended before ``max_epochs`` (early stopping)."""
+        epoch = after_fit(trainer)
+        if epoch > 0 and epoch not in self.done:
             self._snapshot(trainer, pl_module, epoch)
 
     def cost(self, widths=None, n: int | None = None):
@@ -462,12 +361,15 @@ class RepresentationCallback(L.Callback):
         self.seconds[epoch] = seconds
         scalars = logged_scalars(rows, self.split)
         scalars["time/representations_seconds"] = seconds
-        scalars["epoch"] = epoch
+        scalars[EPOCH_AXIS] = scalars["epoch"] = epoch  # the loggers' one epoch convention
+        step = logger_step(trainer)
         for lg in trainer.loggers:
-            if type(lg).__name__ != "WandbLogger":
-                lg.log_metrics(scalars, step=trainer.global_step)
-        for run in wandb_runs(trainer.loggers):
-            log_snapshot(run, rows, scalars, epoch, trainer.global_step, self._defined,
+            if not is_wandb(lg):
+                lg.log_metrics(scalars, step=step)
+                continue
+            # the logger's own record of the keys plotted against epochs_trained, when it has one
+            log_snapshot(lg.experiment, rows, scalars, epoch, step,
+                         getattr(lg, "defined", self._defined),
                          list(self.layers) if self.heatmaps else [], self.primary)  # fmt: skip
         log.info("snapshot epoch %d: %d rows in %.2fs", epoch, len(rows), seconds)
 
@@ -475,13 +377,16 @@ class RepresentationCallback(L.Callback):
 def logged_scalars(
     rows: Iterable[Mapping[str, Any]], split: Callable[[str], tuple[str, int | None]]
 ) -> dict[str, float]:
-    """The scalars sent to the loggers: one per row (:func:`scalar_name`), except the rows of two
-    copies of one member (seed vs seed), which are averaged over the pairs into
+    """The scalars sent to the loggers: one per row (:func:`scalar_name`), except a layer compared
+    with itself (1 by construction; it stays a row of ``metrics/alignment.csv`` and of the
+    heatmaps) and the rows of two copies of one member (seed vs seed), which are averaged over the pairs into
     ``seed/<metric>/<member>/<layer>`` -- 190 pairs x layers x metrics per member would swamp the
     loggers; every pair is in ``metrics/alignment.csv``."""
     scalars: dict[str, float] = {}
     seeds: dict[str, list[float]] = {}
     for row in rows:
+        if trivially_one(row):  # a layer's CKA with itself is 1: a row, not a metric
+            continue
         a, b = row["member_a"], row["member_b"]
         member = split(a)[0]
         if a != b and member == split(b)[0]:

@@ -8,8 +8,9 @@ from typing import Any
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from xmsem.runs.choices import ON_DIVERGENCE
+
 log = logging.getLogger("xmsem.runs")
-ON_DIVERGENCE = ("stop", "continue")
 
 
 class Diverged(RuntimeError):
@@ -17,7 +18,7 @@ class Diverged(RuntimeError):
 
 
 class DivergenceGuard(Callback):
-    """Raises :class:`Diverged` ("diverged at epoch e, step s") on the first non-finite training
+    """Raises :class:`Diverged` ("diverged during epoch e, step s") on the first non-finite training
     loss, or (``action="continue"``) warns once and lets the run go on.
 
     The first bad step is recorded on the loss's device without a host sync; the host looks every
@@ -52,13 +53,14 @@ class DivergenceGuard(Callback):
         step = int(self._first)
         if step < 0:
             return
-        where = f"epoch {trainer.current_epoch}, step {step}"
+        # the epoch in progress, counted as epochs trained are (the first epoch is epoch 1)
+        where = f"during epoch {trainer.current_epoch + 1}, step {step}"
         if self.action == "stop":
             raise Diverged(
-                f"diverged at {where} (non-finite training loss); lower optim.lr, or set "
+                f"diverged {where} (non-finite training loss); lower optim.lr, or set "
                 "on_divergence=continue to train on (metrics of non-finite values are NaN)"
             )
-        log.warning("xmsem: diverged at %s (non-finite training loss); continuing", where)
+        log.warning("xmsem: diverged %s (non-finite training loss); continuing", where)
         self.warned = True
 
 
@@ -71,6 +73,6 @@ def raise_if_diverged(module: torch.nn.Module, trainer, err: BaseException) -> N
         finite = all(bool(torch.isfinite(p.sum())) for p in module.parameters())
     if not finite:
         raise Diverged(
-            f"diverged at epoch {trainer.current_epoch}, step {trainer.global_step} (non-finite "
+            f"diverged during epoch {trainer.current_epoch + 1}, step {trainer.global_step} (non-finite "
             f"weights; then {type(err).__name__}); lower optim.lr"
         ) from err

@@ -23,6 +23,9 @@ from xmsem.runs.atomic import atomic_write_text
 log = logging.getLogger("xmsem.runs")
 STATUS_FILE = "status.json"
 STATES = ("running", "completed", "failed", "interrupted")
+# runs that record epochs as epochs trained (0 = before training) say so; older status files
+# recorded ``best_epoch`` as Lightning's 0-based epoch index (:func:`results_in_epochs_trained`)
+EPOCH_CONVENTION = "epochs_trained"
 _PACKAGES = (
     "xmsem",
     "torch",
@@ -66,6 +69,23 @@ def environment_info(device: str | None = None) -> dict[str, Any]:
         "host": socket.gethostname(),
         "device": device,
     }
+
+
+def results_in_epochs_trained(status: dict[str, Any]) -> dict[str, Any]:
+    """The ``results`` of a status with every epoch counted as epochs trained: a status written
+    before the convention (no ``epoch_convention``) has its ``val/<model>/best_epoch`` raised by
+    one (it held the 0-based epoch index); its other epochs already counted epochs trained."""
+    results = dict(status.get("results") or {})
+    if status.get("epoch_convention") == EPOCH_CONVENTION:
+        return results
+    for key, value in results.items():
+        if (
+            key.startswith("val/")
+            and key.endswith("/best_epoch")
+            and isinstance(value, int | float)
+        ):
+            results[key] = int(value) + 1
+    return results
 
 
 @dataclass
