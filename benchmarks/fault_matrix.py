@@ -368,20 +368,27 @@ class Matrix:
         # the K^2 cost warning (ensemble=400: ~0.33 M rows per snapshot) comes before the
         # snapshot, and SIGTERM stops that snapshot (~2 minutes long here) within seconds
         run = self.work / "cost" / "run"
-        proc = start_train([f"hydra.run.dir={run}", *SNAPSHOTS, "ensemble=400",
-                            "callbacks.representations.epochs=[0]"], self.cwd)  # fmt: skip
-        warned = False
-        for line in proc.stdout:  # until the warning, or the end of the output
-            if "snapshot plan" in line:
-                warned = True
-                break
-        check(warned, f"ensemble=400: no cost warning (exit {proc.wait()})")
-        time.sleep(3)  # inside the epoch-0 snapshot
+        output = self.work / "cost.out"
+        with output.open("w") as sink:  # a file, not a pipe: nothing waits on our reading
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "xmsem.train", *TINY, f"hydra.run.dir={run}", *SNAPSHOTS,
+                 "ensemble=400", "callbacks.representations.epochs=[0]"],
+                cwd=self.cwd, env=_env(), stdout=sink, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+        def log() -> str:
+            return (run / "train.log").read_text() if (run / "train.log").exists() else ""
+
+        # the plan is warned before the first snapshot; the signal goes once that snapshot is
+        # under way (its progress line), and must stop it within seconds
+        wait_for(proc, lambda: "snapshot epoch 0:" in log(), "ensemble=400 snapshot start")
+        check("snapshot plan" in log(), "ensemble=400: no cost warning before the snapshot")
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=300)
+        proc.wait(timeout=300)
         seconds = time.monotonic() - t0
         check(proc.returncode == 143, f"ensemble=400: exit {proc.returncode}, not 143")
+        check(status(run)["state"] == "interrupted", f"ensemble=400: {status(run)['state']}")
         check(seconds < 30, f"the snapshot took {seconds:.0f} s to stop")
         return f"4 bad values: one line each; cost warned, SIGTERM stopped the snapshot in {seconds:.1f} s"
 
