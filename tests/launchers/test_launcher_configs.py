@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from tests.conftest import compose_cfg
 
 LOCAL = "hydra_plugins.xmsem_launchers.local_gpus_launcher.LocalGpusLauncher"
-SLURM = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+SLURM = "hydra_plugins.xmsem_launchers.submitit_launchers.XmsemSlurmLauncher"  # submitit_slurm + swept keys, refusals
 
 
 def test_basic_is_the_default(tmp_path: Path):
@@ -48,7 +48,7 @@ def test_slurm_composes_with_documented_defaults(tmp_path: Path):
     cfg = compose_cfg(["launcher=slurm", "name=study"], tmp_path)
     lc = cfg.hydra.launcher
     assert lc._target_ == SLURM
-    assert cfg.hydra.runtime.choices["hydra/launcher"] == "submitit_slurm"
+    assert cfg.hydra.runtime.choices["hydra/launcher"] == "xmsem_submitit_slurm"
     assert lc.timeout_min > 0 and lc.max_num_timeout >= 1
     assert (lc.nodes, lc.tasks_per_node, lc.gpus_per_node) == (1, 1, 1)
     assert lc.cpus_per_task >= 1 and lc.mem_gb >= 1 and lc.array_parallelism >= 1

@@ -47,13 +47,15 @@ def epoch_cka_matrix(reps: Mapping[int, Tensor]) -> tuple[list[int], np.ndarray]
 
 
 def layers_over_epochs(store: SnapshotStore) -> dict[str, dict[str, list[int]]]:
-    """model -> layer -> the complete snapshots' epochs that hold it."""
+    """model -> layer -> the complete snapshots' epochs that hold it (a layer file missing from
+    a snapshot is left out here; the analysis names it under "Missing data")."""
     out: dict[str, dict[str, list[int]]] = {}
     for epoch in store.epochs():
         manifest = store.manifest(epoch) or {}
         for model, layers in manifest.get("members", {}).items():
             for layer in layers:
-                out.setdefault(model, {}).setdefault(layer, []).append(epoch)
+                if (store.epoch_dir(epoch) / model / f"{layer}.pt").is_file():
+                    out.setdefault(model, {}).setdefault(layer, []).append(epoch)
     return out
 
 
