@@ -9,6 +9,7 @@ inputs' device.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,3 +172,15 @@ def procrustes_rotation(x: Tensor, y: Tensor) -> Tensor:
     x^T y = U S V^T (Schönemann 1966)."""
     u, _, vt = torch.linalg.svd(x.T @ y)
     return u @ vt
+
+
+def cosine_neighbours(what: str) -> Callable[[Tensor, Mapping[str, Any]], Tensor | Undefined]:
+    """The ``prepare`` step of a kNN measure named ``what``: the (n, k) cosine neighbours of each
+    example (``params["k"]``), or :class:`Undefined` (warned) when they are undefined."""
+
+    def neighbours(x: Tensor, params: Mapping[str, Any]) -> Tensor | Undefined:
+        v = guard_one(x, what)
+        nn = None if v is None else knn_cosine(v, params["k"], what)
+        return undefined(x) if nn is None else nn
+
+    return neighbours

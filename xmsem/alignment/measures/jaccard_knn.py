@@ -22,15 +22,16 @@ from torch import Tensor
 
 from .._checks import check_pair, numpy_io
 from ..registry import POSITIVE_INT, SYMMETRIC, MetricSpec, register
-from ._common import Undefined, guard_one, knn_cosine, nan_if_undefined, undefined
+from ._common import (
+    Undefined,
+    cosine_neighbours,
+    nan_if_undefined,
+)
 
 __all__ = ["jaccard_knn"]
 
 
-def neighbours(x: Tensor, params: Mapping[str, Any]) -> Tensor | Undefined:
-    v = guard_one(x, "jaccard_knn")
-    nn = None if v is None else knn_cosine(v, params["k"], "jaccard_knn")
-    return undefined(x) if nn is None else nn
+neighbours = cosine_neighbours("jaccard_knn")  # the prepare step: (n, k) neighbour indices
 
 
 def jaccard(a: Tensor | Undefined, b: Tensor | Undefined, params: Mapping[str, Any]) -> Tensor:

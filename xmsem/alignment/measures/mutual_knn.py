@@ -22,16 +22,16 @@ from torch import Tensor
 
 from .._checks import check_pair, numpy_io
 from ..registry import POSITIVE_INT, SYMMETRIC, MetricSpec, register
-from ._common import Undefined, guard_one, knn_cosine, nan_if_undefined, undefined
+from ._common import (
+    Undefined,
+    cosine_neighbours,
+    nan_if_undefined,
+)
 
 __all__ = ["mutual_knn"]
 
 
-def neighbours(x: Tensor, params: Mapping[str, Any]) -> Tensor | Undefined:
-    """(n, k) cosine neighbours of each example (:class:`Undefined`, warned, when undefined)."""
-    v = guard_one(x, "mutual_knn")
-    nn = None if v is None else knn_cosine(v, params["k"], "mutual_knn")
-    return undefined(x) if nn is None else nn
+neighbours = cosine_neighbours("mutual_knn")  # the prepare step: (n, k) neighbour indices
 
 
 def shared_fraction(

@@ -23,15 +23,17 @@ from torch import Tensor
 
 from .._checks import check_pair, numpy_io
 from ..registry import POSITIVE_INT, SYMMETRIC, MetricSpec, register
-from ._common import Undefined, guard_one, harmonic, knn_cosine, nan_if_undefined, undefined
+from ._common import (
+    Undefined,
+    cosine_neighbours,
+    harmonic,
+    nan_if_undefined,
+)
 
 __all__ = ["rank_similarity"]
 
 
-def neighbours(x: Tensor, params: Mapping[str, Any]) -> Tensor | Undefined:
-    v = guard_one(x, "rank_similarity")
-    nn = None if v is None else knn_cosine(v, params["k"], "rank_similarity")
-    return undefined(x) if nn is None else nn
+neighbours = cosine_neighbours("rank_similarity")  # the prepare step: (n, k) neighbour indices
 
 
 def rank_score(a: Tensor | Undefined, b: Tensor | Undefined, params: Mapping[str, Any]) -> Tensor:
