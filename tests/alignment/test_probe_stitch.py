@@ -99,6 +99,30 @@ def test_fit_map_both_equals_two_separate_fits(kind, widths):
         assert not torch.allclose(forward.weight, backward.weight.T)
 
 
+@pytest.mark.parametrize("normalize", ["none", "standardize"])
+def test_every_map_kind_from_one_cross_product_equals_separate_fits(normalize):
+    """fit_maps_both shares one normalisation and one cross product between the kinds; each
+    kind and direction equals its own fit_map, and the least-squares map equals an independent
+    torch.linalg.lstsq with a bias column."""
+    from xmsem.alignment.maps import fit_maps_both
+
+    src, dst = randn(300, 8, seed=21), 2.0 * randn(300, 8, seed=22) + 0.5
+    kinds = ["orthogonal", "linear", "similarity", "identity"]
+    fitted = fit_maps_both(src, dst, kinds, normalize)
+    assert list(fitted) == kinds
+    for kind in kinds:
+        for got, (a, b) in zip(fitted[kind], ((src, dst), (dst, src)), strict=True):
+            want = fit_map(a, b, kind, normalize)
+            torch.testing.assert_close(got.weight, want.weight, rtol=0, atol=1e-12)
+            torch.testing.assert_close(got.bias, want.bias, rtol=0, atol=1e-12)
+    forward = fitted["linear"][0]
+    ones = torch.ones(300, 1, dtype=torch.float64)
+    ref = torch.linalg.lstsq(torch.cat([src, ones], 1), dst).solution
+    # least squares with a bias is the same fit in raw or standardised coordinates
+    torch.testing.assert_close(forward.weight, ref[:-1], rtol=0, atol=1e-10)
+    torch.testing.assert_close(forward.bias, ref[-1], rtol=0, atol=1e-10)
+
+
 def test_probe_logits_are_the_standardised_linear_model():
     x, y = _classes(300, 6)
     probe = fit_probe(x[:200], y[:200], l2=1e-2)
