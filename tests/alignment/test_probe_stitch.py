@@ -230,3 +230,29 @@ def test_stitch_without_b_eval_and_errors():
     bad[0, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
         linear_stitch(bad[:100], b[:100], b[100:], y[100:], _Tail(4, 5))
+
+
+@pytest.mark.parametrize("maps", [["orthogonal", "linear"], ["orthogonal"]])
+def test_snapshot_stitching_equals_its_own_fit(maps):
+    """A snapshot's stitching rows reuse probe transfer's least-squares maps when ``linear`` is a
+    transfer map (else stitching fits its own): either way they equal linear_stitch run alone,
+    in both directions, with the snapshot's normalisation."""
+    from xmsem.snapshots.measure import MeasureSettings, pair_rows
+
+    x, y = _classes(400, 8, seed=3)
+    z = torch.tanh(x @ randn(8, 6, seed=4)) + 0.1 * randn(400, 6, seed=5)
+    tails = {"a": _Tail(8, 5).double(), "b": _Tail(6, 5).double()}
+    s = MeasureSettings(metrics=["probe_transfer", "stitching"], transfer_maps=maps,
+                        probe_max_iter=20)  # fmt: skip
+    rows = pair_rows(
+        "a", "b", {"h": x}, {"h": z}, [("h", "h")], y, 200, s,
+        tails={m: (lambda layer, t=t: (t, 1.0)) for m, t in tails.items()},
+        stitch_layers=[("h", "h")],
+    )  # fmt: skip
+    got = {(r["member_a"], r["member_b"], r["metric"]): r["value"] for r in rows}
+    for (m1, r1), (m2, r2) in ((("a", x), ("b", z)), (("b", z), ("a", x))):
+        ref = linear_stitch(r1[:200], r2[:200], r1[200:], y[200:], tails[m2], b_eval=r2[200:],
+                            tail_lipschitz=1.0, normalize=s.normalize)  # fmt: skip
+        assert got[(m1, m2, "stitch_acc")] == ref.stitched_acc
+        assert got[(m1, m2, "stitch_loss")] == pytest.approx(ref.stitched_loss, abs=1e-9)
+        assert got[(m1, m2, "stitch_gap")] == pytest.approx(ref.gap, abs=1e-9)

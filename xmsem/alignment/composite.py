@@ -7,7 +7,9 @@ A hook ``rows(context, spec)`` (here for probe transfer and stitching; the spect
 value)`` tuples; the snapshot code (:func:`xmsem.snapshots.measure.pair_rows`) calls the hook of
 every configured metric that has one, so no metric name is spelled out there. ``cache`` is the
 snapshot's per-representation cache (any object with ``probe(key, x)`` and
-``probe_accuracy(key, x)``: fitted once per (model, layer)).
+``probe_accuracy(key, x)``: fitted once per (model, layer); ``memo(key, compute)`` and
+``known(key)`` for work several hooks share, such as the least-squares maps of probe transfer,
+which stitching reuses).
 """
 
 from __future__ import annotations
@@ -64,6 +66,10 @@ def probe_rows(c: PairContext, spec: Any = None) -> list[RowTuple]:
     kinds = [k for k in s.transfer_maps if k != "identity" or c.x.shape[1] == c.y.shape[1]]
     # (b -> a, a -> b) per kind, fitted between the normalised fit halves, in raw coordinates
     fitted = fit_maps_both(c.y[fit], c.x[fit], kinds, normalize=s.normalize)
+    if "linear" in fitted:  # the least-squares maps are also stitching's (stitch_rows)
+        for (src, dst), t in zip((((c.b, c.lb), (c.a, c.la)), ((c.a, c.la), (c.b, c.lb))),
+                                 fitted["linear"], strict=True):  # fmt: skip
+            c.cache.memo(_linear_map_key(src, dst, s.normalize), lambda t=t: t)
     for i, kind in enumerate(s.transfer_maps):
         if kind not in fitted:
             continue
@@ -83,6 +89,11 @@ def probe_rows(c: PairContext, spec: Any = None) -> list[RowTuple]:
     return out
 
 
+def _linear_map_key(src: tuple[str, str], dst: tuple[str, str], normalize: str) -> tuple:
+    """The snapshot cache's key of the least-squares map from one (model, layer) to another."""
+    return ("linear_map", src, dst, normalize)
+
+
 def stitch_rows(c: PairContext, spec: Any = None) -> list[RowTuple]:
     """A's layer stitched into B's tail and back (both directions): ``stitch_acc``,
     ``stitch_penalty`` (own - stitched accuracy), ``stitch_loss``, ``stitch_gap``; a direction
@@ -99,8 +110,10 @@ def stitch_rows(c: PairContext, spec: Any = None) -> list[RowTuple]:
         if m2 not in c.tails:
             continue
         tail, lipschitz = c.tails[m2](l2)
+        key = _linear_map_key((m1, l1), (m2, l2), c.settings.normalize)
         res = linear_stitch(r1[fit], r2[fit], r1[ev], c.labels[ev], tail, b_eval=r2[ev],
-                            tail_lipschitz=lipschitz, normalize=c.settings.normalize)  # fmt: skip
+                            tail_lipschitz=lipschitz, normalize=c.settings.normalize,
+                            stitch_map=c.cache.known(key))  # fmt: skip
         out.append((m1, m2, l1, l2, "stitch_acc", res.stitched_acc))
         out.append((m1, m2, l1, l2, "stitch_penalty", res.own_acc - res.stitched_acc))
         out.append((m1, m2, l1, l2, "stitch_loss", res.stitched_loss))

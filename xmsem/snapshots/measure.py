@@ -93,6 +93,10 @@ class RepCache:
             self._memo[key] = compute()
         return self._memo[key]
 
+    def known(self, key: Hashable) -> Any:
+        """What :meth:`memo` holds under ``key`` (None when nothing was computed yet)."""
+        return self._memo.get(key)
+
     def prepared(self, key: Key, x: Tensor) -> al.Prepared:
         if key not in self._prepared:
             self._prepared[key] = al.prepare(x)
