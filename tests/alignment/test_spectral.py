@@ -184,3 +184,15 @@ def test_band_cka_and_its_null_equal_the_explicit_projections(n_bands, n_eigs):
         assert row["p_value"] == pytest.approx((1 + (null >= row["value"]).sum()) / 7)
     with pytest.raises(ValueError, match="band_graph"):
         spectral_alignment(inputs, x, y, n_bands=n_bands, graph=(graph[0], graph[1][:, :5]))
+
+
+def test_a_constant_representation_gives_nan_bands_and_no_pca_rows():
+    """Every band of a constant x is undefined: NaN values and nulls with the linear-CKA
+    warning; x has no principal components, so no PCA rows (not an error)."""
+    from xmsem.alignment import DegenerateInputWarning
+
+    inputs, y = randn(60, 3, seed=8), randn(60, 4, seed=9)
+    with pytest.warns(DegenerateInputWarning, match="constant"):
+        rows = spectral_alignment(inputs, torch.ones(60, 5), y, n_bands=2, k_neighbors=5, n_perm=3)
+    assert [r["basis"] for r in rows] == ["graph", "graph"]
+    assert all(r["value"] != r["value"] and r["null"] != r["null"] for r in rows)

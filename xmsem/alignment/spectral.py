@@ -43,6 +43,7 @@ takes ~30 s there on two cores; ``torch.lobpcg`` ~14 s).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -314,17 +315,17 @@ def _linear_cka_bands(
     """
     n = xc.shape[0]
     parts = [_centring_root(u[:, idx], n) for idx in bands]
-    dxs = [
-        _band_coordinates(u[:, idx].T @ xc, root) for idx, root in zip(bands, parts, strict=True)
+    sides = [
+        _x_side(*_band_coordinates(u[:, idx].T @ xc, root), yc.shape[1], n)
+        for idx, root in zip(bands, parts, strict=True)
     ]
-    self_x = [_frob2(dx[0].T @ dx[0]) for dx in dxs]
 
     def cka_all(y_rows: Tensor) -> list[Tensor]:
         coords = u.T @ y_rows  # every band's coordinates of Y at once
-        out = []
-        for k, idx in enumerate(bands):
-            out.append(_band_cka(dxs[k], _band_coordinates(coords[idx], parts[k]), self_x[k], n))
-        return out
+        return [
+            _band_cka(sides[k], _band_coordinates(coords[idx], parts[k]), n)
+            for k, idx in enumerate(bands)
+        ]
 
     values = cka_all(yc)
     if not n_perm:
@@ -353,17 +354,36 @@ def _frob2(m: Tensor) -> Tensor:
     return (m * m).sum()
 
 
-def _band_cka(
-    dx: tuple[Tensor, Tensor], dy: tuple[Tensor, Tensor], self_x: Tensor, n: int
-) -> Tensor:
+@dataclass(frozen=True)
+class _XSide:
+    """One band of x, ready for many y: its centred coordinates ``d`` (m_b x p), their Gram
+    ``d d^T`` when the band is narrower than both widths (then ``|D_x^T D_y|_F^2 = <D_x D_x^T,
+    D_y D_y^T>_F`` costs m_b^2 q instead of m_b p q), ``|D_x^T D_x|_F^2`` and whether the
+    projection is constant."""
+
+    d: Tensor
+    gram: Tensor | None
+    self_sq: Tensor
+    constant: bool
+
+
+def _x_side(d: Tensor, raw: Tensor, q: int, n: int) -> _XSide:
+    gram = d @ d.T if d.shape[0] < min(d.shape[1], q) else None
+    self_sq = _frob2(gram) if gram is not None else _frob2(d.T @ d)
+    return _XSide(d, gram, self_sq, is_constant_sq((d * d).sum(), raw, n))
+
+
+def _band_cka(x: _XSide, dy: tuple[Tensor, Tensor], n: int) -> Tensor:
     """Linear CKA of two bands' centred coordinates (:func:`_band_coordinates`); NaN (with the
     warning of :func:`~xmsem.alignment.linear_cka`) when a projection is constant."""
-    (d_x, raw_x), (d_y, raw_y) = dx, dy
-    for d, raw in ((d_x, raw_x), (d_y, raw_y)):
-        if is_constant_sq((d * d).sum(), raw, n):
-            warn_degenerate("linear_cka", "a representation is constant (all examples identical)")
-            return nan_like(d_x)
-    return cosine_ratio(_frob2(d_x.T @ d_y), self_x, _frob2(d_y.T @ d_y), "linear_cka")
+    d_y, raw_y = dy
+    if x.constant or is_constant_sq((d_y * d_y).sum(), raw_y, n):
+        warn_degenerate("linear_cka", "a representation is constant (all examples identical)")
+        return nan_like(d_y)
+    if x.gram is not None:
+        gram_y = d_y @ d_y.T
+        return cosine_ratio((x.gram * gram_y).sum(), x.self_sq, _frob2(gram_y), "linear_cka")
+    return cosine_ratio(_frob2(x.d.T @ d_y), x.self_sq, _frob2(d_y.T @ d_y), "linear_cka")
 
 
 def _pca_rows(
@@ -378,6 +398,8 @@ def _pca_rows(
     )
     m = min(n_eigs, rank)
     rows: list[dict] = []
+    if m == 0:  # a constant representation has no principal components
+        return rows
     for b, idx in enumerate(torch.arange(m, device=xc.device).tensor_split(min(n_bands, m))):
         xb = (ux[:, idx] * sx[idx]) @ vxh[idx]
         yb = (uy[:, idx] * sy[idx]) @ vyh[idx]
