@@ -6,11 +6,13 @@ ReLU representations, 3 bands over the whole spectrum, 10 permutations: the seco
 each way (best of 3), their ratio, the seconds of the graph spectrum (once per snapshot) and the
 largest difference between the two routes' values and null samples.
 
-    python benchmarks/spectral_bands.py
+    python benchmarks/spectral_bands.py            # n = 500
+    python benchmarks/spectral_bands.py --n 1000
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import torch
@@ -30,20 +32,23 @@ def best_of(fn, repeats: int = 3) -> tuple[float, object]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=500, help="probe examples (spectral_max_n)")
+    n = parser.parse_args().n
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(0)
     f64 = {"generator": g, "dtype": torch.float64}
-    inputs = torch.randn(500, 784, **f64)
-    x = torch.relu(torch.randn(500, 256, **f64))
-    y = torch.relu(x @ torch.randn(256, 256, **f64) / 16 + torch.randn(500, 256, **f64))
+    inputs = torch.randn(n, 784, **f64)
+    x = torch.relu(torch.randn(n, 256, **f64))
+    y = torch.relu(x @ torch.randn(256, 256, **f64) / 16 + torch.randn(n, 256, **f64))
     t_graph, (_, u) = best_of(lambda: sp.band_graph(inputs, 10), 1)
-    bands = torch.arange(500).tensor_split(3)
+    bands = torch.arange(n).tensor_split(3)
     xc, yc = centre(x), centre(y)
     t_old, old = best_of(lambda: sp._metric_bands(u, bands, xc, yc, linear_cka, 10, 0))
     t_new, new = best_of(lambda: sp._linear_cka_bands(u, bands, xc, yc, 10, 0))
     values = max(abs(float(a) - float(b)) for a, b in zip(old[0], new[0], strict=True))
     nulls = max(float((a - b).abs().max()) for a, b in zip(old[1], new[1], strict=True))
-    print(f"graph spectrum (once per snapshot): {t_graph:.3f} s")
+    print(f"n = {n}; graph spectrum (once per snapshot): {t_graph:.3f} s")
     print(f"one pair, 3 bands, 10 permutations: generic {t_old:.3f} s, band coordinates "
           f"{t_new:.3f} s, {t_old / t_new:.1f}x")  # fmt: skip
     print(f"largest difference: values {values:.1e}, null samples {nulls:.1e}")

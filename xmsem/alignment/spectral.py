@@ -24,6 +24,13 @@ gives the band's chance value at this n, band size and width; each band row carr
 carries no alignment, however large the raw number (projections onto a big band of a small n
 are similar by chance).
 
+Linear CKA (the default band metric) is computed from the band coordinates ``U_b^T X_c``, never
+from the n x n projections: the centred projections' inner products are those of the m_b x p
+coordinates ``R_b U_b^T X_c`` (:func:`_linear_cka_bands`), and one ``U^T Y_c[pi]`` per permutation
+serves every band -- the same numbers to rounding (tested against the explicit projections), 4-7x
+less work per pair. Any other metric runs on the explicit projections. A snapshot computes the
+graph spectrum once (:func:`band_graph`, passed as ``graph``) for all its pairs.
+
 Any two representations of the same inputs can be compared: members of one run, or seed-vs-seed
 copies of one architecture.
 
