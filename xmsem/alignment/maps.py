@@ -31,12 +31,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from xmsem.catalog.choices import MAP_KINDS  # the names validation reads without torch
+
 from ._checks import as_matrix
 from .normalize import Normalizer, fit_normalizer
 
 __all__ = ["AffineMap", "fit_affine", "fit_map", "fit_map_both", "in_raw_coordinates", "MAP_KINDS"]
-
-MAP_KINDS = ("identity", "linear", "orthogonal", "similarity")
 
 
 @dataclass(frozen=True)

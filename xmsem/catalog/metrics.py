@@ -1,0 +1,205 @@
+"""The registered metrics, known without importing torch (config validation reads them here).
+
+A metric registers its :class:`~xmsem.alignment.MetricSpec` in its own module, beside torch
+code, when :mod:`xmsem.alignment` is imported. :func:`metric_catalog` answers from that live
+registry whenever the package is already imported (it may then hold metrics a plugin
+registered). Otherwise it answers from :func:`read_metrics`, which reads every
+``MetricSpec(...)`` call in the alignment sources with :mod:`ast` (as ``xmsem.config`` reads
+Lightning's Trainer arguments): name, ``default``, ``options`` and ``rank_setting``, so adding a
+metric is still its module and its test. A call it cannot read (a computed name, ``**kwargs``)
+makes it answer from the live registry instead (imported then: seconds, never a wrong answer);
+an option whose check is not one of :mod:`~xmsem.catalog.choices`' (a lambda in the module) is
+checked with the live registry's when a config sets it. A test keeps the two views identical.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xmsem.catalog import choices
+from xmsem.catalog.choices import Option, check_options
+
+__all__ = [
+    "MetricEntry",
+    "check_metric_params",
+    "configured",
+    "default_metrics",
+    "metric_catalog",
+    "read_metrics",
+]
+
+ALIGNMENT = Path(__file__).resolve().parents[1] / "alignment"  # the sources read
+
+
+class StaticOptions(Mapping[str, Option]):
+    """A metric's options as read from its source: keyword -> :class:`Option`; a check the
+    source defines itself (not one of :mod:`~xmsem.catalog.choices`') comes from the live
+    registry when it is asked for."""
+
+    def __init__(self, metric: str, known: Mapping[str, Option | None]) -> None:
+        self.metric, self.known = metric, dict(known)
+
+    def __getitem__(self, kw: str) -> Option:
+        option = self.known[kw]
+        if option is None:
+            from xmsem.alignment import METRICS  # the check is code of the metric's module
+
+            option = METRICS[self.metric].options[kw]
+        return option
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.known)
+
+    def __len__(self) -> int:
+        return len(self.known)
+
+
+@dataclass(frozen=True)
+class MetricEntry:
+    """What validation needs of one metric (the same attributes as its ``MetricSpec``)."""
+
+    name: str
+    default: bool = False
+    options: Mapping[str, Option] = field(default_factory=dict)
+    rank_setting: str | None = None
+
+
+def _constants(tree: ast.Module) -> dict[str, Any]:
+    """The module's top-level ``NAME = <literal>`` assignments (e.g. ``METHODS = ("a", "b")``)."""
+    found: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                try:
+                    found[target.id] = ast.literal_eval(node.value)
+                except ValueError:
+                    found[target.id] = None  # assigned, but not a literal: shadows a known name
+    return found
+
+
+def _option(node: ast.expr, constants: Mapping[str, Any]) -> Option | None:
+    """The check of ``options={kw: <node>}`` when it is a common one (``POSITIVE_INT``, ...) or
+    ``choice(<strings>)``; None otherwise (the module's own code)."""
+    if isinstance(node, ast.Name) and node.id not in constants:
+        known = getattr(choices, node.id, None) if node.id in choices.__all__ else None
+        return known if isinstance(known, Option) else None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "choice":
+        values: list[Any] = []
+        for arg in node.args:
+            if isinstance(arg, ast.Constant):
+                values.append(arg.value)
+            elif isinstance(arg, ast.Starred) and isinstance(arg.value, ast.Name):
+                values.extend(constants.get(arg.value.id) or [None])
+            else:
+                return None
+        if not node.keywords and all(isinstance(v, str) for v in values):
+            return choices.choice(*values)
+    return None
+
+
+def _entry(call: ast.Call, constants: Mapping[str, Any]) -> MetricEntry | None:
+    """The entry of one ``MetricSpec(...)`` call; None when its source does not say it plainly."""
+    if not call.args or not isinstance(call.args[0], ast.Constant):
+        return None
+    name, keys = call.args[0].value, {k.arg: k.value for k in call.keywords}
+    if not isinstance(name, str) or None in keys:  # a computed name, **kwargs
+        return None
+    plain: dict[str, Any] = {}
+    for key in ("default", "rank_setting"):
+        if key in keys:
+            if not isinstance(keys[key], ast.Constant):
+                return None
+            plain[key] = keys[key].value
+    options: dict[str, Option | None] = {}
+    if "options" in keys:
+        node = keys["options"]
+        if not isinstance(node, ast.Dict) or not all(
+            isinstance(k, ast.Constant) for k in node.keys
+        ):
+            return None
+        options = {
+            k.value: _option(v, constants) for k, v in zip(node.keys, node.values, strict=True)
+        }
+    return MetricEntry(name, bool(plain.get("default", False)), StaticOptions(name, options),
+                       plain.get("rank_setting"))  # fmt: skip
+
+
+def _source_order(root: Path) -> list[Path]:
+    """The alignment modules in the order importing the package registers their metrics: the
+    registry's built-ins, the measures (``measures.discover``: sorted), then the others."""
+    registry = root / "registry.py"
+    measures = sorted((root / "measures").glob("[!_]*.py"))
+    rest = sorted(p for p in root.rglob("*.py") if p != registry and p.parent != root / "measures")
+    return [registry, *measures, *rest]
+
+
+@functools.cache
+def read_metrics(root: Path = ALIGNMENT) -> dict[str, MetricEntry] | None:
+    """Every ``MetricSpec(...)`` call in the sources under ``root``, in registration order;
+    None when one of them cannot be read statically (then only the live registry knows)."""
+    entries: dict[str, MetricEntry] = {}
+    for path in _source_order(root):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            return None
+        constants = _constants(tree)
+        for node in ast.walk(tree):
+            func = node.func if isinstance(node, ast.Call) else None
+            if isinstance(func, ast.Name) and func.id == "MetricSpec":
+                entry = _entry(node, constants)
+                if entry is None:
+                    return None
+                entries[entry.name] = entry
+    return entries
+
+
+def metric_catalog() -> Mapping[str, Any]:
+    """The registered metrics by name (``MetricSpec``s, or :class:`MetricEntry`s read from the
+    sources while :mod:`xmsem.alignment` is not imported; module doc)."""
+    live = sys.modules.get("xmsem.alignment")
+    if live is not None and hasattr(live, "METRICS"):  # imported: it may hold plugins' metrics
+        return live.METRICS
+    static = read_metrics()
+    if static is None:
+        from xmsem.alignment import METRICS
+
+        return METRICS
+    return static
+
+
+def check_metric_params(
+    metric_params: Mapping[str, Mapping[str, Any]] | None,
+    where: str = "metric_params",
+    metrics: Mapping[str, Any] | None = None,
+) -> None:
+    """One-line ValueError for a ``metric_params`` entry naming an unknown metric, an unknown
+    option or a refused value (``<where>.<metric>.<keyword>``); ``metrics``: the registry to
+    check against (default: :func:`metric_catalog`)."""
+    metrics = metric_catalog() if metrics is None else metrics
+    for name, values in (metric_params or {}).items():
+        if name not in metrics:
+            raise ValueError(f"{where}.{name}: not a registered metric; valid: {sorted(metrics)}")
+        if not isinstance(values, Mapping):
+            raise ValueError(f"{where}.{name} must map option names to values, got {values!r}")
+        check_options(name, metrics[name].options, values, where)
+
+
+def default_metrics(metrics: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """The metrics the live measurements compute unless the config lists others (registry
+    order)."""
+    metrics = metric_catalog() if metrics is None else metrics
+    return tuple(name for name, spec in metrics.items() if spec.default)
+
+
+def configured(names: Iterable[str], metrics: Mapping[str, Any] | None = None) -> list[Any]:
+    """The registered entries of ``names`` (e.g. ``settings.metrics``), in that order."""
+    metrics = metric_catalog() if metrics is None else metrics
+    return [metrics[n] for n in names if n in metrics]
