@@ -73,7 +73,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from xmsem.catalog import metrics as catalog
+import xmsem.catalog.choices as catalog
 from xmsem.catalog.choices import (  # noqa: F401  (the measure modules import them from here)
     NONNEGATIVE_FLOAT,
     POSITIVE_FLOAT,
@@ -541,7 +541,7 @@ def check_metric_params(metric_params: Mapping[str, Mapping[str, Any]] | None,
                         where: str = "metric_params") -> None:  # fmt: skip
     """One-line ValueError for a ``metric_params`` entry naming an unknown metric, an unknown
     option or a refused value (``<where>.<metric>.<keyword>``)."""
-    catalog.check_metric_params(metric_params, where, METRICS)
+    catalog.check_metric_params(METRICS, metric_params, where)
 
 
 def default_metrics() -> tuple[str, ...]:
@@ -552,7 +552,7 @@ def default_metrics() -> tuple[str, ...]:
 
 def configured(names: Iterable[str]) -> list[MetricSpec]:
     """The registered specs of ``names`` (e.g. ``settings.metrics``), in that order."""
-    return catalog.configured(names, METRICS)
+    return catalog.configured(METRICS, names)
 
 
 def headline_metrics() -> tuple[str, ...]:

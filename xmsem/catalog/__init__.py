@@ -4,9 +4,10 @@ Config validation runs before any heavy import (a bad setting is refused in abou
 not after torch's), but the metrics are defined beside their torch code and register themselves
 when :mod:`xmsem.alignment` is imported. This package is the torch-free side of that registry:
 
-* :mod:`~xmsem.catalog.choices`: a metric option's check (:class:`Option`, the common ones) and
-  its one-line error (:func:`check_options`), and the names of the transfer maps and of the
-  normalisations;
+* :mod:`~xmsem.catalog.choices`: a metric option's check (:class:`Option`, the common ones),
+  the one implementation of the errors for unknown metrics and options
+  (:func:`check_metric_params`, :func:`check_options`, given the registry to check against),
+  and the names of the transfer maps and of the normalisations;
 * :mod:`~xmsem.catalog.metrics`: the registered metrics' names, defaults, options and rank
   settings, from the live registry once :mod:`xmsem.alignment` is imported (then it holds what
   a plugin registered too), else read from the alignment sources with :mod:`ast` (no metric is
@@ -23,17 +24,13 @@ from xmsem.catalog.choices import (
     POSITIVE_INT,
     UNIT_INTERVAL,
     Option,
+    check_metric_params,
     check_options,
     choice,
-)
-from xmsem.catalog.metrics import (
-    MetricEntry,
-    check_metric_params,
     configured,
     default_metrics,
-    metric_catalog,
-    read_metrics,
 )
+from xmsem.catalog.metrics import MetricEntry, StaticOptions, metric_catalog, read_metrics
 
 __all__ = [
     "MAP_KINDS",
@@ -44,6 +41,7 @@ __all__ = [
     "UNIT_INTERVAL",
     "MetricEntry",
     "Option",
+    "StaticOptions",
     "check_metric_params",
     "check_options",
     "choice",

@@ -1,15 +1,17 @@
-"""Checks of a metric's own options, and the names of alignment's choices (torch-free).
+"""Checks of a configuration's metric choices against a registry, and the names of alignment's
+other choices (torch-free).
 
-:class:`Option` is a metric option's check and the text its error names; :func:`check_options`
-is the one implementation of that error (:meth:`xmsem.alignment.MetricSpec.check_options` and
-config validation both call it). :data:`MAP_KINDS` and :data:`NORMALIZATIONS` are defined here,
+:class:`Option` is a metric option's check and the text its error names. :func:`check_options`
+and :func:`check_metric_params` are the one implementation of those errors, given the registry
+to check against: :mod:`xmsem.alignment.registry` passes its live ``METRICS``, config
+validation :func:`xmsem.catalog.metric_catalog` (the same, or read from the sources). :data:`MAP_KINDS` and :data:`NORMALIZATIONS` are defined here,
 where validation reads them without torch; :mod:`xmsem.alignment.maps` and
 :mod:`xmsem.alignment.normalize` use (and re-export) them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +23,11 @@ __all__ = [
     "POSITIVE_INT",
     "UNIT_INTERVAL",
     "Option",
+    "check_metric_params",
     "check_options",
     "choice",
+    "configured",
+    "default_metrics",
 ]
 
 MAP_KINDS = ("identity", "linear", "orthogonal", "similarity")  # maps B -> A (alignment.maps)
@@ -68,3 +73,30 @@ def check_options(
         option = options[kw]
         if not option.check(value):
             raise ValueError(f"{where}.{metric}.{kw}={value!r}; valid: {option.valid}")
+
+
+def check_metric_params(
+    metrics: Mapping[str, Any],
+    metric_params: Mapping[str, Mapping[str, Any]] | None,
+    where: str = "metric_params",
+) -> None:
+    """One-line ValueError for a ``metric_params`` entry naming a metric not in ``metrics`` (the
+    registry: name -> spec with ``options``), an unknown option or a refused value
+    (``<where>.<metric>.<keyword>``)."""
+    for name, values in (metric_params or {}).items():
+        if name not in metrics:
+            raise ValueError(f"{where}.{name}: not a registered metric; valid: {sorted(metrics)}")
+        if not isinstance(values, Mapping):
+            raise ValueError(f"{where}.{name} must map option names to values, got {values!r}")
+        check_options(name, metrics[name].options, values, where)
+
+
+def default_metrics(metrics: Mapping[str, Any]) -> tuple[str, ...]:
+    """The metrics of the registry ``metrics`` that the live measurements compute unless the
+    config lists others (``default``), in registry order."""
+    return tuple(name for name, spec in metrics.items() if spec.default)
+
+
+def configured(metrics: Mapping[str, Any], names: Iterable[str]) -> list[Any]:
+    """The registry's specs of ``names`` (e.g. ``settings.metrics``), in that order."""
+    return [metrics[n] for n in names if n in metrics]

@@ -17,22 +17,15 @@ from __future__ import annotations
 import ast
 import functools
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from xmsem.catalog import choices
-from xmsem.catalog.choices import Option, check_options
+from xmsem.catalog.choices import Option
 
-__all__ = [
-    "MetricEntry",
-    "check_metric_params",
-    "configured",
-    "default_metrics",
-    "metric_catalog",
-    "read_metrics",
-]
+__all__ = ["MetricEntry", "StaticOptions", "metric_catalog", "read_metrics"]
 
 ALIGNMENT = Path(__file__).resolve().parents[1] / "alignment"  # the sources read
 
@@ -173,33 +166,3 @@ def metric_catalog() -> Mapping[str, Any]:
 
         return METRICS
     return static
-
-
-def check_metric_params(
-    metric_params: Mapping[str, Mapping[str, Any]] | None,
-    where: str = "metric_params",
-    metrics: Mapping[str, Any] | None = None,
-) -> None:
-    """One-line ValueError for a ``metric_params`` entry naming an unknown metric, an unknown
-    option or a refused value (``<where>.<metric>.<keyword>``); ``metrics``: the registry to
-    check against (default: :func:`metric_catalog`)."""
-    metrics = metric_catalog() if metrics is None else metrics
-    for name, values in (metric_params or {}).items():
-        if name not in metrics:
-            raise ValueError(f"{where}.{name}: not a registered metric; valid: {sorted(metrics)}")
-        if not isinstance(values, Mapping):
-            raise ValueError(f"{where}.{name} must map option names to values, got {values!r}")
-        check_options(name, metrics[name].options, values, where)
-
-
-def default_metrics(metrics: Mapping[str, Any] | None = None) -> tuple[str, ...]:
-    """The metrics the live measurements compute unless the config lists others (registry
-    order)."""
-    metrics = metric_catalog() if metrics is None else metrics
-    return tuple(name for name, spec in metrics.items() if spec.default)
-
-
-def configured(names: Iterable[str], metrics: Mapping[str, Any] | None = None) -> list[Any]:
-    """The registered entries of ``names`` (e.g. ``settings.metrics``), in that order."""
-    metrics = metric_catalog() if metrics is None else metrics
-    return [metrics[n] for n in names if n in metrics]

@@ -96,7 +96,7 @@ def validate_representation_config(cfg: DictConfig) -> None:
             f"{key}.metrics: {unknown[0]!r} is not a known metric; valid: {', '.join(sorted(metrics))}"
         )
     try:
-        check_metric_params(to_plain(rep.metric_params), f"{key}.metric_params", metrics)
+        check_metric_params(metrics, to_plain(rep.metric_params), f"{key}.metric_params")
     except ValueError as err:
         raise ConfigError(str(err)) from None
     if rep.storage_dtype not in STORAGE_DTYPES:
@@ -132,7 +132,7 @@ def validate_representation_config(cfg: DictConfig) -> None:
         known = layer_widths(spec)  # None: widths known only once the network is built
         if known is not None:
             widths += [known[layer] for layer in chosen_layers(rep.layers, spec)]
-    ranked = configured(rep.metrics, metrics)
+    ranked = configured(metrics, rep.metrics)
     for setting in dict.fromkeys(x.rank_setting for x in ranked if x.rank_setting):
         _check_rank_setting(key, setting, rep[setting], widths, rep.probe_size)
 

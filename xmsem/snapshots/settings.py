@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from xmsem.catalog import check_metric_params, default_metrics
+from xmsem.catalog import check_metric_params, default_metrics, metric_catalog
 
 __all__ = ["PAIRINGS", "STORAGE_DTYPE_NAMES", "MeasureSettings"]
 
@@ -26,7 +26,7 @@ class MeasureSettings:
     ``conf/callbacks/default.yaml`` lists the same keys with the same defaults (a test checks
     both). A registered metric names the settings it reads in ``MetricSpec.params``."""
 
-    metrics: list[str] = field(default_factory=lambda: list(default_metrics()))
+    metrics: list[str] = field(default_factory=lambda: list(default_metrics(metric_catalog())))
     subspace_k: int = 10
     rbf_threshold: float = 1.0
     rbf_max_n: int = 1000
@@ -46,7 +46,7 @@ class MeasureSettings:
     metric_params: dict[str, dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
-        check_metric_params(self.metric_params)
+        check_metric_params(metric_catalog(), self.metric_params)
 
     @classmethod
     def of(cls, node: Any) -> MeasureSettings:
