@@ -25,7 +25,14 @@ from typing import Any
 from xmsem.catalog import choices
 from xmsem.catalog.choices import Option
 
-__all__ = ["MetricEntry", "StaticOptions", "metric_catalog", "read_metrics"]
+__all__ = [
+    "MetricEntry",
+    "StaticOptions",
+    "import_registry",
+    "live_registry",
+    "metric_catalog",
+    "read_metrics",
+]
 
 ALIGNMENT = Path(__file__).resolve().parents[1] / "alignment"  # the sources read
 
@@ -40,10 +47,8 @@ class StaticOptions(Mapping[str, Option]):
 
     def __getitem__(self, kw: str) -> Option:
         option = self.known[kw]
-        if option is None:
-            from xmsem.alignment import METRICS  # the check is code of the metric's module
-
-            option = METRICS[self.metric].options[kw]
+        if option is None:  # the check is code of the metric's module: the live registry's
+            option = import_registry()[self.metric].options[kw]
         return option
 
     def __iter__(self) -> Iterator[str]:
@@ -154,15 +159,27 @@ def read_metrics(root: Path = ALIGNMENT) -> dict[str, MetricEntry] | None:
     return entries
 
 
-def metric_catalog() -> Mapping[str, Any]:
-    """The registered metrics by name (``MetricSpec``s, or :class:`MetricEntry`s read from the
-    sources while :mod:`xmsem.alignment` is not imported; module doc)."""
+def live_registry() -> Mapping[str, Any] | None:
+    """``xmsem.alignment.METRICS`` when the package is imported (None: it is not; importing it
+    here would import torch)."""
     live = sys.modules.get("xmsem.alignment")
-    if live is not None and hasattr(live, "METRICS"):  # imported: it may hold plugins' metrics
-        return live.METRICS
-    static = read_metrics()
-    if static is None:
-        from xmsem.alignment import METRICS
+    return getattr(live, "METRICS", None) if live is not None else None
 
-        return METRICS
-    return static
+
+def import_registry() -> Mapping[str, Any]:
+    """``xmsem.alignment.METRICS``, importing the package (and torch) if need be."""
+    from xmsem.alignment import METRICS
+
+    return METRICS
+
+
+def metric_catalog() -> Mapping[str, Any]:
+    """The registered metrics by name: the live registry's ``MetricSpec``s when
+    :mod:`xmsem.alignment` is imported (it may hold plugins' metrics), else the
+    :class:`MetricEntry`s read from the sources, else (a call the reader cannot read) the live
+    registry, imported now."""
+    live = live_registry()
+    if live is not None:
+        return live
+    static = read_metrics()
+    return static if static is not None else import_registry()
