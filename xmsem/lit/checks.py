@@ -1,6 +1,7 @@
 """Validation of the callbacks' settings (representations, noise, early stopping), registered
-with :func:`xmsem.config.register_check`: this module imports no Lightning (nor wandb), so a bad
-setting stops a run in one line before the heavy imports. The callbacks read their settings
+with :func:`xmsem.config.register_check`: this module imports no torch, Lightning or wandb (the
+metric names and options come from :mod:`xmsem.catalog`), so a bad setting stops a run in one
+line before the heavy imports. The callbacks read their settings
 through the same functions."""
 
 from __future__ import annotations
