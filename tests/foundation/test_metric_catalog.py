@@ -66,6 +66,7 @@ def test_validation_refuses_the_same_with_either_view() -> None:
 
 
 SOURCE = """
+from ..registry import POSITIVE_INT, MetricSpec, Option, choice, register
 MODES = ("a", "b")
 register(MetricSpec("first", default=True, options={"k": POSITIVE_INT, "m": choice(*MODES)}))
 register(MetricSpec("second", options={"t": Option(lambda v: v > 0, "> 0")}))
@@ -95,8 +96,22 @@ def test_the_reader_reads_plain_calls_and_gives_up_on_the_others(tmp_path: Path)
     for i, call in enumerate(('MetricSpec(NAME, "similarity")', 'MetricSpec("x", **extra)',
                               'MetricSpec("x", default=FLAG)', 'MetricSpec("x", options=OPTS)')):  # fmt: skip
         assert read_metrics(_sources(tmp_path / f"bad{i}", call)) is None, call
-    shadow = 'POSITIVE_INT = Option(lambda v: v > 5, "> 5")\nMetricSpec("x", options={"k": POSITIVE_INT})'
-    assert read_metrics(_sources(tmp_path / "shadow", shadow))["x"].options.known == {"k": None}
+    # a check is resolved only when the module imports the common one, and binds it nowhere else
+    call = 'MetricSpec("x", options={"k": POSITIVE_INT, "m": choice("a")})'
+    for i, (head, resolved) in enumerate((
+        ("from ..registry import POSITIVE_INT, choice", True),
+        ("from xmsem.alignment import POSITIVE_INT, choice", True),
+        ("", False),  # not imported at all
+        ("from mypkg.registry import POSITIVE_INT, choice", False),
+        ("from ..registry import POSITIVE_INT as P, choice as c\nPOSITIVE_INT = P\nchoice = c", False),
+        ("from ..registry import POSITIVE_INT, choice\ndef choice(*v): ...\nPOSITIVE_INT: Option = 0",
+         False),
+    )):  # fmt: skip
+        known = read_metrics(_sources(tmp_path / f"common{i}", f"{head}\n{call}"))[
+            "x"
+        ].options.known
+        assert (known["k"] is POSITIVE_INT) == resolved, head
+        assert (known["m"] is not None) == resolved, head
 
 
 def test_the_catalogue_is_the_live_registry_once_alignment_is_imported(monkeypatch) -> None:

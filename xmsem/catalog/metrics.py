@@ -51,6 +51,9 @@ class StaticOptions(Mapping[str, Option]):
             option = import_registry()[self.metric].options[kw]
         return option
 
+    def __contains__(self, kw: object) -> bool:  # without resolving (and importing) the check
+        return kw in self.known
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.known)
 
@@ -69,7 +72,7 @@ class MetricEntry:
 
 
 def _constants(tree: ast.Module) -> dict[str, Any]:
-    """The module's top-level ``NAME = <literal>`` assignments (e.g. ``METHODS = ("a", "b")``)."""
+    """The module's top-level literal constants (e.g. ``METHODS = ("a", "b")``)."""
     found: dict[str, Any] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
@@ -77,32 +80,64 @@ def _constants(tree: ast.Module) -> dict[str, Any]:
             if isinstance(target, ast.Name):
                 try:
                     found[target.id] = ast.literal_eval(node.value)
-                except ValueError:
-                    found[target.id] = None  # assigned, but not a literal: shadows a known name
+                except (ValueError, TypeError, SyntaxError, RecursionError):
+                    continue
     return found
 
 
-def _option(node: ast.expr, constants: Mapping[str, Any]) -> Option | None:
+# the modules that define or re-export the common checks (``..registry`` relatively, in alignment)
+_RE_EXPORTERS = (
+    "xmsem.alignment.registry",
+    "xmsem.alignment",
+    "xmsem.catalog",
+    "xmsem.catalog.choices",
+)
+
+
+def _common_names(tree: ast.Module) -> set[str]:
+    """The common option checks (and ``choice``) the module imports under their own names from
+    the registry (which re-exports them) or from this package, and binds nowhere else: only
+    these are resolved without the module's own code."""
+    imported, bound = set(), set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            ours = (node.level and node.module == "registry") or (
+                not node.level and node.module in _RE_EXPORTERS
+            )
+            for alias in node.names:
+                own = ours and alias.asname in (None, alias.name)
+                (imported if own else bound).add(alias.asname or alias.name)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Import)):
+            bound |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            bound |= {(a.asname or a.name) for a in getattr(node, "names", [])}
+    return (imported - bound) & set(choices.__all__)
+
+
+def _option(node: ast.expr, constants: Mapping[str, Any], common: set[str]) -> Option | None:
     """The check of ``options={kw: <node>}`` when it is a common one (``POSITIVE_INT``, ...) or
-    ``choice(<strings>)``; None otherwise (the module's own code)."""
-    if isinstance(node, ast.Name) and node.id not in constants:
-        known = getattr(choices, node.id, None) if node.id in choices.__all__ else None
+    ``choice(<strings>)``, as the module imported them; None otherwise (the module's own code)."""
+    if isinstance(node, ast.Name) and node.id in common:
+        known = getattr(choices, node.id)
         return known if isinstance(known, Option) else None
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "choice":
-        values: list[Any] = []
-        for arg in node.args:
-            if isinstance(arg, ast.Constant):
-                values.append(arg.value)
-            elif isinstance(arg, ast.Starred) and isinstance(arg.value, ast.Name):
-                values.extend(constants.get(arg.value.id) or [None])
-            else:
-                return None
-        if not node.keywords and all(isinstance(v, str) for v in values):
-            return choices.choice(*values)
-    return None
+    func = node.func if isinstance(node, ast.Call) else None
+    if not (isinstance(func, ast.Name) and func.id == "choice" and "choice" in common):
+        return None
+    values: list[Any] = []
+    for arg in node.args:
+        if isinstance(arg, ast.Constant):
+            values.append(arg.value)
+        elif isinstance(arg, ast.Starred) and isinstance(arg.value, ast.Name):
+            values.extend(constants.get(arg.value.id) or [None])
+        else:
+            return None
+    if node.keywords or not all(isinstance(v, str) for v in values):
+        return None
+    return choices.choice(*values)
 
 
-def _entry(call: ast.Call, constants: Mapping[str, Any]) -> MetricEntry | None:
+def _entry(call: ast.Call, constants: Mapping[str, Any], common: set[str]) -> MetricEntry | None:
     """The entry of one ``MetricSpec(...)`` call; None when its source does not say it plainly."""
     if not call.args or not isinstance(call.args[0], ast.Constant):
         return None
@@ -123,7 +158,8 @@ def _entry(call: ast.Call, constants: Mapping[str, Any]) -> MetricEntry | None:
         ):
             return None
         options = {
-            k.value: _option(v, constants) for k, v in zip(node.keys, node.values, strict=True)
+            k.value: _option(v, constants, common)
+            for k, v in zip(node.keys, node.values, strict=True)
         }
     return MetricEntry(name, bool(plain.get("default", False)), StaticOptions(name, options),
                        plain.get("rank_setting"))  # fmt: skip
@@ -148,11 +184,11 @@ def read_metrics(root: Path = ALIGNMENT) -> dict[str, MetricEntry] | None:
             tree = ast.parse(path.read_text(encoding="utf-8"))
         except (OSError, SyntaxError, ValueError):
             return None
-        constants = _constants(tree)
+        constants, common = _constants(tree), _common_names(tree)
         for node in ast.walk(tree):
             func = node.func if isinstance(node, ast.Call) else None
             if isinstance(func, ast.Name) and func.id == "MetricSpec":
-                entry = _entry(node, constants)
+                entry = _entry(node, constants, common)
                 if entry is None:
                     return None
                 entries[entry.name] = entry
