@@ -193,3 +193,24 @@ def test_rbf_bad_threshold_and_bad_method():
         rbf_cka(randn(10, 2), randn(10, 2), threshold=0.0)
     with pytest.raises(ValueError, match="method"):
         linear_cka(randn(10, 2), randn(10, 2), method="fast")
+
+
+def test_rbf_cka_from_per_representation_kernels_equals_the_function():
+    """The snapshot's prepare/finish route of RBF CKA (each kernel built once) gives exactly
+    rbf_cka's value, through the registry as in a snapshot; a constant representation gives a
+    NaN on its device (with the warning) instead of a value."""
+    from xmsem.alignment import METRICS
+    from xmsem.alignment.cka import rbf_centred_kernel, rbf_cka_of_kernels
+    from xmsem.snapshots.measure import MeasureSettings
+
+    x, y = randn(120, 9, seed=31), randn(120, 5, seed=32)
+    y = torch.cat([y, x[:, :3] ** 2], dim=1)
+    for threshold in (0.5, 1.0):
+        got = rbf_cka_of_kernels(rbf_centred_kernel(x, threshold), rbf_centred_kernel(y, threshold))
+        assert float(got) == float(rbf_cka(x, y, threshold=threshold))
+    spec, s = METRICS["rbf_cka"], MeasureSettings(rbf_max_n=100, rbf_threshold=0.7)
+    via_parts = spec.compute_finish(spec.prepare_one(x, s), spec.prepare_one(y, s), s)
+    assert via_parts == float(rbf_cka(x[:100], y[:100], threshold=0.7))
+    with pytest.warns(DegenerateInputWarning):
+        flat = rbf_centred_kernel(torch.ones(30, 4, dtype=torch.float64))
+    assert torch.isnan(rbf_cka_of_kernels(flat, rbf_centred_kernel(x[:30]))).item()

@@ -99,6 +99,30 @@ def test_fit_map_both_equals_two_separate_fits(kind, widths):
         assert not torch.allclose(forward.weight, backward.weight.T)
 
 
+@pytest.mark.parametrize("normalize", ["none", "standardize"])
+def test_every_map_kind_from_one_cross_product_equals_separate_fits(normalize):
+    """fit_maps_both shares one normalisation and one cross product between the kinds; each
+    kind and direction equals its own fit_map, and the least-squares map equals an independent
+    torch.linalg.lstsq with a bias column."""
+    from xmsem.alignment.maps import fit_maps_both
+
+    src, dst = randn(300, 8, seed=21), 2.0 * randn(300, 8, seed=22) + 0.5
+    kinds = ["orthogonal", "linear", "similarity", "identity"]
+    fitted = fit_maps_both(src, dst, kinds, normalize)
+    assert list(fitted) == kinds
+    for kind in kinds:
+        for got, (a, b) in zip(fitted[kind], ((src, dst), (dst, src)), strict=True):
+            want = fit_map(a, b, kind, normalize)
+            torch.testing.assert_close(got.weight, want.weight, rtol=0, atol=1e-12)
+            torch.testing.assert_close(got.bias, want.bias, rtol=0, atol=1e-12)
+    forward = fitted["linear"][0]
+    ones = torch.ones(300, 1, dtype=torch.float64)
+    ref = torch.linalg.lstsq(torch.cat([src, ones], 1), dst).solution
+    # least squares with a bias is the same fit in raw or standardised coordinates
+    torch.testing.assert_close(forward.weight, ref[:-1], rtol=0, atol=1e-10)
+    torch.testing.assert_close(forward.bias, ref[-1], rtol=0, atol=1e-10)
+
+
 def test_probe_logits_are_the_standardised_linear_model():
     x, y = _classes(300, 6)
     probe = fit_probe(x[:200], y[:200], l2=1e-2)
@@ -206,3 +230,29 @@ def test_stitch_without_b_eval_and_errors():
     bad[0, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
         linear_stitch(bad[:100], b[:100], b[100:], y[100:], _Tail(4, 5))
+
+
+@pytest.mark.parametrize("maps", [["orthogonal", "linear"], ["orthogonal"]])
+def test_snapshot_stitching_equals_its_own_fit(maps):
+    """A snapshot's stitching rows reuse probe transfer's least-squares maps when ``linear`` is a
+    transfer map (else stitching fits its own): either way they equal linear_stitch run alone,
+    in both directions, with the snapshot's normalisation."""
+    from xmsem.snapshots.measure import MeasureSettings, pair_rows
+
+    x, y = _classes(400, 8, seed=3)
+    z = torch.tanh(x @ randn(8, 6, seed=4)) + 0.1 * randn(400, 6, seed=5)
+    tails = {"a": _Tail(8, 5).double(), "b": _Tail(6, 5).double()}
+    s = MeasureSettings(metrics=["probe_transfer", "stitching"], transfer_maps=maps,
+                        probe_max_iter=20)  # fmt: skip
+    rows = pair_rows(
+        "a", "b", {"h": x}, {"h": z}, [("h", "h")], y, 200, s,
+        tails={m: (lambda layer, t=t: (t, 1.0)) for m, t in tails.items()},
+        stitch_layers=[("h", "h")],
+    )  # fmt: skip
+    got = {(r["member_a"], r["member_b"], r["metric"]): r["value"] for r in rows}
+    for (m1, r1), (m2, r2) in ((("a", x), ("b", z)), (("b", z), ("a", x))):
+        ref = linear_stitch(r1[:200], r2[:200], r1[200:], y[200:], tails[m2], b_eval=r2[200:],
+                            tail_lipschitz=1.0, normalize=s.normalize)  # fmt: skip
+        assert got[(m1, m2, "stitch_acc")] == ref.stitched_acc
+        assert got[(m1, m2, "stitch_loss")] == pytest.approx(ref.stitched_loss, abs=1e-9)
+        assert got[(m1, m2, "stitch_gap")] == pytest.approx(ref.gap, abs=1e-9)

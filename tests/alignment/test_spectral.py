@@ -140,3 +140,47 @@ def test_whole_spectrum_bands_with_permutation_null():
     assert abs(high["value"] - high["null"]) < 3 * high["null_sd"]
     with pytest.raises(ValueError, match="whole spectrum"):
         spectral_alignment(randn(1600, 2), randn(1600, 3), randn(1600, 3))
+
+
+def _numpy_band_cka(u, x, y):
+    """Linear CKA (Kornblith et al. 2019) of the explicit n x n projections U_b U_b^T X_c."""
+    import numpy as np
+
+    def cka(a, b):
+        a, b = a - a.mean(0), b - b.mean(0)
+        return np.linalg.norm(a.T @ b) ** 2 / (np.linalg.norm(a.T @ a) * np.linalg.norm(b.T @ b))
+
+    proj = u @ u.T
+    return cka(proj @ (x - x.mean(0)), proj @ (y - y.mean(0)))
+
+
+@pytest.mark.parametrize(("n_bands", "n_eigs"), [(3, None), (4, 90), (1, None)])
+def test_band_cka_and_its_null_equal_the_explicit_projections(n_bands, n_eigs):
+    """The band-coordinate route of linear CKA (exact, m_b x p work per band) gives the value,
+    the permutation null and the p-value of CKA on the explicit n x n projections of each band
+    with the rows of y permuted (numpy, the same permutations), to 1e-12; a precomputed
+    ``graph`` gives the same rows."""
+    import numpy as np
+
+    from xmsem.alignment._permutation import permutations
+
+    inputs = randn(240, 12, seed=1)
+    x = torch.relu(inputs @ randn(12, 40, seed=2) + 0.3)
+    y = torch.tanh(inputs @ randn(12, 30, seed=3)) + 0.1 * randn(240, 30, seed=4)
+    rows = spectral_alignment(inputs, x, y, n_bands=n_bands, n_eigs=n_eigs, n_perm=6, seed=3)
+    graph = spectral_mod.band_graph(inputs, 10, n_eigs)
+    assert rows == spectral_alignment(
+        inputs, x, y, n_bands=n_bands, n_eigs=n_eigs, n_perm=6, seed=3, graph=graph
+    )
+    u = graph[1].numpy()
+    xn, yn = x.numpy(), y.numpy()
+    perms = [p.numpy() for p in permutations(240, 6, 3, torch.device("cpu"))]
+    bands = np.array_split(np.arange(u.shape[1]), n_bands)
+    for row, idx in zip([r for r in rows if r["basis"] == "graph"], bands, strict=True):
+        null = np.array([_numpy_band_cka(u[:, idx], xn, yn[p]) for p in perms])
+        assert row["value"] == pytest.approx(_numpy_band_cka(u[:, idx], xn, yn), abs=1e-12)
+        assert row["null"] == pytest.approx(null.mean(), abs=1e-12)
+        assert row["null_sd"] == pytest.approx(null.std(ddof=1), abs=1e-12)
+        assert row["p_value"] == pytest.approx((1 + (null >= row["value"]).sum()) / 7)
+    with pytest.raises(ValueError, match="band_graph"):
+        spectral_alignment(inputs, x, y, n_bands=n_bands, graph=(graph[0], graph[1][:, :5]))

@@ -55,6 +55,7 @@ import torch
 from torch import Tensor
 
 from ._checks import (
+    as_matrix,
     centre,
     check_constant,
     check_pair,
@@ -65,7 +66,15 @@ from ._checks import (
     warn_degenerate,
 )
 
-__all__ = ["linear_cka", "rbf_cka", "hsic_unbiased", "rbf_gram", "centre_gram"]
+__all__ = [
+    "linear_cka",
+    "rbf_cka",
+    "rbf_centred_kernel",
+    "rbf_cka_of_kernels",
+    "hsic_unbiased",
+    "rbf_gram",
+    "centre_gram",
+]
 
 
 def centre_gram(k: Tensor) -> Tensor:
@@ -306,3 +315,34 @@ def rbf_cka(x: Tensor, y: Tensor, threshold: float = 1.0, debiased: bool = False
         return cosine_ratio(hxy, hxx, hyy, what, lo=-1.0)
     kc, lc = centre_gram(k).view(-1), centre_gram(l).view(-1)
     return cosine_ratio(torch.dot(kc, lc), torch.dot(kc, kc), torch.dot(lc, lc), what)
+
+
+def rbf_centred_kernel(x: Tensor, threshold: float = 1.0) -> tuple[Tensor, Tensor]:
+    """The per-representation part of (biased) :func:`rbf_cka`: ``(vec(HKH), ||HKH||_F^2)``,
+    so a representation met in several pairs builds its n x n kernel once. A degenerate ``x``
+    (non-finite, constant, zero median distance) gives ``(NaN, NaN)`` 0-d tensors after the
+    warning :func:`rbf_cka` gives."""
+    x = as_matrix(x, "x")
+    if x.shape[0] < 2:
+        raise ValueError(f"rbf_cka needs at least 2 examples, got n={x.shape[0]}")
+    nan = nan_like(x)
+    if nonfinite(x, what="rbf_cka") or check_constant("rbf_cka", [(x, centre(x))]):
+        return nan, nan
+    k = rbf_gram(x, threshold)
+    if k is None:
+        return nan, nan
+    kc = centre_gram(k).view(-1)
+    return kc, torch.dot(kc, kc)
+
+
+def rbf_cka_of_kernels(a: tuple[Tensor, Tensor], b: tuple[Tensor, Tensor]) -> Tensor:
+    """Biased RBF CKA ``<HKH, HLH>_F / (||HKH||_F ||HLH||_F)`` from two
+    :func:`rbf_centred_kernel` parts (NaN when either is degenerate)."""
+    (kc, kk), (lc, ll) = a, b
+    if kc.ndim == 0 or lc.ndim == 0:
+        return kc if kc.ndim == 0 else lc
+    if kc.shape != lc.shape:
+        raise ValueError(
+            f"x and y must have the same number of rows, got {kc.numel()} != {lc.numel()} kernel entries"
+        )
+    return cosine_ratio(torch.dot(kc, lc), kk, ll, "rbf_cka")

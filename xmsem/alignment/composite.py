@@ -2,11 +2,14 @@
 and stitching each produce several numbers per pair of models, and need more than two
 representations (labels, the fit/eval split, the probe inputs, B's tail).
 
-A hook ``rows(context, spec)`` gets a :class:`PairContext` and its own spec and returns ``(member_a, member_b, layer_a, layer_b, metric,
+A hook ``rows(context, spec)`` (here for probe transfer and stitching; the spectral one,
+:func:`xmsem.alignment.spectral.spectral_rows`, lives with its metric) gets a :class:`PairContext` and its own spec and returns ``(member_a, member_b, layer_a, layer_b, metric,
 value)`` tuples; the snapshot code (:func:`xmsem.snapshots.measure.pair_rows`) calls the hook of
 every configured metric that has one, so no metric name is spelled out there. ``cache`` is the
 snapshot's per-representation cache (any object with ``probe(key, x)`` and
-``probe_accuracy(key, x)``: fitted once per (model, layer)).
+``probe_accuracy(key, x)``: fitted once per (model, layer); ``memo(key, compute)`` and
+``known(key)`` for work several hooks share, such as the least-squares maps of probe transfer,
+which stitching reuses).
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from typing import Any
 
 from torch import Tensor
 
-from .maps import fit_map_both
+from .maps import fit_maps_both
 from .probe import probe_transfer
 from .stitch import linear_stitch
 
-__all__ = ["PairContext", "probe_rows", "spectral_rows", "stitch_rows"]
+__all__ = ["PairContext", "RowTuple", "probe_rows", "stitch_rows"]
 
 RowTuple = tuple[str, str, str, str, str, float]
 
@@ -59,11 +62,18 @@ def probe_rows(c: PairContext, spec: Any = None) -> list[RowTuple]:
     member_a = A), the first map's also as ``transfer_acc`` / ``transfer_ratio``."""
     s, fit, ev = c.settings, c.fit, c.ev
     out: list[RowTuple] = []
+    # no identity between different widths (validated for the headline)
+    kinds = [k for k in s.transfer_maps if k != "identity" or c.x.shape[1] == c.y.shape[1]]
+    # (b -> a, a -> b) per kind, fitted between the normalised fit halves, in raw coordinates
+    fitted = fit_maps_both(c.y[fit], c.x[fit], kinds, normalize=s.normalize)
+    if "linear" in fitted:  # the least-squares maps are also stitching's (stitch_rows)
+        for (src, dst), t in zip((((c.b, c.lb), (c.a, c.la)), ((c.a, c.la), (c.b, c.lb))),
+                                 fitted["linear"], strict=True):  # fmt: skip
+            c.cache.memo(_linear_map_key(src, dst, s.normalize), lambda t=t: t)
     for i, kind in enumerate(s.transfer_maps):
-        if kind == "identity" and c.x.shape[1] != c.y.shape[1]:
-            continue  # no identity between different widths (validated for the headline)
-        # (b -> a, a -> b), fitted between the normalised fit halves, in raw coordinates
-        maps = fit_map_both(c.y[fit], c.x[fit], kind, normalize=s.normalize)
+        if kind not in fitted:
+            continue
+        maps = fitted[kind]
         for (m1, l1, r1), (m2, l2, r2), t in (
             ((c.a, c.la, c.x), (c.b, c.lb, c.y), maps[0]),
             ((c.b, c.lb, c.y), (c.a, c.la, c.x), maps[1]),
@@ -79,21 +89,9 @@ def probe_rows(c: PairContext, spec: Any = None) -> list[RowTuple]:
     return out
 
 
-def spectral_rows(c: PairContext, spec: Any) -> list[RowTuple]:
-    """``spectral_<basis>_band<i>`` per band, with the band's permutation null and p-value;
-    needs the probe inputs (none: no rows)."""
-    if c.inputs is None:
-        return []
-    m = spec.limit(c.settings)
-    out: list[RowTuple] = []
-    table = spec.fn(c.inputs[:m], c.x[:m], c.y[:m], **spec.kwargs(c.settings))
-    for entry in table:
-        base, band = f"spectral_{entry['basis']}", f"_band{entry['band']}"
-        out.append((c.a, c.b, c.la, c.lb, base + band, entry["value"]))
-        if "null" in entry:  # the band's permutation null and p-value
-            out.append((c.a, c.b, c.la, c.lb, f"{base}_null{band}", entry["null"]))
-            out.append((c.a, c.b, c.la, c.lb, f"{base}_p{band}", entry["p_value"]))
-    return out
+def _linear_map_key(src: tuple[str, str], dst: tuple[str, str], normalize: str) -> tuple:
+    """The snapshot cache's key of the least-squares map from one (model, layer) to another."""
+    return ("linear_map", src, dst, normalize)
 
 
 def stitch_rows(c: PairContext, spec: Any = None) -> list[RowTuple]:
@@ -112,8 +110,10 @@ def stitch_rows(c: PairContext, spec: Any = None) -> list[RowTuple]:
         if m2 not in c.tails:
             continue
         tail, lipschitz = c.tails[m2](l2)
+        key = _linear_map_key((m1, l1), (m2, l2), c.settings.normalize)
         res = linear_stitch(r1[fit], r2[fit], r1[ev], c.labels[ev], tail, b_eval=r2[ev],
-                            tail_lipschitz=lipschitz, normalize=c.settings.normalize)  # fmt: skip
+                            tail_lipschitz=lipschitz, normalize=c.settings.normalize,
+                            stitch_map=c.cache.known(key))  # fmt: skip
         out.append((m1, m2, l1, l2, "stitch_acc", res.stitched_acc))
         out.append((m1, m2, l1, l2, "stitch_penalty", res.own_acc - res.stitched_acc))
         out.append((m1, m2, l1, l2, "stitch_loss", res.stitched_loss))

@@ -26,6 +26,7 @@ is fitted between the normalised representations, and the result is returned in 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -36,7 +37,15 @@ from xmsem.catalog.choices import MAP_KINDS  # the names validation reads withou
 from ._checks import as_matrix
 from .normalize import Normalizer, fit_normalizer
 
-__all__ = ["AffineMap", "fit_affine", "fit_map", "fit_map_both", "in_raw_coordinates", "MAP_KINDS"]
+__all__ = [
+    "AffineMap",
+    "fit_affine",
+    "fit_map",
+    "fit_map_both",
+    "fit_maps_both",
+    "in_raw_coordinates",
+    "MAP_KINDS",
+]
 
 
 @dataclass(frozen=True)
@@ -54,8 +63,9 @@ _NORMAL_COND = 1e4  # normal equations below this condition number of ``a`` ...
 _QR_COND = 1e7  # ... Householder QR below this one, a rank-revealing solver above
 
 
-def _lstsq(a: Tensor, b: Tensor) -> Tensor:
-    """Minimum-norm least-squares solution W of ``a W = b``.
+def _lstsq(a: Tensor, b: Tensor, gram: Tensor | None = None, atb: Tensor | None = None) -> Tensor:
+    """Minimum-norm least-squares solution W of ``a W = b`` (``gram = a^T a`` and ``atb = a^T b``
+    when already computed: the same values, computed once for several fits).
 
     Tall ``a``: the columns that are not identically zero (dead units; their rows of W are 0, as
     in the minimum-norm solution) are solved by the cheapest method that is accurate at their
@@ -67,14 +77,15 @@ def _lstsq(a: Tensor, b: Tensor) -> Tensor:
     (``gelsy`` on CPU, the pseudo-inverse elsewhere).
     """
     if a.shape[0] >= a.shape[1]:
-        gram = a.T @ a
+        gram = a.T @ a if gram is None else gram
         live = gram.diagonal() > 0
         if bool(live.any()):
             evals, evecs = torch.linalg.eigh(gram[live][:, live])
             top, bottom = float(evals[-1]), float(evals[0])
             w = torch.zeros(a.shape[1], b.shape[1], dtype=a.dtype, device=a.device)
             if bottom > top / _NORMAL_COND**2:
-                w[live] = evecs @ ((evecs.T @ (a[:, live].T @ b)) / evals[:, None])
+                rhs = a[:, live].T @ b if atb is None else atb[live]
+                w[live] = evecs @ ((evecs.T @ rhs) / evals[:, None])
                 return w
             # The Gram's eigenvalues carry absolute errors ~ n * eps * top, so below ~1e-13 *
             # top they cannot tell kappa = 1e7 from exact rank deficiency (an exactly collinear
@@ -108,20 +119,48 @@ def fit_affine(src: Tensor, dst: Tensor, ridge: float = 0.0) -> AffineMap:
     return AffineMap(w, md - ms @ w)
 
 
+class _CentredPair:
+    """Two representations of the same examples, centred, with the products every map fit
+    needs computed once: the cross product ``S_c^T D_c`` (Procrustes both ways, least squares
+    both ways) and each side's Gram (least squares)."""
+
+    def __init__(self, src: Tensor, dst: Tensor) -> None:
+        src, dst = src.to(torch.float64), dst.to(torch.float64)
+        self.ms, self.md = src.mean(dim=0), dst.mean(dim=0)
+        self.sc, self.dc = src - self.ms, dst - self.md
+        self._cross: Tensor | None = None
+
+    @property
+    def cross(self) -> Tensor:
+        if self._cross is None:
+            self._cross = self.sc.T @ self.dc
+        return self._cross
+
+    def affine(self, reverse: bool = False) -> AffineMap:
+        """Least squares src -> dst (``reverse``: dst -> src), as :func:`fit_affine`."""
+        a, b, ma, mb = (self.dc, self.sc, self.md, self.ms) if reverse else (self.sc, self.dc,
+                                                                           self.ms, self.md)  # fmt: skip
+        atb = self.cross.T if reverse else self.cross
+        w = _lstsq(a, b, atb=atb) if a.shape[0] >= a.shape[1] else _lstsq(a, b)
+        return AffineMap(w, mb - ma @ w)
+
+
 def _procrustes_both(src: Tensor, dst: Tensor, scale: bool = False) -> tuple[AffineMap, AffineMap]:
+    """Procrustes maps src -> dst and dst -> src from one SVD (:func:`_procrustes_pair`)."""
+    return _procrustes_pair(_CentredPair(src, dst), scale)
+
+
+def _procrustes_pair(pair: _CentredPair, scale: bool = False) -> tuple[AffineMap, AffineMap]:
     """Procrustes maps src -> dst and dst -> src from one SVD.
 
     With the cross product ``M = S_c^T D_c = U S V^T`` (zero-padded to w x w), ``R = U V^T``
     solves src -> dst and ``M^T = V S U^T`` gives ``R^T`` for dst -> src; the similarity scale
     ``tr(S) / ||.||_F^2`` divides by the squared norm of the side being mapped."""
-    src = src.to(torch.float64)
-    dst = dst.to(torch.float64)
-    q, p = src.shape[1], dst.shape[1]
+    sc, dc, ms, md = pair.sc, pair.dc, pair.ms, pair.md
+    q, p = sc.shape[1], dc.shape[1]
     w = max(p, q)
-    ms, md = src.mean(dim=0), dst.mean(dim=0)
-    sc, dc = src - ms, dst - md
     # zero-padding both sides to width w only pads their cross product (q, p) to (w, w)
-    cross = torch.nn.functional.pad(sc.T @ dc, (0, w - p, 0, w - q))
+    cross = torch.nn.functional.pad(pair.cross, (0, w - p, 0, w - q))
     u, sv, vh = torch.linalg.svd(cross)
     full = u @ vh
     forward, backward = full[:q, :p], full.T[:p, :q]
@@ -178,14 +217,35 @@ def fit_map_both(
 ) -> tuple[AffineMap, AffineMap]:
     """``(fit_map(src, dst, kind, normalize), fit_map(dst, src, kind, normalize))``; the
     Procrustes kinds share one SVD (equal to fitting each direction to rounding)."""
-    _check_kind(kind)
+    return fit_maps_both(src, dst, [kind], normalize)[kind]
+
+
+def fit_maps_both(
+    src: Tensor, dst: Tensor, kinds: Sequence[str], normalize: str = "none"
+) -> dict[str, tuple[AffineMap, AffineMap]]:
+    """:func:`fit_map_both` for several kinds at once: both sides are normalised and centred
+    once, and one cross product ``S_c^T D_c`` serves every kind and both directions (the values
+    of separate fits, to rounding)."""
+    for kind in kinds:
+        _check_kind(kind)
     src, dst = as_matrix(src, "src"), as_matrix(dst, "dst")
+    n_src = n_dst = None
     if normalize != "none":
         n_src, n_dst = fit_normalizer(src, normalize), fit_normalizer(dst, normalize)
-        fwd, back = fit_map_both(n_src(src), n_dst(dst), kind)
-        return in_raw_coordinates(fwd, n_src, n_dst), in_raw_coordinates(back, n_dst, n_src)
-    if kind == "identity":
-        return _identity(src, dst), _identity(dst, src)
-    if kind == "linear":
-        return fit_affine(src, dst), fit_affine(dst, src)
-    return _procrustes_both(src, dst, scale=kind == "similarity")
+        src, dst = n_src(src), n_dst(dst)
+    pair = _CentredPair(src, dst)
+    out: dict[str, tuple[AffineMap, AffineMap]] = {}
+    for kind in kinds:
+        if kind == "identity":
+            fwd, back = _identity(src, dst), _identity(dst, src)
+        elif kind == "linear":
+            fwd, back = pair.affine(), pair.affine(reverse=True)
+        else:
+            fwd, back = _procrustes_pair(pair, scale=kind == "similarity")
+        if n_src is not None:
+            fwd, back = (
+                in_raw_coordinates(fwd, n_src, n_dst),
+                in_raw_coordinates(back, n_dst, n_src),
+            )
+        out[kind] = (fwd, back)
+    return out

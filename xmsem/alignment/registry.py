@@ -87,7 +87,7 @@ from xmsem.catalog.choices import (  # noqa: F401  (the measure modules import t
 from ._checks import numpy_io
 from .batched import PreparedStack, linear_cka_stack, subspace_overlap_stack
 from .chance import linear_cka_chance, subspace_overlap_chance
-from .cka import linear_cka, rbf_cka
+from .cka import linear_cka, rbf_centred_kernel, rbf_cka, rbf_cka_of_kernels
 from .composite import PairContext, probe_rows, stitch_rows
 from .maps import MAP_KINDS
 from .prepared import Prepared, linear_cka_prepared, subspace_overlap_prepared
@@ -338,13 +338,12 @@ def _probe_rep_flops(n: int, d: int, settings: Any, n_classes: int) -> float:
 
 
 def _probe_pair_flops(n: int, p: int, q: int, settings: Any) -> float:
-    """The maps of probe transfer, per map kind of ``settings.transfer_maps``."""
-    flops = 0.0
-    for kind in settings.transfer_maps:
-        if kind in ("orthogonal", "similarity"):
-            flops += 2.0 * n * p * q + 12.0 * max(p, q) ** 3
-        elif kind == "linear":
-            flops += 2 * (2.0 * n * (p * p + q * q) + 2.0 * n * p * q)
+    """The maps of probe transfer: one cross product shared by every kind and direction, plus
+    per kind of ``settings.transfer_maps`` an SVD (Procrustes) or the two Grams (least squares)."""
+    kinds = [k for k in settings.transfer_maps if k != "identity"]
+    flops = 2.0 * n * p * q if kinds else 0.0
+    for kind in kinds:
+        flops += 12.0 * max(p, q) ** 3 if kind != "linear" else 2.0 * n * (p * p + q * q)
     return flops
 
 
@@ -428,6 +427,8 @@ for _spec in (
         "RBF CKA, sigma = threshold * sqrt(median sq. distance) (Kornblith 2019).",
         label="RBF CKA", direction=SYMMETRIC, params={"threshold": "rbf_threshold"}, max_n="rbf_max_n",
         default=True, pair_flops=_rbf_pair_flops,
+        prepare=lambda x, kw: rbf_centred_kernel(x, kw["threshold"]),
+        finish=lambda a, b, kw: rbf_cka_of_kernels(a, b),
     ),
     MetricSpec(
         "rbf_cka_debiased", "similarity", _SIM, "reps", partial(rbf_cka, debiased=True),

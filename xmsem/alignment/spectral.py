@@ -43,17 +43,33 @@ takes ~30 s there on two cores; ``torch.lobpcg`` ~14 s).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ._checks import all_finite, as_matrix, centre, check_pair
-from ._permutation import null_of_callable
-from .composite import spectral_rows
+from ._checks import (
+    all_finite,
+    as_matrix,
+    centre,
+    check_pair,
+    cosine_ratio,
+    is_constant_sq,
+    nan_like,
+    warn_degenerate,
+)
+from ._permutation import null_of_callable, permutations, summarise
+from .composite import PairContext, RowTuple
 from .registry import SYMMETRIC, MetricSpec, Quantity, register
 
-__all__ = ["spectral_alignment", "knn_graph_laplacian_eigs", "DENSE_MAX"]
+__all__ = [
+    "spectral_alignment",
+    "spectral_rows",
+    "knn_graph_laplacian_eigs",
+    "band_graph",
+    "DENSE_MAX",
+]
 
 DENSE_MAX = 1500
 
@@ -156,6 +172,15 @@ def knn_graph_laplacian_eigs(
     return _cheb_lowest(m_op.to_sparse_csr(), n_eigs)
 
 
+def band_graph(
+    inputs: Tensor, k_neighbors: int = 10, n_eigs: int | None = None
+) -> tuple[Tensor, Tensor]:
+    """The graph spectrum :func:`spectral_alignment` splits into bands (``n_eigs=None``: all n
+    eigenpairs), to compute once and pass as its ``graph`` for many pairs on the same inputs."""
+    n = inputs.shape[0]
+    return knn_graph_laplacian_eigs(inputs, k_neighbors, n if n_eigs is None else min(n_eigs, n))
+
+
 def spectral_alignment(
     inputs: Tensor,
     x: Tensor,
@@ -168,6 +193,7 @@ def spectral_alignment(
     seed: int = 0,
     metric: str | Callable[[Tensor, Tensor], Tensor] = "linear_cka",
     fn: Callable[[Tensor, Tensor], Tensor] | None = None,
+    graph: tuple[Tensor, Tensor] | None = None,
 ) -> list[dict]:
     """Alignment of x (n, p) and y (n, q) per frequency band (module doc).
 
@@ -182,16 +208,22 @@ def spectral_alignment(
     None). PCA rows may be fewer than ``n_bands`` when the representations' rank is below it.
     ``n_eigs=None``: the whole spectrum (n <= ``DENSE_MAX``). ``n_perm > 0`` adds to every graph
     row the permutation null of its band (``null``, ``null_sd``, ``p_value``; module doc),
-    permutations from ``seed``.
+    permutations from ``seed``. ``graph``: ``knn_graph_laplacian_eigs(inputs, k_neighbors,
+    n_eigs)`` when already computed (a snapshot computes it once for all its pairs).
     """
     from .registry import resolve_reps_metric
 
     metric, fn = resolve_reps_metric(metric, fn)
     x, y = check_pair(x, y, min_n=4)
     inputs, n_eigs = _checked_arguments(inputs, x, n_bands, n_eigs, n_perm)
+    if graph is not None and tuple(graph[1].shape) != (x.shape[0], n_eigs):
+        raise ValueError(
+            f"graph must hold {n_eigs} eigenvectors of length n={x.shape[0]}, got "
+            f"{tuple(graph[1].shape)}: pass band_graph(inputs, k_neighbors, n_eigs)"
+        )
     xc, yc = centre(x), centre(y)
     rows = _graph_rows(inputs.to(x.device), xc, yc, metric, fn, n_bands, k_neighbors, n_eigs,
-                       n_perm, seed)  # fmt: skip
+                       n_perm, seed, graph)  # fmt: skip
     return rows + _pca_rows(xc, yc, metric, fn, n_bands, n_eigs)
 
 
@@ -224,33 +256,114 @@ def _checked_arguments(
 def _graph_rows(
     inputs: Tensor, xc: Tensor, yc: Tensor, metric: str, fn: Callable, n_bands: int,
     k_neighbors: int, n_eigs: int, n_perm: int, seed: int,
+    graph: tuple[Tensor, Tensor] | None = None,
 ) -> list[dict]:  # fmt: skip
     """Rows of the kNN-graph Laplacian bands of the centred ``xc``, ``yc`` (with their
     permutation nulls when ``n_perm``)."""
     tx, ty = (xc * xc).sum(), (yc * yc).sum()
+    evals, u = graph if graph is not None else knn_graph_laplacian_eigs(inputs, k_neighbors, n_eigs)
+    bands = torch.arange(n_eigs, device=u.device).tensor_split(n_bands)
+    values, nulls = (
+        _linear_cka_bands(u, bands, xc, yc, n_perm, seed)
+        if metric == "linear_cka"
+        else _metric_bands(u, bands, xc, yc, fn, n_perm, seed)
+    )
     rows: list[dict] = []
-    evals, u = knn_graph_laplacian_eigs(inputs, k_neighbors, n_eigs)
-    for b, idx in enumerate(torch.arange(n_eigs, device=u.device).tensor_split(n_bands)):
-        ub = u[:, idx]
-        cx, cy = ub.T @ xc, ub.T @ yc
-        row = _row(
-            "graph",
-            b,
-            metric,
-            fn(ub @ cx, ub @ cy),
-            (cx * cx).sum() / tx,
-            (cy * cy).sum() / ty,
-            eig=(float(evals[idx[0]]), float(evals[idx[-1]])),
-        )
+    for b, idx in enumerate(bands):
+        cx, cy = u[:, idx].T @ xc, u[:, idx].T @ yc
+        eig = (float(evals[idx[0]]), float(evals[idx[-1]]))
+        row = _row("graph", b, metric, values[b], (cx * cx).sum() / tx, (cy * cy).sum() / ty, eig)
         if n_perm:
-
-            def band_metric(a: Tensor, c: Tensor, ub: Tensor = ub) -> Tensor:
-                return fn(ub @ (ub.T @ centre(a)), ub @ (ub.T @ centre(c)))
-
-            null = null_of_callable(band_metric, xc, yc, n_perm, seed)
+            null = summarise(float(values[b]), nulls[b], higher=True)
             row.update(null=null.chance, null_sd=null.sd, p_value=null.p_value)
         rows.append(row)
     return rows
+
+
+def _metric_bands(
+    u: Tensor, bands: tuple[Tensor, ...], xc: Tensor, yc: Tensor, fn: Callable, n_perm: int,
+    seed: int,
+) -> tuple[list[Tensor], list[Tensor]]:  # fmt: skip
+    """Any metric per band: ``fn(U_b U_b^T X_c, U_b U_b^T Y_c[pi])`` on the n x p projections."""
+    values, nulls = [], []
+    for idx in bands:
+        ub = u[:, idx]
+
+        def band_metric(a: Tensor, c: Tensor, ub: Tensor = ub) -> Tensor:
+            return fn(ub @ (ub.T @ centre(a)), ub @ (ub.T @ centre(c)))
+
+        values.append(torch.as_tensor(band_metric(xc, yc), dtype=xc.dtype, device=xc.device))
+        if n_perm:
+            null = null_of_callable(band_metric, xc, yc, n_perm, seed)
+            nulls.append(null.null)
+    return values, nulls
+
+
+def _linear_cka_bands(
+    u: Tensor, bands: tuple[Tensor, ...], xc: Tensor, yc: Tensor, n_perm: int, seed: int
+) -> tuple[list[Tensor], list[Tensor]]:
+    """Linear CKA per band and its permutation null from band coordinates (exact).
+
+    Linear CKA of ``P_b X = U_b C_x`` (``C_x = U_b^T X_c``) and ``P_b Y`` needs only the inner
+    products of the *centred* projections, ``(H U_b C_x)^T (H U_b C_y) = C_x^T G_b C_y`` with
+    ``G_b = U_b^T H U_b = I - w w^T / n``, ``w = U_b^T 1``. ``G_b = R_b^2`` for the symmetric
+    ``R_b = I - alpha w w^T``, ``alpha = 1 / (n (1 + sqrt(1 - |w|^2 / n)))``, so the m_b x p
+    coordinates ``D_x = R_b C_x`` have exactly those inner products, and CKA(P_b X, P_b Y) =
+    ``|D_x^T D_y|_F^2 / (|D_x^T D_x|_F |D_y^T D_y|_F)``: m_b p q work per band instead of
+    n x n products, and one ``U^T Y_c[pi]`` per permutation serves every band.
+    """
+    n = xc.shape[0]
+    parts = [_centring_root(u[:, idx], n) for idx in bands]
+    dxs = [
+        _band_coordinates(u[:, idx].T @ xc, root) for idx, root in zip(bands, parts, strict=True)
+    ]
+    self_x = [_frob2(dx[0].T @ dx[0]) for dx in dxs]
+
+    def cka_all(y_rows: Tensor) -> list[Tensor]:
+        coords = u.T @ y_rows  # every band's coordinates of Y at once
+        out = []
+        for k, idx in enumerate(bands):
+            out.append(_band_cka(dxs[k], _band_coordinates(coords[idx], parts[k]), self_x[k], n))
+        return out
+
+    values = cka_all(yc)
+    if not n_perm:
+        return values, []
+    perms = permutations(n, n_perm, seed, xc.device)
+    samples = torch.stack([torch.stack(cka_all(yc[p])) for p in perms])  # (n_perm, bands)
+    return values, list(samples.T)
+
+
+def _centring_root(ub: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """``(w, alpha)`` of ``R_b = I - alpha w w^T`` with ``R_b^2 = U_b^T H U_b`` (see
+    :func:`_linear_cka_bands`; ``|w|^2 <= n`` as U_b has orthonormal columns)."""
+    w = ub.sum(dim=0)
+    slack = (1.0 - (w @ w) / n).clamp(min=0.0)
+    return w, 1.0 / (n * (1.0 + slack.sqrt()))
+
+
+def _band_coordinates(c: Tensor, root: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """``(D, |C|_F^2)``: the centred band coordinates ``D = R_b C`` of the band coordinates
+    ``C = U_b^T Z`` and the squared norm of the uncentred projection (``|U_b C|_F = |C|_F``)."""
+    w, alpha = root
+    return c - alpha * torch.outer(w, w @ c), (c * c).sum()
+
+
+def _frob2(m: Tensor) -> Tensor:
+    return (m * m).sum()
+
+
+def _band_cka(
+    dx: tuple[Tensor, Tensor], dy: tuple[Tensor, Tensor], self_x: Tensor, n: int
+) -> Tensor:
+    """Linear CKA of two bands' centred coordinates (:func:`_band_coordinates`); NaN (with the
+    warning of :func:`~xmsem.alignment.linear_cka`) when a projection is constant."""
+    (d_x, raw_x), (d_y, raw_y) = dx, dy
+    for d, raw in ((d_x, raw_x), (d_y, raw_y)):
+        if is_constant_sq((d * d).sum(), raw, n):
+            warn_degenerate("linear_cka", "a representation is constant (all examples identical)")
+            return nan_like(d_x)
+    return cosine_ratio(_frob2(d_x.T @ d_y), self_x, _frob2(d_y.T @ d_y), "linear_cka")
 
 
 def _pca_rows(
@@ -306,6 +419,39 @@ def _row(
     }
 
 
+def spectral_rows(c: PairContext, spec: MetricSpec) -> list[RowTuple]:
+    """``spectral_<basis>_band<i>`` per band, with the band's permutation null and p-value;
+    needs the probe inputs (none: no rows)."""
+    if c.inputs is None:
+        return []
+    m = spec.limit(c.settings)
+    kwargs = spec.kwargs(c.settings)
+    inputs = c.inputs[:m]
+    # one graph spectrum per snapshot: every pair is measured on the same probe inputs
+    graph_key = ("spectral_graph", len(inputs), kwargs.get("k_neighbors"), kwargs.get("n_eigs"))
+    graph = c.cache.memo(graph_key, lambda: band_graph(
+        inputs.to(c.x.device), kwargs.get("k_neighbors", 10), kwargs.get("n_eigs")))  # fmt: skip
+    out: list[RowTuple] = []
+    table = spec.fn(inputs, c.x[:m], c.y[:m], graph=graph, **kwargs)
+    for entry in table:
+        base, band = f"spectral_{entry['basis']}", f"_band{entry['band']}"
+        out.append((c.a, c.b, c.la, c.lb, base + band, entry["value"]))
+        if "null" in entry:  # the band's permutation null and p-value
+            out.append((c.a, c.b, c.la, c.lb, f"{base}_null{band}", entry["null"]))
+            out.append((c.a, c.b, c.la, c.lb, f"{base}_p{band}", entry["p_value"]))
+    return out
+
+
+def _spectral_pair_flops(n: int, p: int, q: int, settings: Any) -> float:
+    """Band coordinates of x once and of y per permutation (``U^T Y``: m n q), each band's
+    products (m_b (p q + q^2)), and the PCA bands' two SVDs, on the first ``spectral_max_n``
+    examples; the graph spectrum is computed once per snapshot, not per pair."""
+    m = min(n, settings.spectral_max_n)
+    perms = 1 + settings.spectral_null_perms
+    coords = 2.0 * m * m * (p + q) + 2.0 * m * p * p
+    return coords + perms * 2.0 * m * (m * q + p * q + q * q) + 8.0 * m * (p * p + q * q)
+
+
 # the metric's registry entry lives with it (the registry does not import this module)
 register(MetricSpec(
     "spectral", "similarity", frozenset({"orthogonal", "isotropic_scale", "translation"}),
@@ -314,7 +460,7 @@ register(MetricSpec(
     label="spectral alignment", rows=spectral_rows,
     params={"n_bands": "spectral_bands", "k_neighbors": "spectral_k",
             "n_perm": "spectral_null_perms"},
-    max_n="spectral_max_n",
+    max_n="spectral_max_n", pair_flops=_spectral_pair_flops,
     outputs=(
         Quantity("spectral_graph", "linear CKA in kNN-graph band", SYMMETRIC),
         Quantity("spectral_pca", "linear CKA in PCA band", SYMMETRIC),

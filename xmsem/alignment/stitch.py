@@ -122,8 +122,12 @@ def linear_stitch(
     tail_lipschitz: float | None = None,
     ridge: float = 0.0,
     normalize: str = "none",
+    stitch_map: AffineMap | None = None,
 ) -> Stitch:
     """Stitch A's layer into B's tail with a least-squares affine map (module doc).
+
+    ``stitch_map``: that map, in raw coordinates, when already fitted on these fit halves with
+    this ``normalize`` and ``ridge`` (e.g. probe transfer's least-squares map A -> B).
 
     ``tail_b`` maps B's layer representations (n, q) to logits (n, C); it is called under
     ``torch.no_grad()`` on inputs cast to ``b_fit``'s dtype and device. ``y_eval`` holds class
@@ -136,9 +140,11 @@ def linear_stitch(
         a_fit, b_fit, a_eval, y_eval, b_eval, tail_lipschitz
     )
 
-    n_a = fit_normalizer(a_fit_, check_normalize(normalize))
-    n_b = fit_normalizer(b_fit_, normalize)
-    s = in_raw_coordinates(fit_affine(n_a(a_fit_), n_b(b_fit_), ridge=ridge), n_a, n_b)
+    s = stitch_map
+    if s is None:
+        n_a = fit_normalizer(a_fit_, check_normalize(normalize))
+        n_b = fit_normalizer(b_fit_, normalize)
+        s = in_raw_coordinates(fit_affine(n_a(a_fit_), n_b(b_fit_), ridge=ridge), n_a, n_b)
     fit_gap = float(((s(a_fit_) - b_fit_) ** 2).sum(dim=1).mean())
     sa = s(a_eval_)
 

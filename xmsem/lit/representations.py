@@ -41,6 +41,7 @@ from xmsem.snapshots import MeasureSettings, SnapshotStore, member_rows, pair_ro
 from xmsem.snapshots.copies import group_copies, plan_pairs, prepare_copies, seed_pair_rows
 from xmsem.snapshots.cost import SnapshotProgress, describe_cost, estimate, snapshot_pieces
 from xmsem.snapshots.measure import (
+    INPUT_KEY,
     RepCache,
     composite_specs,
     cross_layer_rows,
@@ -133,6 +134,7 @@ class RepresentationCallback(L.Callback):
         self.probe = None
         self._skips_recorded = False
         self._reference: tuple[int, dict] | None = None
+        self._inputs_prepared = None  # the probe inputs never change: centred once per run
         self._defined: set[str] = (
             set()
         )  # wandb metrics already plotted against epochs_trained  # (epoch, prepared layers) for drift
@@ -244,6 +246,10 @@ class RepresentationCallback(L.Callback):
         if bad:  # measured on stand-in values so every row exists; the values are then NaN
             reps = {m: _stand_in(layers) if m in bad else layers for m, layers in reps.items()}
         cache = RepCache(labels, n_fit, s)
+        if s.controls:  # CKA(input, h): the inputs' centring and self-terms, once per run
+            if self._inputs_prepared is None:
+                self._inputs_prepared = prepare(probe.x.reshape(len(probe.x), -1).double())
+            cache.add_prepared(INPUT_KEY, self._inputs_prepared)
         names = list(self.layers)
         progress, pieces = self._progress(reps, epoch)
         # the copies of each member centred together; the cache serves views into the stacks

@@ -13,7 +13,7 @@ comparison pays only for what is new to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 from torch import Tensor
@@ -28,6 +28,9 @@ TailFn = Callable[[str], tuple[Callable[[Tensor], Tensor], float]]
 DEFAULT_METRICS = al.default_metrics()  # the specs with ``default=True``, registry order
 
 
+INPUT_KEY: Key = ("__input__", "x")  # the probe inputs (flattened) in a RepCache
+
+
 class RepCache:
     """Per-representation work of one snapshot, keyed by (model, layer)."""
 
@@ -38,7 +41,19 @@ class RepCache:
         self._accuracy: dict[Key, float] = {}
         self._frob2: dict[tuple[Key, Key], Tensor] = {}
         self._parts: dict[tuple[str, Key], Any] = {}
+        self._memo: dict[Hashable, Any] = {}
         self.n_classes = int(labels.max()) + 1
+
+    def memo(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per snapshot under ``key``: work every pair shares that belongs
+        to no single representation (e.g. the probe inputs' graph spectrum)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def known(self, key: Hashable) -> Any:
+        """What :meth:`memo` holds under ``key`` (None when nothing was computed yet)."""
+        return self._memo.get(key)
 
     def prepared(self, key: Key, x: Tensor) -> al.Prepared:
         if key not in self._prepared:
@@ -254,7 +269,7 @@ def member_rows(
     rows: list[Row] = []
     layers = list(reps)
     if inputs is not None:
-        pin = cache.prepared(("__input__", "x"), inputs.reshape(len(inputs), -1).double())
+        pin = cache.prepared(INPUT_KEY, inputs.reshape(len(inputs), -1).double())
         for layer in layers:
             ph = cache.prepared((name, layer), reps[layer])
             rows.append(row(name, name, layer, layer, "input_cka",
