@@ -22,7 +22,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from xmsem.data.registry import DATASETS
-from xmsem.snapshots.measure import MeasureSettings
+from xmsem.snapshots.settings import MeasureSettings
 
 
 class ConfigError(ValueError):

@@ -143,3 +143,65 @@ def test_config_errors_come_before_lightning_and_wandb_are_imported(
     assert not {"lightning", "wandb", "lightning.pytorch"} & imported
     errors = [line for line in proc.stderr.splitlines() if line.startswith("xmsem:")]
     assert len(errors) == 1 and needle in errors[0], errors
+
+
+# the messages as they were before validation stopped importing torch (recorded from main with
+# the same commands), byte for byte; the metric list is the live registry's
+EXPERIMENT = ["+experiment=fmnist_pgnn_vs_mlp", "hydra.mode=RUN"]
+HEAVY = {"torch", "torchvision", "lightning", "lightning.pytorch", "wandb", "scipy"}
+
+
+def _known_metrics() -> str:
+    from xmsem.alignment import METRICS
+
+    return ", ".join(sorted(METRICS))
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["trainer.max_epoch=3"], "xmsem: error: trainer.max_epoch is not a config key (trainer "
+         "has no 'max_epoch'); did you mean trainer.max_epochs?"),
+        (["callbacks.representations.metrics=[linear_ckaa]"], "xmsem: config error: "
+         "callbacks.representations.metrics: 'linear_ckaa' is not a known metric; valid: {known}"),
+        (["model.mlp.hidden=[0]"], "xmsem: config error: model.mlp: model spec key 'hidden': must "
+         "be a non-empty list of positive ints, got [0]"),
+        (["+callbacks.representations.metric_params={mutual_knn:{kk:3}}"], "xmsem: config error: "
+         "callbacks.representations.metric_params.mutual_knn.kk: not an option of mutual_knn; "
+         "valid: k"),
+        (["data.name=mnist"], "xmsem: config error: data.name='mnist' is not known; valid: "
+         "cifar10, fmnist, synthetic"),
+        # more of the same (slow suite: each is a process of ~2 s)
+        pytest.param(["+callbacks.representations.metric_params={rsa:{method:x}}"],
+                     "xmsem: config error: callbacks.representations.metric_params.rsa.method="
+                     "'x'; valid: one of spearman, pearson", marks=pytest.mark.slow),
+        pytest.param(["callbacks.representations.probe_size=100000"], "xmsem: config error: "
+                     "callbacks.representations.probe_size=100000 exceeds the fmnist test split "
+                     "(10000 examples); use at most 10000 or null for all of it",
+                     marks=pytest.mark.slow),
+        pytest.param(["model.pgnn.shaping=foo"], "xmsem: config error: model.pgnn: model spec "
+                     "key 'shaping': unknown shaping 'foo'; valid: spectral, projection, "
+                     "diagonal, none", marks=pytest.mark.slow),
+    ],
+)  # fmt: skip
+def test_config_errors_come_before_torch_is_imported(
+    args: list[str], expected: str, tmp_path: Path
+) -> None:
+    """Validation needs no torch (the specs, the settings schema and the metric catalogue are
+    torch-free, xmsem.catalog): the one-line message is the same as when it came after torch,
+    and neither torch nor any other heavy library is imported before it (``-X importtime``)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "xmsem.train", *EXPERIMENT, *args,
+         f"paths.output_dir={tmp_path}"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = proc.stderr.splitlines()
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time:")
+    }
+    assert "xmsem.config" in imported  # the run got as far as the config code
+    assert not HEAVY & imported, sorted(HEAVY & imported)
+    errors = [line for line in lines if line.strip() and not line.startswith("import time:")]
+    assert errors == [expected.format(known=_known_metrics())]
+    assert not list(tmp_path.rglob("*.ckpt"))

@@ -182,6 +182,21 @@ def test_an_arch_spec_checks_its_class_takes_its_options():
     assert [a for a, s in ARCHS.items() if s.batched is not None] == ["mlp", "pgnn"]
 
 
+def test_an_arch_given_by_import_path_is_checked_when_its_class_is_imported():
+    """The built-ins name their class by import path (validation imports no torch); the class
+    is imported, and checked against the keys, when a network is built."""
+    here = f"{__name__}.Wide"
+    lazy = ArchSpec("lazy", here, {"depth": _positive})  # not imported yet: nothing to check
+    with pytest.raises(TypeError, match=r"Wide takes no \['depth'\]"):
+        lazy.net_class  # noqa: B018
+    assert ArchSpec("lazy", here, {"width": _positive}).net_class is Wide
+    for name in ("mlp", "pgnn", "cnn"):
+        assert isinstance(ARCHS[name].cls, str)
+        assert ARCHS[name].net_class.__name__ == name.upper()  # imports and checks the keys
+    net = build_model({"arch": "mlp", "hidden": [3]}, input_dim=4, num_classes=2)
+    assert type(net).__name__ == "MLP" and tuple(net(torch.zeros(5, 4)).shape) == (5, 2)
+
+
 # --------------------------------------------------------------------------- validators
 def test_components_register_their_own_config_validators(tmp_path):
     assert {"callbacks.representations", "callbacks.noise", "callbacks.early_stopping"} <= set(

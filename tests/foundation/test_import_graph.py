@@ -113,9 +113,10 @@ def test_each_module_imports_alone(name):
 # Each top-level part of the package has a layer; an import may only point to a lower layer
 # or sideways within the entry points. alignment <- models/data <- snapshots <- lit <-
 # train/analyze/compare (DESIGN.md "Extension points"); runs/launch are file and process
-# utilities below everything; analysis sits beside lit and neither imports the other.
+# utilities below everything; analysis sits beside lit and neither imports the other; catalog
+# is the torch-free side of the alignment registry (read by config validation, used by alignment).
 LAYERS = {
-    "alignment": 0, "runs": 0, "launch": 0,
+    "alignment": 0, "runs": 0, "launch": 0, "catalog": 0,
     "models": 1, "data": 1,
     "snapshots": 2,
     "config": 3,

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from xmsem.catalog.choices import MAP_KINDS  # the names validation reads without torch
+
 from ._checks import as_matrix
 from .normalize import Normalizer, fit_normalizer
 
@@ -44,8 +46,6 @@ __all__ = [
     "in_raw_coordinates",
     "MAP_KINDS",
 ]
-
-MAP_KINDS = ("identity", "linear", "orthogonal", "similarity")
 
 
 @dataclass(frozen=True)

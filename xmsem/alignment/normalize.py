@@ -31,11 +31,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from xmsem.catalog.choices import NORMALIZATIONS  # the names validation reads without torch
+
 from ._checks import as_matrix
 
 __all__ = ["NORMALIZATIONS", "Normalizer", "check_normalize", "fit_normalizer"]
-
-NORMALIZATIONS = ("none", "center", "unit_norm", "standardize")
 
 
 def check_normalize(kind: str) -> str:

@@ -73,6 +73,17 @@ from typing import Any
 import torch
 from torch import Tensor
 
+import xmsem.catalog.choices as catalog
+from xmsem.catalog.choices import (  # noqa: F401  (the measure modules import them from here)
+    NONNEGATIVE_FLOAT,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    UNIT_INTERVAL,
+    Option,
+    check_options,
+    choice,
+)
+
 from ._checks import numpy_io
 from .batched import PreparedStack, linear_cka_stack, subspace_overlap_stack
 from .chance import linear_cka_chance, subspace_overlap_chance
@@ -133,33 +144,6 @@ class Quantity:
         if self.higher_is_aligned is None:
             return self.label
         return f"{self.label} ({'higher' if self.higher_is_aligned else 'lower'} = more aligned)"
-
-
-@dataclass(frozen=True)
-class Option:
-    """A metric's own parameter: ``check(value) -> bool`` and ``valid``, the text an error names
-    (e.g. ``"an int >= 1"``). Its default is the keyword's default in the metric function."""
-
-    check: Callable[[Any], bool]
-    valid: str
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-POSITIVE_INT = Option(lambda v: _is_int(v) and v >= 1, "an int >= 1")
-POSITIVE_FLOAT = Option(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-                        and 0 < float(v) < float("inf"), "a finite number > 0")  # fmt: skip
-NONNEGATIVE_FLOAT = Option(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-                           and 0 <= float(v) < float("inf"), "a finite number >= 0")  # fmt: skip
-UNIT_INTERVAL = Option(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-                       and 0 < float(v) <= 1, "a number in (0, 1]")  # fmt: skip
-
-
-def choice(*values: str) -> Option:
-    """An option whose value is one of ``values``."""
-    return Option(lambda v: v in values, f"one of {', '.join(values)}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -240,14 +224,7 @@ class MetricSpec:
     def check_options(self, values: Mapping[str, Any], where: str = "metric_params") -> None:
         """One-line ValueError naming ``<where>.<metric>.<keyword>`` for an unknown option or a
         value its check refuses."""
-        for kw, value in values.items():
-            if kw not in self.options:
-                valid = ", ".join(self.options) or "none"
-                raise ValueError(f"{where}.{self.name}.{kw}: not an option of {self.name}; "
-                                 f"valid: {valid}")  # fmt: skip
-            if not self.options[kw].check(value):
-                raise ValueError(f"{where}.{self.name}.{kw}={value!r}; "
-                                 f"valid: {self.options[kw].valid}")  # fmt: skip
+        check_options(self.name, self.options, values, where)
 
     def kwargs(self, settings: Any = None) -> dict[str, Any]:
         """``fn``'s keyword arguments read from ``settings`` (an object with the setting names
@@ -565,23 +542,18 @@ def check_metric_params(metric_params: Mapping[str, Mapping[str, Any]] | None,
                         where: str = "metric_params") -> None:  # fmt: skip
     """One-line ValueError for a ``metric_params`` entry naming an unknown metric, an unknown
     option or a refused value (``<where>.<metric>.<keyword>``)."""
-    for name, values in (metric_params or {}).items():
-        if name not in METRICS:
-            raise ValueError(f"{where}.{name}: not a registered metric; valid: {sorted(METRICS)}")
-        if not isinstance(values, Mapping):
-            raise ValueError(f"{where}.{name} must map option names to values, got {values!r}")
-        METRICS[name].check_options(values, where)
+    catalog.check_metric_params(METRICS, metric_params, where)
 
 
 def default_metrics() -> tuple[str, ...]:
     """The metrics the live measurements compute unless the config lists others (registry
     order)."""
-    return tuple(name for name, spec in METRICS.items() if spec.default)
+    return catalog.default_metrics(METRICS)
 
 
 def configured(names: Iterable[str]) -> list[MetricSpec]:
     """The registered specs of ``names`` (e.g. ``settings.metrics``), in that order."""
-    return [METRICS[n] for n in names if n in METRICS]
+    return catalog.configured(METRICS, names)
 
 
 def headline_metrics() -> tuple[str, ...]:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:  # torch is imported where it is used: config validation reads the specs
+    from torch import Tensor
 
 from xmsem.data.spec import DatasetSpec, FileData, register_dataset
 from xmsem.data.tensors import RawSplits
@@ -79,6 +79,8 @@ def _missing_files(root: Path) -> list[str]:
 
 def _to_split(dataset: Any, batch_dir: Path) -> tuple[Tensor, Tensor]:
     """Turn a torchvision CIFAR10 (uint8 HWC images) into float32 (N, 3072) CHW + int64 labels."""
+    import torch
+
     images = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
     mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)

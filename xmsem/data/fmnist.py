@@ -21,9 +21,10 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:  # torch is imported where it is used: config validation reads the specs
+    from torch import Tensor
 
 from xmsem.data.spec import LOCATION, DatasetSpec, FileData, register_dataset
 from xmsem.data.tensors import RawSplits
@@ -114,6 +115,8 @@ def _read_idx(path: Path, kind: str, scratch: Path) -> Tensor:
 
 def _to_split(images: Tensor, labels: Tensor, images_path: Path) -> tuple[Tensor, Tensor]:
     """Check one split and turn uint8 images (N, 28, 28) into standardised float32 (N, 784)."""
+    import torch
+
     if tuple(images.shape[1:]) != (IMAGE_SIZE, IMAGE_SIZE):
         raise ValueError(
             f"{images_path} holds images of shape {tuple(images.shape[1:])}, expected (28, 28)"

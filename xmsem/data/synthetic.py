@@ -20,10 +20,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:  # torch is imported where it is used: config validation reads the specs
+    from torch import Tensor
 
 from xmsem.data.spec import DataCommon, DatasetSpec, register_dataset
 from xmsem.data.tensors import RawSplits
@@ -83,6 +83,8 @@ def _balancing_offsets(scores: Tensor, temperature: float, steps: int) -> Tensor
     transport to the uniform class marginal): stable for any readout, and with a temperature
     small against the score scale the hard argmax inherits the balance.
     """
+    import torch
+
     n, num_classes = scores.shape
     offsets = torch.zeros(num_classes)
     for _ in range(steps):
@@ -94,6 +96,8 @@ def _balancing_offsets(scores: Tensor, temperature: float, steps: int) -> Tensor
 
 def _map_to_inputs(z: Tensor, w1: Tensor, b1: Tensor, w2: Tensor) -> Tensor:
     """The fixed random nonlinear map z -> R^D (before noise)."""
+    import torch
+
     return torch.tanh(z @ w1 + b1) @ w2
 
 
@@ -114,6 +118,8 @@ def load_synthetic(
     (``(n, latent_dim)``). Raises ValueError naming the argument for invalid sizes, a
     ``num_classes`` below 2, a negative ``noise`` or a seed outside ``[0, 2**63)``.
     """
+    import torch
+
     _validate(n_train, n_test, latent_dim, input_dim, num_classes, hidden, noise, seed)
     gen = torch.Generator().manual_seed(seed)
     w1 = torch.randn(latent_dim, hidden, generator=gen) / math.sqrt(latent_dim)

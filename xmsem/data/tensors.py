@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:  # torch is imported where it is used: config validation reads the specs
+    from torch import Tensor
 
 
 def _check_pair(x: Tensor, y: Tensor, split: str) -> None:
     """Raise ValueError (one line) if ``x``/``y`` of ``split`` break the RawSplits contract."""
+    import torch
+
     if x.dim() != 2 or x.dtype != torch.float32:
         raise ValueError(
             f"x_{split} must be a float32 (N, D) tensor, got {x.dtype} with shape {tuple(x.shape)}"

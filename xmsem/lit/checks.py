@@ -1,6 +1,7 @@
 """Validation of the callbacks' settings (representations, noise, early stopping), registered
-with :func:`xmsem.config.register_check`: this module imports no Lightning (nor wandb), so a bad
-setting stops a run in one line before the heavy imports. The callbacks read their settings
+with :func:`xmsem.config.register_check`: this module imports no torch, Lightning or wandb (the
+metric names and options come from :mod:`xmsem.catalog`), so a bad setting stops a run in one
+line before the heavy imports. The callbacks read their settings
 through the same functions."""
 
 from __future__ import annotations
@@ -72,13 +73,13 @@ def validate_representation_config(cfg: DictConfig) -> None:
     rep = representation_settings(cfg)
     if rep is None:
         return
-    from xmsem.alignment import METRICS, configured
-    from xmsem.alignment.maps import MAP_KINDS as TRANSFER_MAPS
-    from xmsem.alignment.normalize import NORMALIZATIONS
-    from xmsem.alignment.registry import check_metric_params
+    # all torch-free: the metric catalogue answers from the alignment sources until
+    # xmsem.alignment is imported (xmsem.catalog), so a bad setting is refused before torch loads
+    from xmsem.catalog import MAP_KINDS as TRANSFER_MAPS
+    from xmsem.catalog import NORMALIZATIONS, check_metric_params, configured, metric_catalog
     from xmsem.models import layer_widths
-    from xmsem.snapshots.measure import PAIRINGS
-    from xmsem.snapshots.store import STORAGE_DTYPES
+    from xmsem.snapshots.settings import PAIRINGS
+    from xmsem.snapshots.settings import STORAGE_DTYPE_NAMES as STORAGE_DTYPES
 
     key = "callbacks.representations"
     max_epochs = int(cfg.trainer.max_epochs)
@@ -89,13 +90,14 @@ def validate_representation_config(cfg: DictConfig) -> None:
                 f"{key}.epochs: epoch {bad[0]} is outside 0..trainer.max_epochs={max_epochs}; "
                 f"valid: integers in [0, {max_epochs}]"
             )
-    unknown = [m for m in rep.metrics if m not in METRICS]
+    metrics = metric_catalog()  # the registry, live or read from the sources
+    unknown = [m for m in rep.metrics if m not in metrics]
     if unknown:
         raise ConfigError(
-            f"{key}.metrics: {unknown[0]!r} is not a known metric; valid: {', '.join(sorted(METRICS))}"
+            f"{key}.metrics: {unknown[0]!r} is not a known metric; valid: {', '.join(sorted(metrics))}"
         )
     try:
-        check_metric_params(to_plain(rep.metric_params), f"{key}.metric_params")
+        check_metric_params(metrics, to_plain(rep.metric_params), f"{key}.metric_params")
     except ValueError as err:
         raise ConfigError(str(err)) from None
     if rep.storage_dtype not in STORAGE_DTYPES:
@@ -131,7 +133,8 @@ def validate_representation_config(cfg: DictConfig) -> None:
         known = layer_widths(spec)  # None: widths known only once the network is built
         if known is not None:
             widths += [known[layer] for layer in chosen_layers(rep.layers, spec)]
-    for setting in dict.fromkeys(x.rank_setting for x in configured(rep.metrics) if x.rank_setting):
+    ranked = configured(metrics, rep.metrics)
+    for setting in dict.fromkeys(x.rank_setting for x in ranked if x.rank_setting):
         _check_rank_setting(key, setting, rep[setting], widths, rep.probe_size)
 
 

@@ -8,8 +8,8 @@ from omegaconf import DictConfig
 from xmsem.config import validate
 
 # imported for their registrations (xmsem.config.register_check); nothing else is used here.
-# The callbacks' checks live in xmsem.lit.checks, which imports no Lightning (nor wandb): a bad
-# setting stops the run before the heavy imports.
+# The callbacks' checks live in xmsem.lit.checks, which imports no torch, Lightning or wandb: a
+# bad setting stops the run before the heavy imports.
 from xmsem.lit import checks  # noqa: F401
 
 __all__ = ["validate_run_config"]

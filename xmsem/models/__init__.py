@@ -5,15 +5,15 @@ Every network returns logits, or with ``return_hidden=True`` logits and an order
 ``{"h1": ..., "hL": ...}`` of post-activation hidden layers; ``forward_from(layer, h)`` runs the
 rest of the network and ``tail_lipschitz(layer)`` bounds that tail's Lipschitz constant.
 This package imports nothing else from xmsem.
+
+Importing it imports no torch: the arch specs, spec validation and layer names (what config
+validation reads) are torch-free; the network classes are imported on first use (PEP 562).
 """
+
+from typing import Any
 
 from .activations import ACTIVATIONS
 from .arch import ArchSpec, register_arch
-from .base import HiddenNet
-from .cnn import CNN
-from .correction import LowRankCorrection
-from .ensemble import EnsembleNet, batched_linear
-from .extract import ExtractedNet, stitch_support
 from .factory import (
     ARCHS,
     XMSEM_KEYS,
@@ -26,17 +26,38 @@ from .factory import (
     stack_copies,
     validate_spec,
 )
-from .mlp import MLP
-from .pgnn import PGNN, PGNNBlock, ShapedLinear
-from .shaping import (
-    SHAPINGS,
-    DiagonalShaping,
-    IdentityShaping,
-    ProjectionShaping,
-    Shaping,
-    SpectralShaping,
-    build_shaping,
-)
+
+# the names that need torch, and the module that defines each
+_LAZY = {
+    "HiddenNet": "base",
+    "CNN": "cnn",
+    "LowRankCorrection": "correction",
+    "EnsembleNet": "ensemble",
+    "batched_linear": "ensemble",
+    "ExtractedNet": "extract",
+    "stitch_support": "extract",
+    "MLP": "mlp",
+    "PGNN": "pgnn",
+    "PGNNBlock": "pgnn",
+    "ShapedLinear": "pgnn",
+    "SHAPINGS": "shaping",
+    "DiagonalShaping": "shaping",
+    "IdentityShaping": "shaping",
+    "ProjectionShaping": "shaping",
+    "Shaping": "shaping",
+    "SpectralShaping": "shaping",
+    "build_shaping": "shaping",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The network classes on first use: validating a config reads the specs without torch."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ACTIVATIONS",

@@ -8,12 +8,16 @@ not: its derivative ``Phi(x) + x phi(x)`` peaks at ``x = sqrt(2)`` with value
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["ACTIVATIONS", "activation_lipschitz", "check_activation", "make_activation"]
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
+# name -> its torch.nn class, by class name: this module imports no torch, so a bad activation in a
+# member spec stops a run before torch is imported
+ACTIVATIONS: dict[str, str] = {"relu": "ReLU", "gelu": "GELU", "tanh": "Tanh"}
 
 _LIPSCHITZ: dict[str, float] = {
     "relu": 1.0,
@@ -32,7 +36,9 @@ def check_activation(name: object, key: str = "activation") -> str:
 
 def make_activation(name: str, key: str = "activation") -> nn.Module:
     """Build the activation module called ``name`` (one of :data:`ACTIVATIONS`)."""
-    return ACTIVATIONS[check_activation(name, key)]()
+    from torch import nn
+
+    return getattr(nn, ACTIVATIONS[check_activation(name, key)])()
 
 
 def activation_lipschitz(name: str) -> float:

@@ -5,14 +5,16 @@ names the config refers to, and ensembles (``ensemble=K``) all read the spec."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+if TYPE_CHECKING:  # no torch here: config validation reads the specs before torch is imported
+    from torch import nn
 
 __all__ = ["ARCHS", "XMSEM_KEYS", "ArchSpec", "ValueCheck", "fail", "register_arch"]
 
@@ -57,10 +59,12 @@ class ArchSpec:
     in the dataset's image shape (else flat). ``build(kwargs, shape, num_classes)``: the network
     (default ``cls(prod(shape), num_classes, **kwargs)``). ``check(spec)``: constraints across
     keys. ``batched(nets)``: K built copies as one vectorised network (``ensemble=K``; None: not
-    vectorisable)."""
+    vectorisable). ``cls`` is the class or its import path (``"pkg.module.Class"``, imported when
+    a network is built: the built-in archs are declared so, so that validating a spec needs no
+    torch)."""
 
     name: str
-    cls: type[nn.Module]
+    cls: type[nn.Module] | str
     options: Mapping[str, ValueCheck]
     required: frozenset[str] = frozenset()
     defaults: Mapping[str, Any] = field(default_factory=dict)
@@ -79,11 +83,26 @@ class ArchSpec:
         owned = keys & set(XMSEM_KEYS) - {"input_shape"}
         if owned:
             raise TypeError(f"arch {self.name!r}: options {sorted(owned)} are xmsem's own keys")
-        if self.build is None:  # the class itself takes the options: check they are its keywords
-            params = inspect.signature(self.cls).parameters
-            unknown = sorted(k for k in keys - set(XMSEM_KEYS) if k not in params)
+        if not isinstance(self.cls, str):
+            self._check_class(self.cls)
+
+    def _check_class(self, cls: type) -> None:
+        """Without a ``build``, the class itself takes the options: they must be its keywords."""
+        if self.build is None:
+            params = inspect.signature(cls).parameters
+            unknown = sorted(k for k in set(self.options) - set(XMSEM_KEYS) if k not in params)
             if unknown:
-                raise TypeError(f"arch {self.name!r}: {self.cls.__name__} takes no {unknown}")
+                raise TypeError(f"arch {self.name!r}: {cls.__name__} takes no {unknown}")
+
+    @property
+    def net_class(self) -> type[nn.Module]:
+        """The network class (``cls``, imported and checked when given as an import path)."""
+        if not isinstance(self.cls, str):
+            return self.cls
+        module, _, name = self.cls.rpartition(".")
+        cls = getattr(importlib.import_module(module), name)
+        self._check_class(cls)
+        return cls
 
     def with_defaults(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """``spec`` with the arch's defaults for the keys it omits."""
@@ -109,7 +128,7 @@ class ArchSpec:
         kwargs = {k: _plain(v) for k, v in self.with_defaults(spec).items() if k not in XMSEM_KEYS}
         if self.build is not None:
             return self.build(kwargs, shape, num_classes)
-        return self.cls(math.prod(shape), num_classes, **kwargs)
+        return self.net_class(math.prod(shape), num_classes, **kwargs)
 
 
 ARCHS: dict[str, ArchSpec] = {}

@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from .activations import check_activation
 from .arch import ARCHS, XMSEM_KEYS, ArchSpec, fail, is_int, is_real, register_arch
-from .cnn import CNN
-from .extract import ExtractedNet, check_layers
-from .mlp import MLP, check_widths
-from .pgnn import PGNN
-from .shaping import check_shaping
+from .checks import check_shaping, check_widths
+
+if TYPE_CHECKING:  # torch is imported where networks are built: validating a spec needs none
+    from torch import nn
+
+    from .extract import ExtractedNet
 
 __all__ = [
     "ARCHS",
@@ -125,6 +124,8 @@ def _cnn_layers(spec: Mapping) -> list[str]:
 
 
 def _build_cnn(kwargs: dict, shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    from .cnn import CNN
+
     if len(shape) != 3:
         raise ValueError(
             f"model spec key 'input_shape': arch cnn needs images [C, H, W], got {list(shape)}"
@@ -135,11 +136,11 @@ def _build_cnn(kwargs: dict, shape: tuple[int, ...], num_classes: int) -> nn.Mod
 
 _MLP_KEYS = {"hidden": _widths, "activation": _activation}
 register_arch(ArchSpec(
-    "mlp", MLP, _MLP_KEYS, required=frozenset({"hidden"}), widths=_hidden_widths,
+    "mlp", "xmsem.models.mlp.MLP", _MLP_KEYS, required=frozenset({"hidden"}), widths=_hidden_widths,
     batched=_ensemble, doc="Linear -> activation blocks",
 ))  # fmt: skip
 register_arch(ArchSpec(
-    "pgnn", PGNN,
+    "pgnn", "xmsem.models.pgnn.PGNN",
     {**_MLP_KEYS, "shaping": _shaping, "gamma": _positive_number, "proj_rank": _optional_rank,
      "correction": _boolean, "corr_rank": _int_at_least(1), "corr_activation": _activation,
      "alpha": _finite_number, "learn_alpha": _boolean, "power_iterations": _int_at_least(1)},
@@ -147,7 +148,7 @@ register_arch(ArchSpec(
     batched=_ensemble, doc="shaped weights plus a low-rank nonlinear correction path",
 ))  # fmt: skip
 register_arch(ArchSpec(
-    "cnn", CNN,
+    "cnn", "xmsem.models.cnn.CNN",
     {"channels": _widths, "hidden": _widths, "kernel_size": _int_at_least(1),
      "pool": _int_at_least(1), "activation": _activation, "input_shape": _shape},
     defaults={"channels": [16, 32], "hidden": [128]}, layers=_cnn_layers, image=True,
@@ -197,6 +198,8 @@ def _validate_target(spec: Mapping) -> None:
         _fail("layers", "a non-empty list of module names (the hidden layers)", layers)
     if "input_shape" in spec:
         _shape("input_shape", spec["input_shape"])
+    from .extract import check_layers
+
     check_layers(_instantiate(spec), list(layers))
 
 
@@ -230,6 +233,7 @@ def _target_class(target: str) -> object:
 
 def _instantiate(spec: Mapping) -> nn.Module:
     """Construct a ``_target_`` network (xmsem's keys left out) without touching the global RNG."""
+    import torch
     from hydra.utils import instantiate
 
     kwargs = {k: v for k, v in spec.items() if k not in XMSEM_KEYS}
@@ -241,7 +245,7 @@ def _instantiate(spec: Mapping) -> nn.Module:
             reason = " ".join(f"{type(cause).__name__}: {cause}".split())[:300]
             msg = f"model spec key '_target_': {spec['_target_']}(...) failed: {reason}"
             raise ValueError(msg) from None
-    if not isinstance(net, nn.Module):
+    if not isinstance(net, torch.nn.Module):
         _fail("_target_", "a class (or function) returning a torch.nn.Module", spec["_target_"])
     return net
 
@@ -310,6 +314,10 @@ def build_model(
 
 
 def _build_target(spec: Mapping, shape: tuple[int, ...], num_classes: int) -> ExtractedNet:
+    import torch
+
+    from .extract import ExtractedNet
+
     net = ExtractedNet(_instantiate(spec), [str(n) for n in spec["layers"]], shape)
     with torch.random.fork_rng(devices=[]):
         probe = torch.randn(2, math.prod(shape))

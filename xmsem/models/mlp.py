@@ -9,20 +9,9 @@ from torch import Tensor, nn
 
 from .activations import activation_lipschitz, check_activation, make_activation
 from .base import HiddenNet
+from .checks import check_widths
 
 __all__ = ["MLP", "LinearBlock", "LinearReadout", "check_widths"]
-
-
-def check_widths(hidden: object, key: str = "hidden") -> list[int]:
-    """Return ``hidden`` as a list of ints if it is a non-empty sequence of positive ints."""
-    ok = isinstance(hidden, Sequence) and not isinstance(hidden, (str, bytes)) and len(hidden) > 0
-    if ok:
-        ok = all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in hidden)
-    if not ok:
-        raise ValueError(
-            f"model spec key '{key}': must be a non-empty list of positive ints, got {hidden!r}"
-        )
-    return [int(w) for w in hidden]
 
 
 class LinearBlock(nn.Module):

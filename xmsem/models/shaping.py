@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checks import SHAPING_KINDS, check_shaping
 from .weight_cache import WeightKeyedCache
 
 __all__ = [
@@ -228,20 +229,10 @@ def exact_sigma_max(weight: Tensor) -> Tensor:
         return torch.linalg.eigvalsh(gram)[..., -1].clamp_min(0.0).sqrt().to(weight.dtype)
 
 
-SHAPINGS: dict[str, type[Shaping]] = {
-    "spectral": SpectralShaping,
-    "projection": ProjectionShaping,
-    "diagonal": DiagonalShaping,
-    "none": IdentityShaping,
-}
-
-
-def check_shaping(name: object) -> str:
-    """Return ``name`` if it names a shaping operator, else raise ValueError listing valid ones."""
-    if not isinstance(name, str) or name not in SHAPINGS:
-        valid = ", ".join(SHAPINGS)
-        raise ValueError(f"model spec key 'shaping': unknown shaping {name!r}; valid: {valid}")
-    return name
+SHAPINGS: dict[str, type[Shaping]] = dict(
+    zip(SHAPING_KINDS, (SpectralShaping, ProjectionShaping, DiagonalShaping, IdentityShaping),
+        strict=True)
+)  # fmt: skip
 
 
 def build_shaping(

@@ -15,8 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import torch
-
 _UMASK_LOCK = threading.Lock()
 
 
@@ -76,4 +74,6 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` to ``path`` atomically (streamed into the temp file, no in-memory copy)."""
+    import torch  # here, not at the top: config validation imports this package before torch
+
     return _atomic_write(path, lambda handle: torch.save(obj, handle))

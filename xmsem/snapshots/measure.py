@@ -14,60 +14,18 @@ comparison pays only for what is new to it.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
 from typing import Any
 
 from torch import Tensor
 
 from xmsem import alignment as al
+from xmsem.snapshots.settings import PAIRINGS, MeasureSettings  # re-exported: their old home
 
 Row = dict[str, object]
 Key = tuple[str, str]  # (model, layer)
 TailFn = Callable[[str], tuple[Callable[[Tensor], Tensor], float]]
 
 DEFAULT_METRICS = al.default_metrics()  # the specs with ``default=True``, registry order
-
-
-@dataclass
-class MeasureSettings:
-    """Research choices of the alignment measurements: the one schema of these settings.
-
-    ``xmsem.config.Representations`` (the ``callbacks.representations`` schema) extends it, and
-    ``conf/callbacks/default.yaml`` lists the same keys with the same defaults (a test checks
-    both). A registered metric names the settings it reads in ``MetricSpec.params``."""
-
-    metrics: list[str] = field(default_factory=lambda: list(al.default_metrics()))
-    subspace_k: int = 10
-    rbf_threshold: float = 1.0
-    rbf_max_n: int = 1000
-    probe_l2: float = 1e-2
-    probe_max_iter: int = 200
-    probe_tol: float = 1e-3
-    normalize: str = "standardize"
-    transfer_maps: list[str] = field(default_factory=lambda: ["orthogonal", "linear"])
-    spectral_bands: int = 3
-    spectral_k: int = 10
-    spectral_max_n: int = 1000
-    spectral_null_perms: int = 20
-    pairwise_max_n: int = 1000  # measures on n x n matrices (RSA, kNN, dCor, ...): first n examples
-    controls: bool = True  # chance rows (<metric>_null) and CKA(input, h) per layer
-    # a metric's own options (MetricSpec.options), e.g. {"mutual_knn": {"k": 20}}; None: defaults
-    # (None, not {}, in the YAML: Hydra's struct mode lets an override replace a null by a dict)
-    metric_params: dict[str, dict[str, Any]] | None = None
-
-    def __post_init__(self) -> None:
-        al.check_metric_params(self.metric_params)
-
-    @classmethod
-    def of(cls, node: Any) -> MeasureSettings:
-        """The measurement settings in ``node`` (a mapping or config with these keys and maybe
-        others, e.g. a validated ``callbacks.representations``)."""
-        names = [f.name for f in fields(cls) if f.name in node]
-        lists = ("metrics", "transfer_maps")
-        values = {n: list(node[n]) if n in lists else node[n] for n in names}
-        if values.get("metric_params") is not None:  # plain dicts, not a (typed) DictConfig node
-            values["metric_params"] = {m: dict(v) for m, v in values["metric_params"].items()}
-        return cls(**values)
 
 
 INPUT_KEY: Key = ("__input__", "x")  # the probe inputs (flattened) in a RepCache
@@ -142,9 +100,6 @@ class RepCache:
             probe = self.probe(key, x)
             self._accuracy[key] = probe.accuracy(x[self.n_fit :], self.labels[self.n_fit :])
         return self._accuracy[key]
-
-
-PAIRINGS = ("same_name", "last", "all")
 
 
 def layer_pairs(

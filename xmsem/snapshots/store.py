@@ -22,13 +22,9 @@ from torch import Tensor
 
 from xmsem.runs.atomic import atomic_torch_save, atomic_write_text
 from xmsem.runs.safeload import load_plain
+from xmsem.snapshots.settings import STORAGE_DTYPE_NAMES
 
-STORAGE_DTYPES = {
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "float32": torch.float32,
-    "float64": torch.float64,
-}
+STORAGE_DTYPES = {name: getattr(torch, name) for name in STORAGE_DTYPE_NAMES}
 _EPOCH_DIR = re.compile(r"^epoch_(\d+)$")
 
 
