@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Every GPU check of xmsem in one command, at most 6 minutes (the step timeouts add up to 355 s):
+# Every GPU check of xmsem in one command, at most 7 minutes (the step timeouts add up to 415 s):
 #   1. pytest -m gpu                 runs on CUDA, snapshot metrics CUDA == CPU, local_gpus launcher
 #   2. benchmarks/train_speed.py     cohort vs raw torch loop, ensemble=20 vs 20 sequential runs
 #   3. +experiment=init_sensitivity  ensemble=20 (PGNN + MLP) timed, then xmsem.analyze timed
+#   4. benchmarks/callback_cost.py   fmnist_pgnn_vs_mlp's snapshot share on the GPU (2 epochs,
+#                                    projected onto its 20 epochs and 6 snapshots)
 #
 #   bash benchmarks/gpu_check.sh            # from the checkout root
 #   DRY_RUN=1 bash benchmarks/gpu_check.sh  # print the steps, run only the non-GPU preparation
@@ -60,6 +62,10 @@ mid=$(date +%s)
 check timeout 45 "$PY" -m xmsem.analyze "$SWEEP" --no-figures
 end=$(date +%s)
 echo "init_sensitivity: train $((mid - start)) s, analyze $((end - mid)) s (ensemble=20, 40 models)"
+
+step "4. fmnist_pgnn_vs_mlp: snapshot share on the GPU"
+check timeout 60 "$PY" benchmarks/callback_cost.py --only-full --epochs 2 --project-epochs 20 \
+  -- trainer.accelerator=gpu "${FMNIST[@]}"
 if [ "${#FAILED[@]}" -gt 0 ]; then
   printf 'gpu_check: %d step(s) failed\n' "${#FAILED[@]}"; exit 1
 fi
