@@ -40,7 +40,9 @@ in the live measurements unless the config says otherwise), ``shares_frob2`` (it
 reads ``shared["frob2"]``, which the caller fills once per pair), ``fits_probes`` (it fits a
 linear probe per representation: member rows then report the probe's own accuracy,
 ``probe_acc``), ``prepare_stack(stack, views, params)`` (per-stack work for the K copies of a
-member, e.g. one batched ``eigh`` for the subspace bases), ``rank_setting`` (a setting that
+member, e.g. one batched ``eigh`` for the subspace bases), ``between_copies`` (False: not
+measured between the copies of a seed ensemble even with a fast path, because its
+per-representation part is large -- RBF CKA's n x n kernel, K of them at once), ``rank_setting`` (a setting that
 counts directions of the compared layers: it may not exceed the narrowest layer nor the probe
 size), and the cost hooks ``rep_flops(n, d, settings, n_classes)`` / ``pair_flops(n, p, q,
 settings)`` of :mod:`xmsem.snapshots.cost` (metrics that share a hook share its work: counted
@@ -179,6 +181,7 @@ class MetricSpec:
     shares_frob2: bool = False
     fits_probes: bool = False
     prepare_stack: Callable[[PreparedStack, list[Prepared], Mapping[str, Any]], None] | None = None
+    between_copies: bool = True
     rank_setting: str | None = None
     rep_flops: Callable[[int, int, Any, int], float] | None = None
     pair_flops: Callable[[int, int, int, Any], float] | None = None
@@ -428,7 +431,7 @@ for _spec in (
         label="RBF CKA", direction=SYMMETRIC, params={"threshold": "rbf_threshold"}, max_n="rbf_max_n",
         default=True, pair_flops=_rbf_pair_flops,
         prepare=lambda x, kw: rbf_centred_kernel(x, kw["threshold"]),
-        finish=lambda a, b, kw: rbf_cka_of_kernels(a, b),
+        finish=lambda a, b, kw: rbf_cka_of_kernels(a, b), between_copies=False,
     ),
     MetricSpec(
         "rbf_cka_debiased", "similarity", _SIM, "reps", partial(rbf_cka, debiased=True),

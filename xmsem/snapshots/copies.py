@@ -79,11 +79,13 @@ def prepare_copies(
 
 
 def seed_pair_metrics(s: MeasureSettings) -> list[str]:
-    """The metrics of ``s.metrics`` measured between copies: those with a fast path."""
+    """The metrics of ``s.metrics`` measured between copies: those with a fast path, unless
+    their spec says otherwise (``between_copies``)."""
     out = []
     for m in s.metrics:
         spec = METRICS.get(m)
-        if spec is not None and (spec.batched or spec.prepared or spec.prepare) is not None:
+        fast = (spec.batched or spec.prepared or spec.prepare) is not None if spec else False
+        if fast and spec.between_copies:
             out.append(m)
     return out
 
