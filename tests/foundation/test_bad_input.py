@@ -175,6 +175,12 @@ def _known_metrics() -> str:
         pytest.param(["+callbacks.representations.metric_params={rsa:{method:x}}"],
                      "xmsem: config error: callbacks.representations.metric_params.rsa.method="
                      "'x'; valid: one of spearman, pearson", marks=pytest.mark.slow),
+        pytest.param(["+callbacks.representations.metric_params={cknna:{k:1}}"],
+                     "xmsem: config error: callbacks.representations.metric_params.cknna.k=1; "
+                     "valid: an int >= 2", marks=pytest.mark.slow),
+        pytest.param(["+callbacks.representations.metric_params={angular_shape:{alpha:2}}"],
+                     "xmsem: config error: callbacks.representations.metric_params.angular_shape."
+                     "alpha=2; valid: a number in [0, 1]", marks=pytest.mark.slow),
         pytest.param(["callbacks.representations.probe_size=100000"], "xmsem: config error: "
                      "callbacks.representations.probe_size=100000 exceeds the fmnist test split "
                      "(10000 examples); use at most 10000 or null for all of it",

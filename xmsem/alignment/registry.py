@@ -77,6 +77,8 @@ from torch import Tensor
 
 import xmsem.catalog.choices as catalog
 from xmsem.catalog.choices import (  # noqa: F401  (the measure modules import them from here)
+    CLOSED_UNIT_INTERVAL,
+    INT_AT_LEAST_2,
     NONNEGATIVE_FLOAT,
     POSITIVE_FLOAT,
     POSITIVE_INT,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "CLOSED_UNIT_INTERVAL",
+    "INT_AT_LEAST_2",
     "MAP_KINDS",
     "NONNEGATIVE_FLOAT",
     "NORMALIZATIONS",
@@ -54,6 +56,9 @@ NONNEGATIVE_FLOAT = Option(lambda v: isinstance(v, (int, float)) and not isinsta
                            and 0 <= float(v) < float("inf"), "a finite number >= 0")  # fmt: skip
 UNIT_INTERVAL = Option(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
                        and 0 < float(v) <= 1, "a number in (0, 1]")  # fmt: skip
+CLOSED_UNIT_INTERVAL = Option(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                              and 0 <= float(v) <= 1, "a number in [0, 1]")  # fmt: skip
+INT_AT_LEAST_2 = Option(lambda v: _is_int(v) and v >= 2, "an int >= 2")
 
 
 def choice(*values: str) -> Option:

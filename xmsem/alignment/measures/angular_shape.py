@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from .._checks import centre, check_pair, clamp_rounding, nan_like, numpy_io, warn_degenerate
-from ..registry import SYMMETRIC, MetricSpec, Option, register
+from ..registry import CLOSED_UNIT_INTERVAL, SYMMETRIC, MetricSpec, register
 from ._common import guard, pad_to
 
 __all__ = ["angular_shape"]
@@ -58,6 +58,5 @@ register(MetricSpec(
     "reps", angular_shape,
     "arccos of the Procrustes-aligned correlation, partial whitening alpha (Williams et al. 2021).",
     (0.0, torch.pi / 2), label="angular shape distance", direction=SYMMETRIC,
-    options={"alpha": Option(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-                             and 0.0 <= float(v) <= 1.0, "a number in [0, 1]")},
+    options={"alpha": CLOSED_UNIT_INTERVAL},
 ))  # fmt: skip

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_pair, nan_like, numpy_io, warn_degenerate
-from ..registry import MetricSpec, Option, register
+from ..registry import INT_AT_LEAST_2, MetricSpec, register
 from ._common import cosine_matrix, guard, knn_indices
 
 __all__ = ["cknna"]
@@ -74,7 +74,6 @@ register(MetricSpec(
     "Debiased CKA restricted to mutual k-NN pairs (Huh et al. 2024).",
     (float("-inf"), float("inf")), label="CKNNA",
     direction="A's and B's masked kernels in HSIC order (not symmetric: the masks are not)",
-    options={"k": Option(lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 2,
-                         "an int >= 2")},
+    options={"k": INT_AT_LEAST_2},
     max_n="pairwise_max_n",
 ))  # fmt: skip
