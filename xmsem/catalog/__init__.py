@@ -17,6 +17,8 @@ Layer 0: it imports nothing of the project except, as a last resort, :mod:`xmsem
 """
 
 from xmsem.catalog.choices import (
+    CLOSED_UNIT_INTERVAL,
+    INT_AT_LEAST_2,
     MAP_KINDS,
     NONNEGATIVE_FLOAT,
     NORMALIZATIONS,
@@ -33,6 +35,8 @@ from xmsem.catalog.choices import (
 from xmsem.catalog.metrics import MetricEntry, StaticOptions, metric_catalog, read_metrics
 
 __all__ = [
+    "CLOSED_UNIT_INTERVAL",
+    "INT_AT_LEAST_2",
     "MAP_KINDS",
     "NONNEGATIVE_FLOAT",
     "NORMALIZATIONS",
