@@ -271,14 +271,15 @@ def _graph_rows(
     tx, ty = (xc * xc).sum(), (yc * yc).sum()
     evals, u = graph if graph is not None else knn_graph_laplacian_eigs(inputs, k_neighbors, n_eigs)
     bands = torch.arange(n_eigs, device=u.device).tensor_split(n_bands)
+    coords_x, coords_y = u.T @ xc, u.T @ yc  # every band's coordinates, once
     values, nulls = (
-        _linear_cka_bands(u, bands, xc, yc, n_perm, seed)
+        _linear_cka_bands(u, bands, coords_x, coords_y, yc, n_perm, seed)
         if metric == "linear_cka"
         else _metric_bands(u, bands, xc, yc, fn, n_perm, seed)
     )
     rows: list[dict] = []
     for b, idx in enumerate(bands):
-        cx, cy = u[:, idx].T @ xc, u[:, idx].T @ yc
+        cx, cy = coords_x[idx], coords_y[idx]
         eig = (float(evals[idx[0]]), float(evals[idx[-1]]))
         row = _row("graph", b, metric, values[b], (cx * cx).sum() / tx, (cy * cy).sum() / ty, eig)
         if n_perm:
@@ -308,8 +309,9 @@ def _metric_bands(
 
 
 def _linear_cka_bands(
-    u: Tensor, bands: tuple[Tensor, ...], xc: Tensor, yc: Tensor, n_perm: int, seed: int
-) -> tuple[list[Tensor], list[Tensor]]:
+    u: Tensor, bands: tuple[Tensor, ...], coords_x: Tensor, coords_y: Tensor, yc: Tensor,
+    n_perm: int, seed: int,
+) -> tuple[list[Tensor], list[Tensor]]:  # fmt: skip
     """Linear CKA per band and its permutation null from band coordinates (exact).
 
     Linear CKA of ``P_b X = U_b C_x`` (``C_x = U_b^T X_c``) and ``P_b Y`` needs only the inner
@@ -318,27 +320,27 @@ def _linear_cka_bands(
     ``R_b = I - alpha w w^T``, ``alpha = 1 / (n (1 + sqrt(1 - |w|^2 / n)))``, so the m_b x p
     coordinates ``D_x = R_b C_x`` have exactly those inner products, and CKA(P_b X, P_b Y) =
     ``|D_x^T D_y|_F^2 / (|D_x^T D_x|_F |D_y^T D_y|_F)``: m_b p q work per band instead of
-    n x n products, and one ``U^T Y_c[pi]`` per permutation serves every band.
+    n x n products, and one ``U^T Y_c[pi]`` per permutation serves every band. ``coords_x`` /
+    ``coords_y`` are ``U^T X_c`` / ``U^T Y_c`` (every band's coordinates, rows in band order).
     """
-    n = xc.shape[0]
+    n = yc.shape[0]
     parts = [_centring_root(u[:, idx], n) for idx in bands]
     sides = [
-        _x_side(*_band_coordinates(u[:, idx].T @ xc, root), yc.shape[1], n)
+        _x_side(*_band_coordinates(coords_x[idx], root), yc.shape[1], n)
         for idx, root in zip(bands, parts, strict=True)
     ]
 
-    def cka_all(y_rows: Tensor) -> list[Tensor]:
-        coords = u.T @ y_rows  # every band's coordinates of Y at once
+    def cka_all(coords: Tensor) -> list[Tensor]:
         return [
             _band_cka(sides[k], _band_coordinates(coords[idx], parts[k]), n)
             for k, idx in enumerate(bands)
         ]
 
-    values = cka_all(yc)
+    values = cka_all(coords_y)
     if not n_perm:
         return values, []
-    perms = permutations(n, n_perm, seed, xc.device)
-    samples = torch.stack([torch.stack(cka_all(yc[p])) for p in perms])  # (n_perm, bands)
+    perms = permutations(n, n_perm, seed, yc.device)
+    samples = torch.stack([torch.stack(cka_all(u.T @ yc[p])) for p in perms])  # (n_perm, bands)
     return values, list(samples.T)
 
 
